@@ -1,0 +1,138 @@
+"""``w2v-fastopt``: train word vectors from a corpus, evaluate word vectors.
+
+The only module that turns exceptions into one-line errors: ``w2v-fastopt: error: <what>``, exit 1
+(2 for a bad command line).  Never imports TensorFlow.
+"""
+import argparse
+import os
+import sys
+
+EPILOG = """\
+flag equivalents (word2vec.c / fastText):
+  --vector-size   -size / -dim            --window       -window / -ws
+  --negative      -negative / -neg        --min-count    -min-count / -minCount
+  --sample        -sample / -t            --epochs       -iter / -epoch
+  --alpha         -alpha / -lr            --min-alpha    (fixed alpha*1e-4) / (0)
+  --ns-exponent   (fixed 0.75) / (fixed 0.5)
+  --workers       -threads / -thread      --seed         (none) / -seed
+  --format        -binary 1|0 / (.vec is text)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _parser():
+    from .params import Params, default_workers
+    d = Params(workers=1)
+    parser = _Parser(prog="w2v-fastopt", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train skip-gram vectors from a text corpus",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+                       description="Train skip-gram negative-sampling vectors. CORPUS: UTF-8 text, "
+                       "one sentence per line, whitespace-separated tokens (plain, .gz or .bz2).")
+    t.add_argument("corpus", metavar="CORPUS")
+    t.add_argument("--output", "-o", required=True, metavar="PATH",
+                   help="where to write the vectors (word2vec format, written atomically)")
+    t.add_argument("--format", choices=["binary", "text"], default=None,
+                   help="word2vec binary or text (default: text if PATH ends in .txt or .vec, "
+                   "else binary)")
+    t.add_argument("--vector-size", type=int, default=d.vector_size, help="dimensions (%(default)s)")
+    t.add_argument("--window", type=int, default=d.window, help="max context distance (%(default)s)")
+    t.add_argument("--negative", type=int, default=d.negative,
+                   help="negative samples per pair (%(default)s)")
+    t.add_argument("--min-count", type=int, default=d.min_count,
+                   help="ignore rarer words (%(default)s)")
+    t.add_argument("--sample", type=float, default=d.sample,
+                   help="subsampling threshold, 0 = off (%(default)s)")
+    t.add_argument("--epochs", type=int, default=d.epochs, help="passes over the corpus (%(default)s)")
+    t.add_argument("--alpha", type=float, default=d.alpha, help="initial learning rate (%(default)s)")
+    t.add_argument("--min-alpha", type=float, default=d.min_alpha,
+                   help="final learning rate (%(default)s)")
+    t.add_argument("--ns-exponent", type=float, default=d.ns_exponent,
+                   help="negatives drawn with probability ~ count^x (%(default)s)")
+    t.add_argument("--workers", type=int, default=default_workers(),
+                   help="threads (default: number of cores, %(default)s here)")
+    t.add_argument("--seed", type=int, default=d.seed, help="random seed (%(default)s)")
+    t.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false",
+                   help="word2vec.c's exact algorithm: fresh negatives for every (center, context) "
+                   "pair (default: one set per center word shared by its window, faster)")
+    t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+
+    e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
+    e.add_argument("vectors", metavar="VECTORS",
+                   help="word2vec binary/text vectors, or a model saved by Word2Vec.save")
+    return parser
+
+
+def _train(args):
+    from .io import atomic_path, check_writable
+    from .model import Word2Vec
+    from .progress import ProgressBar
+
+    check_writable(args.output)
+    binary = args.format == "binary" or (args.format is None and not _is_text_name(args.output))
+    progress = None if args.quiet else ProgressBar(args.epochs)
+    params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
+                                            "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
+                                            "seed", "shared_negatives")}
+    try:
+        model = Word2Vec(corpus_file=args.corpus, progress=progress, **params)
+    finally:
+        if progress is not None:
+            progress.close()
+    with atomic_path(args.output) as tmp:
+        model.wv.save_word2vec_format(tmp, binary=binary)
+    if not args.quiet:
+        n, dim = model.wv.vectors.shape
+        print(f"wrote {n:,} vectors of {dim} dimensions to {args.output} "
+              f"({'binary' if binary else 'text'}); vocabulary {model.timings['vocab']:.2f}s, "
+              f"training {model.timings['train']:.2f}s, final mean loss {model.training_loss:.4f}",
+              file=sys.stderr)
+
+
+def _is_text_name(path):
+    name = os.path.basename(path).lower()
+    for suffix in (".gz", ".bz2"):
+        name = name.removesuffix(suffix)
+    return name.endswith((".txt", ".vec"))
+
+
+def _evaluate(args):
+    from .evaluate import evaluate, load_vectors
+
+    wv = load_vectors(args.vectors)
+    s = evaluate(wv)
+    print(f"{args.vectors}: {len(wv):,} words, {wv.vector_size} dimensions")
+    print(f"{'set':<14}{'score':>8}  measure")
+    print(f"{'wordsim353':<14}{s['wordsim353']:>8.4f}  Spearman ({s['wordsim353_oov']:.1f}% pairs OOV)")
+    print(f"{'simlex999':<14}{s['simlex999']:>8.4f}  Spearman ({s['simlex999_oov']:.1f}% pairs OOV)")
+    print(f"{'analogies':<14}{s['analogies']:>8.4f}  accuracy ({s['analogies_questions']:,} "
+          f"of 19,544 questions in vocabulary)")
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            _train(args)
+        else:
+            _evaluate(args)
+    except KeyboardInterrupt:
+        print("w2v-fastopt: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
+        message = str(err) or type(err).__name__
+        if isinstance(err, KeyError):
+            message = f"{message} not in vocabulary"
+        print(f"w2v-fastopt: error: {' '.join(message.split())}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Quality of word vectors on gensim's bundled evaluation sets, through gensim's KeyedVectors.
+
+WordSim-353 and SimLex-999: Spearman correlation between cosine similarity and human scores, over the
+pairs whose words are both in the vocabulary.  Google analogies: accuracy of 3CosAdd over the questions
+whose four words are in the vocabulary (gensim's ``evaluate_word_analogies`` convention).
+"""
+import logging
+import os
+
+import numpy as np
+from gensim.models import KeyedVectors
+from gensim.utils import open as gensim_open
+from gensim.test.utils import datapath
+
+WORD_PAIRS = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
+ANALOGIES = "questions-words.txt"
+
+
+def evaluate(wv):
+    """Scores of ``wv`` (KeyedVectors): dict of name -> value, plus each set's OOV share in percent."""
+    gensim_log = logging.getLogger("gensim")
+    level = gensim_log.level
+    gensim_log.setLevel(logging.ERROR)  # gensim logs every OOV pair at INFO/WARNING
+    try:
+        scores = {}
+        for name, filename in WORD_PAIRS.items():
+            _, spearman, oov = wv.evaluate_word_pairs(datapath(filename))
+            scores[name] = float(spearman.statistic)
+            scores[f"{name}_oov"] = float(oov)
+        accuracy, sections = wv.evaluate_word_analogies(datapath(ANALOGIES))
+        total = next(s for s in sections if s["section"] == "Total accuracy")
+        scores["analogies"] = float(accuracy)
+        scores["analogies_questions"] = len(total["correct"]) + len(total["incorrect"])
+    finally:
+        gensim_log.setLevel(level)
+    for key, value in scores.items():
+        if isinstance(value, float) and np.isnan(value):
+            scores[key] = 0.0
+    return scores
+
+
+def load_vectors(path):
+    """KeyedVectors from a word2vec binary or text file, or from a saved ``Word2Vec`` model.
+
+    The format is read from the file: a ``Word2Vec.save`` archive (zip), else word2vec binary if the
+    first record after the header is not text, else word2vec text.  Errors name the file.
+    """
+    from .model import Word2Vec, is_model_file
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory, not a vectors file")
+    if is_model_file(path):
+        return Word2Vec.load(path).wv
+    binary = _looks_binary(path)
+    try:
+        return KeyedVectors.load_word2vec_format(path, binary=binary)
+    except Exception as err:
+        kind = "binary" if binary else "text"
+        raise ValueError(f"{path}: not a valid word2vec {kind} vectors file ({err})") from None
+
+
+def _looks_binary(path):
+    with gensim_open(path, "rb") as f:  # decompresses .gz/.bz2 by suffix, as gensim's loader will
+        head = f.read(4096)
+    header, _, rest = head.partition(b"\n")
+    _, _, values = rest.partition(b" ")
+    return any(b > 127 or (b < 32 and b not in b"\n\r\t") for b in values[:64])

@@ -1,0 +1,238 @@
+"""Skip-gram negative-sampling (SGNS) update kernels: one kernel per update rule, gradients by hand.
+
+Notation (word2vec.c's): for a (center, context) pair the *input* vector is the context word's row
+``u = syn0[context]``; the *output* vectors are ``v = syn1neg[center]`` (label 1) and
+``n_k = syn1neg[neg_k]`` for k negatives drawn from unigram^ns_exponent (label 0).  The pair's loss is
+
+    L = -log σ(u·v) - Σ_k log σ(-u·n_k)
+
+and with f = u·t for an output t and label y ∈ {1, 0}, since dσ(f)/df = σ(f)(1-σ(f)):
+
+    ∂L/∂f = σ(f) - y
+    ∂L/∂u = Σ_t (σ(f_t) - y_t) t        ∂L/∂t = (σ(f_t) - y_t) u
+
+SGD with learning rate α moves every row against its gradient.  With ``g_t = α (y_t - σ(f_t))``:
+
+    u += Σ_t g_t t        t += g_t u
+
+(word2vec.c calls Σ_t g_t t ``neu1e`` and adds it to u after all outputs are updated; so do we.)
+
+The sigmoid: σ(f) = 1/(1+e^-f) is computed exactly (float64 exp), with no table and no clamp, so
+there is nothing to *saturate* (word2vec.c: beyond ±6 it uses the limit gradient) or to *skip*
+(gensim: beyond ±6 it drops the sample): for |f| > 6 we apply the true, tiny gradient.
+
+The loss is exact too: -log σ(f) for positives and -log σ(-f) = -log(e^-f σ(f)) for negatives, summed
+in float64 as a running product of probabilities that is turned into a log only when it gets small
+(one ``log`` per ~hundreds of terms instead of one per term).
+
+A negative that equals the center word is skipped (word2vec.c and gensim do the same).
+
+Threads: the kernels release the GIL; several threads update the shared ``syn0``/``syn1neg`` without
+locks (Hogwild, as word2vec.c and gensim).  Each thread has its own RNG state (``rng[0]``), so with one
+thread and a fixed seed a run is bit-identical; with several it is not.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from . import FASTMATH
+from .rng import below, rng_next
+from .sampling import draw_alias
+
+MAX_SENTENCE = 10_000  # longest sentence a kernel sees; the corpus reader chunks longer lines
+
+
+@njit(inline="always", cache=True)
+def subsample(ids, begin, end, keep, state, sentence):
+    """Copy ``ids[begin:end]`` into ``sentence``, dropping word w with probability 1 - keep[w]/2^32.
+
+    Returns ``(number kept, new rng state)``.  A word whose keep threshold is 2^32 costs no draw.
+    """
+    n = 0
+    for p in range(begin, end):
+        w = ids[p]
+        k = keep[w]
+        if k < np.uint64(4294967296):
+            state, r = rng_next(state)
+            if (r >> np.uint64(32)) >= k:
+                continue
+        sentence[n] = w
+        n += 1
+    return n, state
+
+
+@njit(inline="always", cache=True)
+def log_accumulate(prod, loss, p):
+    """Multiply probability ``p`` into ``prod``; fold into ``loss`` (a sum of -log) before underflow."""
+    prod *= p
+    if prod < 1e-200:
+        loss -= math.log(prod)
+        prod = 1.0
+    return prod, loss
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sgns_word2vec(weights, tables, corpus, job, params, thread):
+    """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair.
+
+    weights: (syn0 float32[V, d], syn1neg float32[V, d]), updated in place.
+    tables:  (keep uint64[V], accept uint64[V], alias int32[V]) from ``vocab``/``sampling``.
+    corpus:  (ids int32[N] vocabulary indices, starts int64[S+1] sentence boundaries into ids).
+    job:     (first sentence, end sentence, alpha at the job's first word, alpha after its last word);
+             alpha decays linearly over the job's raw words.
+    params:  (window, negative).
+    thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], neu1e float32[d]) owned by one thread.
+    Returns (pairs trained, summed pair loss, effective words after subsampling).
+    """
+    syn0, syn1neg = weights
+    keep, accept, alias = tables
+    ids, starts = corpus
+    s_begin, s_end, alpha0, alpha1 = job
+    window, negative = params
+    rng, sentence, neu1e = thread
+    dim = syn0.shape[1]
+    state = rng[0]
+    job_words = max(starts[s_end] - starts[s_begin], 1)
+    pairs = 0
+    effective = 0
+    loss = 0.0
+    prod = 1.0
+    for s in range(s_begin, s_end):
+        alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
+        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
+        effective += n
+        for c in range(n):
+            word = sentence[c]
+            state, r = rng_next(state)
+            reach = window - below(r, window)  # word2vec.c's reduced window, 1..window
+            for a in range(max(0, c - reach), min(n, c + reach + 1)):
+                if a == c:
+                    continue
+                l1 = sentence[a]
+                for i in range(dim):
+                    neu1e[i] = 0.0
+                for k in range(negative + 1):
+                    if k == 0:
+                        target = np.int64(word)
+                    else:
+                        state, r = rng_next(state)
+                        target = draw_alias(r, accept, alias)
+                        if target == word:
+                            continue
+                    f = np.float32(0.0)
+                    for i in range(dim):
+                        f += syn0[l1, i] * syn1neg[target, i]
+                    e = math.exp(-np.float64(f))
+                    sig = 1.0 / (1.0 + e)
+                    if k == 0:
+                        g = np.float32(alpha * (1.0 - sig))
+                        prod, loss = log_accumulate(prod, loss, sig)
+                    else:
+                        g = np.float32(-alpha * sig)
+                        prod, loss = log_accumulate(prod, loss, e * sig)
+                    for i in range(dim):
+                        neu1e[i] += g * syn1neg[target, i]
+                        syn1neg[target, i] += g * syn0[l1, i]
+                for i in range(dim):
+                    syn0[l1, i] += neu1e[i]
+                pairs += 1
+    rng[0] = state
+    return pairs, loss - math.log(prod), effective
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sgns_shared(weights, tables, corpus, job, params, thread):
+    """SGNS with one set of negatives per center word, shared by its whole window (pWord2Vec/HogBatch).
+
+    For a center word with m context words (inputs U, m×d) and the outputs T = [center, n_1..n_k]
+    ((k+1)×d), the m(k+1) pair losses above are one small dense block:
+
+        F = U Tᵀ (m×(k+1)),   G = α (Y - σ(F))   with Y[:, 0] = 1, Y[:, 1:] = 0
+        U += G T              T += Gᵀ U          (both from the values before this step)
+
+    which is the sum of the per-pair SGD steps of the word2vec kernel taken at the same point (a
+    mini-batch of the center's pairs).  Rows are updated by adding deltas, so repeated words in the
+    window or among the negatives accumulate correctly, and concurrent Hogwild writes are not lost.
+
+    Arguments as ``sgns_word2vec`` except ``thread``:
+    (rng uint64[1], sentence int32[MAX_SENTENCE], contexts int64[2*window], outputs int64[negative+1],
+     grad float32[2*window, negative+1], delta float32[2*window, d]).
+    """
+    syn0, syn1neg = weights
+    keep, accept, alias = tables
+    ids, starts = corpus
+    s_begin, s_end, alpha0, alpha1 = job
+    window, negative = params
+    rng, sentence, contexts, outputs, grad, delta = thread
+    dim = syn0.shape[1]
+    state = rng[0]
+    job_words = max(starts[s_end] - starts[s_begin], 1)
+    pairs = 0
+    effective = 0
+    loss = 0.0
+    prod = 1.0
+    for s in range(s_begin, s_end):
+        alpha = alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words
+        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
+        effective += n
+        for c in range(n):
+            word = sentence[c]
+            state, r = rng_next(state)
+            reach = window - below(r, window)
+            m = 0
+            for a in range(max(0, c - reach), min(n, c + reach + 1)):
+                if a != c:
+                    contexts[m] = sentence[a]
+                    m += 1
+            if m == 0:
+                continue
+            outputs[0] = word
+            nout = 1
+            for k in range(negative):
+                state, r = rng_next(state)
+                target = draw_alias(r, accept, alias)
+                if target != word:
+                    outputs[nout] = target
+                    nout += 1
+            # Forward: F = U Tᵀ, G = α (Y - σ(F)), loss.
+            for a in range(m):
+                u = contexts[a]
+                for o in range(nout):
+                    t = outputs[o]
+                    f = np.float32(0.0)
+                    for i in range(dim):
+                        f += syn0[u, i] * syn1neg[t, i]
+                    e = math.exp(-np.float64(f))
+                    sig = 1.0 / (1.0 + e)
+                    if o == 0:
+                        grad[a, o] = np.float32(alpha * (1.0 - sig))
+                        prod, loss = log_accumulate(prod, loss, sig)
+                    else:
+                        grad[a, o] = np.float32(-alpha * sig)
+                        prod, loss = log_accumulate(prod, loss, e * sig)
+            # delta = G T (before T moves).
+            for a in range(m):
+                for i in range(dim):
+                    delta[a, i] = 0.0
+                for o in range(nout):
+                    g = grad[a, o]
+                    t = outputs[o]
+                    for i in range(dim):
+                        delta[a, i] += g * syn1neg[t, i]
+            # T += Gᵀ U (U not yet moved).
+            for o in range(nout):
+                t = outputs[o]
+                for a in range(m):
+                    g = grad[a, o]
+                    u = contexts[a]
+                    for i in range(dim):
+                        syn1neg[t, i] += g * syn0[u, i]
+            # U += delta.
+            for a in range(m):
+                u = contexts[a]
+                for i in range(dim):
+                    syn0[u, i] += delta[a, i]
+            pairs += m
+    rng[0] = state
+    return pairs, loss - math.log(prod), effective

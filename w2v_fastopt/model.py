@@ -1,0 +1,211 @@
+"""``Word2Vec``: the gensim-shaped face of the engine (skip-gram, negative sampling).
+
+    model = Word2Vec(corpus_file="corpus.txt", vector_size=100, window=5, epochs=5, seed=1)
+    model.wv.most_similar("king")     # model.wv is a gensim KeyedVectors
+    model.save("m.w2v"); Word2Vec.load("m.w2v")
+    model.wv.save_word2vec_format("v.bin", binary=True)
+"""
+import io
+import json
+import logging
+import os
+import time
+import zipfile
+
+import numpy as np
+from gensim.models import KeyedVectors
+
+from .corpus import read_corpus_file, tokenize
+from .io import atomic_path
+from .params import Params
+from .progress import epoch_summary
+from .train import EpochStats, train
+from .vocab import Vocab, build_vocab
+
+logger = logging.getLogger(__name__)
+
+MODEL_FORMAT = "w2v_fastopt-model-1"
+
+
+class Word2Vec:
+    """Skip-gram with negative sampling, trained by the Numba kernels.
+
+    Parameters are gensim's (``Word2Vec(sg=1, hs=0, ...)``) with the same defaults, except
+    ``workers`` (default: all cores) and ``shared_negatives`` (default True: one set of negatives per
+    center word shared by its window, pWord2Vec; False: word2vec.c's fresh negatives for every pair).
+    Give ``sentences`` (an iterable of token lists or of lines, read once) or ``corpus_file`` (a path
+    to UTF-8 text, plain/.gz/.bz2) to build the vocabulary and train at once, or neither and call
+    ``build_vocab`` and ``train`` yourself.
+
+    Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
+    with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
+
+    Attributes after training: ``wv`` (gensim KeyedVectors, vectors float32[V, vector_size], word
+    counts in ``wv.get_vecattr(word, "count")``), ``syn1neg`` (output vectors, float32[V, d]),
+    ``training_loss`` (exact mean SGNS loss per (center, context) pair over the last epoch),
+    ``epoch_stats`` (list of EpochStats), ``timings`` (seconds per phase).
+    """
+
+    def __init__(self, sentences=None, corpus_file=None, *, progress=None, **params):
+        self.params = Params(**params)
+        self.progress = progress
+        self.wv = None
+        self.syn1neg = None
+        self.training_loss = None
+        self.epoch_stats = []
+        self.timings = {}
+        self._corpus = None
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences=sentences, corpus_file=corpus_file)
+            self.train()
+
+    def __getattr__(self, name):
+        # gensim-style attribute access to parameters: model.window, model.vector_size, ...
+        params = self.__dict__.get("params")
+        if params is not None and hasattr(params, name):
+            return getattr(params, name)
+        raise AttributeError(f"'Word2Vec' object has no attribute '{name}'")
+
+    def build_vocab(self, sentences=None, corpus_file=None):
+        """Read the corpus once, count words, keep those with count >= min_count, initialize vectors.
+
+        Input vectors: uniform(-0.5, 0.5) / vector_size (word2vec.c); output vectors: zero.
+        """
+        if (sentences is None) == (corpus_file is None):
+            raise TypeError("give exactly one of sentences or corpus_file")
+        t0 = time.perf_counter()
+        if corpus_file is not None:
+            source = os.fspath(corpus_file)
+            tokenized = read_corpus_file(corpus_file)
+        else:
+            source = "sentences"
+            tokenized = _tokenize_sentences(sentences)
+        if tokenized.n_tokens == 0:
+            raise ValueError(f"{source}: the corpus has no tokens (empty or whitespace-only)")
+        min_count = self.params.min_count
+        vocab, ids, starts = build_vocab(tokenized, min_count)
+        if len(vocab) == 0:
+            raise ValueError(f"{source}: empty vocabulary: no word occurs min_count={min_count} times "
+                             f"(the most frequent word occurs {int(tokenized.counts.max())} times)")
+        rng = np.random.default_rng(self.params.seed)
+        dim = self.params.vector_size
+        syn0 = (rng.random((len(vocab), dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
+        self.syn1neg = np.zeros_like(syn0)
+        self._set_wv(vocab, syn0)
+        self._corpus = (ids, starts)
+        self.corpus_total_words = tokenized.n_tokens
+        self.timings["vocab"] = time.perf_counter() - t0
+        logger.info("%s: %d tokens, %d distinct words, %d with count >= %d (%d tokens kept)",
+                    source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count,
+                    ids.shape[0])
+        return self
+
+    def train(self):
+        """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self."""
+        if self._corpus is None:
+            raise RuntimeError("call build_vocab before train (or pass a corpus to Word2Vec)")
+        p = self.params
+        vocab = self.vocab
+        tables = (vocab.keep_thresholds(p.sample),) + tuple(vocab.negative_table(p.ns_exponent))
+        ids, starts = self._corpus
+        t0 = time.perf_counter()
+        history = train(self.wv.vectors, self.syn1neg, tables, ids, starts, window=p.window,
+                        negative=p.negative, alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs,
+                        workers=p.workers, seed=p.seed, shared_negatives=p.shared_negatives,
+                        progress=self.progress)
+        self.timings["train"] = time.perf_counter() - t0
+        self.wv.norms = None  # vectors moved: gensim's cached norms are stale
+        self.epoch_stats = history
+        self.training_loss = history[-1].loss
+        for stats in history:
+            logger.info(epoch_summary(stats, p.epochs))
+        return self
+
+    def get_latest_training_loss(self):
+        """gensim's name; here the exact mean loss per pair of the last epoch (not a running sum)."""
+        return self.training_loss
+
+    @property
+    def vocab(self):
+        counts = self.wv.expandos["count"]
+        return Vocab(self.wv.index_to_key, counts)
+
+    def _set_wv(self, vocab, vectors):
+        wv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
+        wv.index_to_key = list(vocab.words)
+        wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
+        wv.vectors = vectors
+        wv.allocate_vecattrs(attrs=["count"], types=[np.int64])
+        wv.expandos["count"][:] = vocab.counts
+        self.wv = wv
+
+    def save(self, path):
+        """Save the model (vectors, output vectors, vocabulary, parameters, per-epoch stats).
+
+        One zip archive of .npy arrays and a JSON header (no pickle), written atomically.
+        """
+        if self.wv is None:
+            raise RuntimeError("nothing to save: the model has no vocabulary yet")
+        header = {"format": MODEL_FORMAT, "params": self.params.to_dict(),
+                  "epoch_stats": [vars(s) for s in self.epoch_stats],
+                  "training_loss": self.training_loss}
+        words = "\n".join(self.wv.index_to_key).encode("utf-8")
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+                         words=np.frombuffer(words, dtype=np.uint8),
+                         counts=self.wv.expandos["count"], vectors=self.wv.vectors,
+                         syn1neg=self.syn1neg)
+                f.flush()
+                os.fsync(f.fileno())
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by ``save``; raises ValueError naming the file if it is not one."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path}: is a directory, not a model file")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                header = json.loads(archive["header"].tobytes().decode())
+                if header.get("format") != MODEL_FORMAT:
+                    raise ValueError(f"unknown format {header.get('format')!r}")
+                words = archive["words"].tobytes().decode("utf-8").split("\n")
+                counts = archive["counts"]
+                vectors = np.ascontiguousarray(archive["vectors"], dtype=np.float32)
+                syn1neg = np.ascontiguousarray(archive["syn1neg"], dtype=np.float32)
+            if not (len(words) == len(counts) == vectors.shape[0] == syn1neg.shape[0]
+                    and vectors.shape == syn1neg.shape):
+                raise ValueError("arrays of inconsistent sizes")
+            model = cls(**header["params"])
+        except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile,
+                UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
+        model._set_wv(Vocab(words, counts), vectors)
+        model.syn1neg = syn1neg
+        model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
+        model.training_loss = header.get("training_loss")
+        return model
+
+
+def is_model_file(path):
+    """True if ``path`` is an archive written by ``Word2Vec.save``."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return "header.npy" in z.namelist()
+
+
+def _tokenize_sentences(sentences):
+    if isinstance(sentences, (str, bytes, os.PathLike)):
+        raise TypeError("sentences must be an iterable of token lists; for a file use corpus_file=")
+    try:
+        tokenized = tokenize(sentences)
+    except TypeError as err:
+        raise TypeError(f"sentences must be an iterable of lists of str tokens ({err})") from None
+    bad = next((w for w in tokenized.words if not isinstance(w, str)), None)
+    if bad is not None:
+        raise TypeError(f"sentences must contain str tokens, found {type(bad).__name__} {bad!r}")
+    return tokenized

@@ -1,0 +1,67 @@
+"""Training parameters: gensim's names and skip-gram defaults, validated before anything runs.
+
+Every check raises ValueError (or TypeError for a wrong type) with one line naming the parameter,
+the value and what is allowed, so that no bad value can reach a Numba kernel.
+"""
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+
+def default_workers():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@dataclass
+class Params:
+    vector_size: int = 100
+    window: int = 5
+    negative: int = 5
+    min_count: int = 5
+    sample: float = 1e-3
+    epochs: int = 5
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    ns_exponent: float = 0.75
+    workers: int = field(default_factory=default_workers)
+    seed: int = 1
+    shared_negatives: bool = True
+
+    def __post_init__(self):
+        for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
+                                ("negative", 1, 1_000), ("min_count", 1, 2**62),
+                                ("epochs", 1, 1_000_000), ("workers", 1, 1_024), ("seed", 0, 2**63 - 1)):
+            _check_int(name, getattr(self, name), low, high)
+        _check_float("sample", self.sample, 0.0, 1.0, high_open=True)
+        _check_float("alpha", self.alpha, 0.0, 10.0, low_open=True)
+        _check_float("min_alpha", self.min_alpha, 0.0, self.alpha)
+        _check_float("ns_exponent", self.ns_exponent, -10.0, 10.0)
+        if not isinstance(self.shared_negatives, bool):
+            raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _check_int(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+
+
+def _check_float(name, value, low, high, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if math.isnan(value) or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value:g}")

@@ -1,0 +1,52 @@
+"""The vocabulary: counts, ``min_count``, frequency order, and the two sampling tables built from it."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels.prep import compact_ids
+from .kernels.sampling import ONE, build_alias_table
+
+
+@dataclass
+class Vocab:
+    """words: list[str] by descending count; counts: int64[V] aligned with words."""
+    words: list
+    counts: np.ndarray
+
+    def __len__(self):
+        return len(self.words)
+
+    def keep_thresholds(self, sample):
+        """Subsampling of frequent words, word2vec.c's formula (and gensim's).
+
+        With t = sample * (total count) and c the word's count, a word is kept with probability
+        min(1, (sqrt(c/t) + 1) * t/c).  ``sample=0`` keeps every word.
+        Returns uint64[V], the probability in units of 2^-32 (2^32 = always kept, costs no draw).
+        """
+        counts = self.counts.astype(np.float64)
+        if sample == 0:
+            return np.full(len(counts), ONE, dtype=np.uint64)
+        threshold = sample * counts.sum()
+        keep = np.minimum(1.0, (np.sqrt(counts / threshold) + 1.0) * (threshold / counts))
+        return np.round(keep * ONE).astype(np.uint64)
+
+    def negative_table(self, ns_exponent):
+        """Alias table for negatives drawn with probability ∝ count^ns_exponent: (accept, alias)."""
+        return build_alias_table(self.counts.astype(np.float64) ** ns_exponent)
+
+
+def build_vocab(corpus, min_count):
+    """Vocabulary of the words occurring at least ``min_count`` times in ``corpus`` (TokenizedCorpus).
+
+    Order as gensim's ``sort_by_descending_frequency``: descending count; ties broken by *later* first
+    occurrence first (gensim's ``np.lexsort((-indices, -counts))``), so our indices match gensim's.
+    Rewrites ``corpus.ids``/``corpus.starts`` in place to vocabulary ids, out-of-vocabulary tokens
+    removed (as gensim does, before windows are formed), and returns ``(vocab, ids, starts)``.
+    """
+    kept = np.flatnonzero(corpus.counts >= min_count)
+    order = kept[np.lexsort((-kept, -corpus.counts[kept]))]
+    remap = np.full(len(corpus.words), -1, dtype=np.int32)
+    remap[order] = np.arange(len(order), dtype=np.int32)
+    n = compact_ids(corpus.ids, corpus.starts, remap)
+    vocab = Vocab([corpus.words[i] for i in order], corpus.counts[order])
+    return vocab, corpus.ids[:n], corpus.starts
