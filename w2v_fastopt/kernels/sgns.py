@@ -17,13 +17,16 @@ SGD with learning rate α moves every row against its gradient.  With ``g_t = α
 
 (word2vec.c calls Σ_t g_t t ``neu1e`` and adds it to u after all outputs are updated; so do we.)
 
-The sigmoid: σ(f) = 1/(1+e^-f) is computed exactly (float64 exp), with no table and no clamp, so
-there is nothing to *saturate* (word2vec.c: beyond ±6 it uses the limit gradient) or to *skip*
-(gensim: beyond ±6 it drops the sample): for |f| > 6 we apply the true, tiny gradient.
+The sigmoid: σ(f) = (1 + tanh(f/2)) / 2 with tanh as a [13/6] rational function (Eigen's float
+tanh; |error| < 4e-7 on all of ℝ, see tests) instead of a libm exp and a division per dot product: it
+is pure arithmetic, so the shared-negatives kernel computes a whole block of them in one vectorized
+loop.  There is no table and no clamp to speak of (tanh is clamped at |f/2| = 9, where it equals 1 in
+float32), so there is nothing to *saturate* (word2vec.c: beyond ±6 it uses the limit gradient) or to
+*skip* (gensim: beyond ±6 it drops the sample): every pair gets its true gradient to float32 precision.
 
-The loss is exact too: -log σ(f) for positives and -log σ(-f) = -log(e^-f σ(f)) for negatives, summed
-in float64 as a running product of probabilities that is turned into a log only when it gets small
-(one ``log`` per ~hundreds of terms instead of one per term).
+The loss is exact: -log σ(f) for positives and -log σ(-f) for negatives, summed in float64 as a
+running product of probabilities that is turned into a log only when it gets small (one ``log`` per
+~hundreds of terms).  A probability below 1e-6, where 1 - σ loses digits, is recomputed with exp.
 
 A negative that equals the center word is skipped (word2vec.c and gensim do the same).
 
@@ -62,9 +65,30 @@ def subsample(ids, begin, end, keep, state, sentence):
     return n, state
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def sigmoid(f):
+    """σ(f) in float32 from a rational tanh (no exp, vectorizable); |error| < 4e-7."""
+    x = min(max(np.float32(0.5) * f, np.float32(-9.0)), np.float32(9.0))
+    x2 = x * x
+    p = x2 * np.float32(-2.76076847742355e-16) + np.float32(2.00018790482477e-13)
+    p = x2 * p + np.float32(-8.60467152213735e-11)
+    p = x2 * p + np.float32(5.12229709037114e-08)
+    p = x2 * p + np.float32(1.48572235717979e-05)
+    p = x2 * p + np.float32(6.37261928875436e-04)
+    p = x2 * p + np.float32(4.89352455891786e-03)
+    q = x2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
+    q = x2 * q + np.float32(2.26843463243900e-03)
+    q = x2 * q + np.float32(4.89352518554385e-03)
+    return np.float32(0.5) + np.float32(0.5) * (x * p / q)
+
+
 @njit(inline="always", cache=True)
-def log_accumulate(prod, loss, p):
-    """Multiply probability ``p`` into ``prod``; fold into ``loss`` (a sum of -log) before underflow."""
+def log_accumulate(prod, loss, f, sig, label):
+    """Fold the probability of ``label`` (σ(f) for 1, 1 - σ(f) for 0) into ``prod``, a running product
+    whose -log is moved into ``loss`` before it underflows.  Returns (prod, loss)."""
+    p = np.float64(sig) if label else 1.0 - np.float64(sig)
+    if p < 1e-6:  # 1 - σ has lost its digits, or σ is tiny: the exact value
+        p = 1.0 / (1.0 + math.exp(-np.float64(f) if label else np.float64(f)))
     prod *= p
     if prod < 1e-200:
         loss -= math.log(prod)
@@ -73,7 +97,7 @@ def log_accumulate(prod, loss, p):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def sgns_word2vec(weights, tables, corpus, job, params, thread):
+def sgns_word2vec(weights, tables, corpus, job, params, thread, dim_tag):
     """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair.
 
     weights: (syn0 float32[V, d], syn1neg float32[V, d]), updated in place.
@@ -83,6 +107,9 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread):
              alpha decays linearly over the job's raw words.
     params:  (window, negative).
     thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], neu1e float32[d]) owned by one thread.
+    dim_tag: a tuple of d Nones.  d reaches the kernel as the tuple's *type*, so Numba compiles (and
+             caches) one specialization per vector size, with constant trip counts in the row loops
+             (measured here: +15-20% words/s at d=100 over a runtime d, whose loop remainders cost).
     Returns (pairs trained, summed pair loss, effective words after subsampling).
     """
     syn0, syn1neg = weights
@@ -91,7 +118,7 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread):
     s_begin, s_end, alpha0, alpha1 = job
     window, negative = params
     rng, sentence, neu1e = thread
-    dim = syn0.shape[1]
+    dim = len(dim_tag)
     state = rng[0]
     job_words = max(starts[s_end] - starts[s_begin], 1)
     pairs = 0
@@ -123,14 +150,10 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread):
                     f = np.float32(0.0)
                     for i in range(dim):
                         f += syn0[l1, i] * syn1neg[target, i]
-                    e = math.exp(-np.float64(f))
-                    sig = 1.0 / (1.0 + e)
-                    if k == 0:
-                        g = np.float32(alpha * (1.0 - sig))
-                        prod, loss = log_accumulate(prod, loss, sig)
-                    else:
-                        g = np.float32(-alpha * sig)
-                        prod, loss = log_accumulate(prod, loss, e * sig)
+                    sig = sigmoid(f)
+                    label = k == 0
+                    g = alpha * (np.float32(label) - sig)
+                    prod, loss = log_accumulate(prod, loss, f, sig, label)
                     for i in range(dim):
                         neu1e[i] += g * syn1neg[target, i]
                         syn1neg[target, i] += g * syn0[l1, i]
@@ -142,7 +165,7 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def sgns_shared(weights, tables, corpus, job, params, thread):
+def sgns_shared(weights, tables, corpus, job, params, thread, dim_tag):
     """SGNS with one set of negatives per center word, shared by its whole window (pWord2Vec/HogBatch).
 
     For a center word with m context words (inputs U, m×d) and the outputs T = [center, n_1..n_k]
@@ -155,17 +178,18 @@ def sgns_shared(weights, tables, corpus, job, params, thread):
     mini-batch of the center's pairs).  Rows are updated by adding deltas, so repeated words in the
     window or among the negatives accumulate correctly, and concurrent Hogwild writes are not lost.
 
-    Arguments as ``sgns_word2vec`` except ``thread``:
+    Arguments as ``sgns_word2vec`` (``dim_tag`` included) except ``thread``:
     (rng uint64[1], sentence int32[MAX_SENTENCE], contexts int64[2*window], outputs int64[negative+1],
-     grad float32[2*window, negative+1], delta float32[2*window, d]).
+     logits float32[2*window, negative+1], grad float32[2*window, negative+1],
+     delta float32[2*window, d]).
     """
     syn0, syn1neg = weights
     keep, accept, alias = tables
     ids, starts = corpus
     s_begin, s_end, alpha0, alpha1 = job
     window, negative = params
-    rng, sentence, contexts, outputs, grad, delta = thread
-    dim = syn0.shape[1]
+    rng, sentence, contexts, outputs, logits, grad, delta = thread
+    dim = len(dim_tag)
     state = rng[0]
     job_words = max(starts[s_end] - starts[s_begin], 1)
     pairs = 0
@@ -173,7 +197,7 @@ def sgns_shared(weights, tables, corpus, job, params, thread):
     loss = 0.0
     prod = 1.0
     for s in range(s_begin, s_end):
-        alpha = alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words
+        alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
         n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
         effective += n
         for c in range(n):
@@ -195,7 +219,7 @@ def sgns_shared(weights, tables, corpus, job, params, thread):
                 if target != word:
                     outputs[nout] = target
                     nout += 1
-            # Forward: F = U Tᵀ, G = α (Y - σ(F)), loss.
+            # Forward: F = U Tᵀ; then σ over the whole block in one vectorizable loop.
             for a in range(m):
                 u = contexts[a]
                 for o in range(nout):
@@ -203,14 +227,17 @@ def sgns_shared(weights, tables, corpus, job, params, thread):
                     f = np.float32(0.0)
                     for i in range(dim):
                         f += syn0[u, i] * syn1neg[t, i]
-                    e = math.exp(-np.float64(f))
-                    sig = 1.0 / (1.0 + e)
-                    if o == 0:
-                        grad[a, o] = np.float32(alpha * (1.0 - sig))
-                        prod, loss = log_accumulate(prod, loss, sig)
-                    else:
-                        grad[a, o] = np.float32(-alpha * sig)
-                        prod, loss = log_accumulate(prod, loss, e * sig)
+                    logits[a, o] = f
+            for a in range(m):
+                for o in range(nout):
+                    grad[a, o] = sigmoid(logits[a, o])
+            # G = α (Y - σ(F)), and the loss.
+            for a in range(m):
+                for o in range(nout):
+                    sig = grad[a, o]
+                    label = o == 0
+                    grad[a, o] = alpha * (np.float32(label) - sig)
+                    prod, loss = log_accumulate(prod, loss, logits[a, o], sig, label)
             # delta = G T (before T moves).
             for a in range(m):
                 for i in range(dim):

@@ -1,0 +1,139 @@
+"""Benchmark: w2v-fastopt (shared negatives, word2vec.c-exact) against gensim, side by side.
+
+    python bench/bench_engine.py [--corpus data/enwiki-sample.txt] [--repeat 10] [--rounds 3]
+
+Every run is a fresh process running the whole job (vocabulary + training + saving, interpreter start,
+imports and Numba cache loading included): ``w2v-fastopt train`` for ours, ``bench/gensim_train.py``
+(gensim ``corpus_file`` mode, sg=1) for gensim, same corpus and settings.  Runs alternate between the
+systems, round by round, so that the machine's noise hits all of them alike; the table gives medians
+over rounds (quality: means) and each system's ratio to gensim.  Peak RSS is the child's ru_maxrss.
+Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
+times (written to a temporary file) so that training, not start-up, dominates.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from w2v_fastopt.evaluate import evaluate, load_vectors  # noqa: E402
+
+SYSTEMS = {
+    "gensim": "gensim 4 corpus_file",
+    "shared": "w2v-fastopt (shared negatives)",
+    "word2vec": "w2v-fastopt --no-shared-negatives",
+}
+
+
+def run_one(system, corpus, output, workers, epochs):
+    """Run one whole job in a child process; return wall_s, rss_mb, train_s, effective_words."""
+    common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"]
+    if system == "gensim":
+        cmd = [sys.executable, os.path.join(HERE, "gensim_train.py"), corpus, output] + common
+    else:
+        cmd = [sys.executable, "-m", "w2v_fastopt", "train", corpus, "--output", output] + common
+        if system == "word2vec":
+            cmd.append("--no-shared-negatives")
+    t0 = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    out, err = child.stdout.read(), child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    if system == "gensim":
+        import json
+        stats = json.loads(out.strip().splitlines()[-1])
+        train_s, effective = stats["train_s"], stats["effective_words"]
+    else:
+        train_s = float(re.search(r"training ([0-9.]+)s", err).group(1))
+        effective = sum(int(m.replace(",", "")) for m in re.findall(r"\(([0-9,]+) effective words\)", err))
+    return {"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024, "train_s": train_s,
+            "words_per_s": effective / train_s}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", default=os.path.join(ROOT, "data", "enwiki-sample.txt"))
+    p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker runs")
+    a = p.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus.txt")
+        with open(a.corpus, "rb") as src:
+            text = src.read()
+        with open(corpus, "wb") as dst:
+            for _ in range(a.repeat):
+                dst.write(text)
+        n_tokens = len(text.split()) * a.repeat
+        print(f"corpus: {a.corpus} x{a.repeat} = {n_tokens:,} tokens; {a.epochs} epochs, "
+              f"{a.workers} workers, vector_size 100, window 5, negative 5, min_count 5, sample 1e-3")
+        # Warm-up: compile/load the Numba cache once, outside the measurements.
+        run_one("shared", corpus, os.path.join(tmp, "warm.bin"), 1, 1)
+        run_one("word2vec", corpus, os.path.join(tmp, "warm.bin"), 1, 1)
+
+        results = {s: [] for s in SYSTEMS}
+        quality = {s: [] for s in SYSTEMS}
+        for r in range(a.rounds):
+            for system in SYSTEMS:
+                out = os.path.join(tmp, f"{system}.bin")
+                results[system].append(run_one(system, corpus, out, a.workers, a.epochs))
+                quality[system].append(evaluate(load_vectors(out)))
+                print(f"  round {r + 1} {system:9s} wall {results[system][-1]['wall_s']:6.2f}s  "
+                      f"train {results[system][-1]['words_per_s'] / 1e6:5.2f}M words/s", flush=True)
+
+        scaling = {}
+        if not a.no_scaling:
+            for r in range(a.rounds):
+                for system in SYSTEMS:
+                    one = run_one(system, corpus, os.path.join(tmp, "w1.bin"), 1, a.epochs)
+                    scaling.setdefault(system, []).append(one["words_per_s"])
+
+    def med(system, key):
+        return statistics.median(x[key] for x in results[system])
+
+    def mean_q(system, key):
+        return statistics.fmean(q[key] for q in quality[system])
+
+    cols = [("wall_s", "wall s", med, "{:.2f}", True), ("words_per_s", "train words/s", med, "{:,.0f}", False),
+            ("rss_mb", "peak RSS MB", med, "{:.0f}", True), ("wordsim353", "WS-353", mean_q, "{:.3f}", None),
+            ("simlex999", "SimLex", mean_q, "{:.3f}", None), ("analogies", "analogy", mean_q, "{:.3f}", None)]
+    print()
+    print("| system | " + " | ".join(c[1] for c in cols) + " | speed-up (wall) | speed-up (train) |")
+    print("|---" * (len(cols) + 3) + "|")
+    for system, label in SYSTEMS.items():
+        cells = []
+        for key, _, fn, fmt, _ in cols:
+            value, base = fn(system, key), fn("gensim", key)
+            cell = fmt.format(value)
+            if system != "gensim" and key in ("wordsim353", "simlex999", "analogies"):
+                cell += f" ({value - base:+.3f})"
+            elif system != "gensim" and key == "rss_mb":
+                cell += f" ({value / base:.2f}x)"
+            cells.append(cell)
+        wall = med("gensim", "wall_s") / med(system, "wall_s")
+        train = med(system, "words_per_s") / med("gensim", "words_per_s")
+        print(f"| {label} | " + " | ".join(cells) + f" | {wall:.2f}x | {train:.2f}x |")
+    if scaling:
+        print()
+        print("| system | 1 worker words/s | %d workers words/s | scaling |" % a.workers)
+        print("|---|---|---|---|")
+        for system, label in SYSTEMS.items():
+            w1 = statistics.median(scaling[system])
+            wn = med(system, "words_per_s")
+            print(f"| {label} | {w1:,.0f} | {wn:,.0f} | {wn / w1:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

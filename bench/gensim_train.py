@@ -1,0 +1,39 @@
+"""Train gensim's skip-gram in corpus_file mode and save word2vec binary: the baseline of bench_engine.py.
+
+    python bench/gensim_train.py CORPUS OUTPUT --workers 2 --epochs 5 ...
+Prints one JSON line: vocab_s, train_s, save_s, effective_words, raw_words.
+"""
+import argparse
+import json
+import time
+
+from gensim.models import Word2Vec
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("corpus")
+    p.add_argument("output")
+    for name, kind, default in (("vector-size", int, 100), ("window", int, 5), ("negative", int, 5),
+                                ("min-count", int, 5), ("sample", float, 1e-3), ("epochs", int, 5),
+                                ("alpha", float, 0.025), ("min-alpha", float, 1e-4),
+                                ("workers", int, 2), ("seed", int, 1)):
+        p.add_argument(f"--{name}", type=kind, default=default)
+    a = p.parse_args()
+    t0 = time.perf_counter()
+    model = Word2Vec(sg=1, hs=0, vector_size=a.vector_size, window=a.window, negative=a.negative,
+                     min_count=a.min_count, sample=a.sample, epochs=a.epochs, alpha=a.alpha,
+                     min_alpha=a.min_alpha, workers=a.workers, seed=a.seed)
+    model.build_vocab(corpus_file=a.corpus)
+    t1 = time.perf_counter()
+    effective, raw = model.train(corpus_file=a.corpus, total_examples=model.corpus_count,
+                                 total_words=model.corpus_total_words, epochs=a.epochs)
+    t2 = time.perf_counter()
+    model.wv.save_word2vec_format(a.output, binary=True)
+    t3 = time.perf_counter()
+    print(json.dumps({"vocab_s": t1 - t0, "train_s": t2 - t1, "save_s": t3 - t2,
+                      "effective_words": effective, "raw_words": raw}))
+
+
+if __name__ == "__main__":
+    main()
