@@ -77,9 +77,9 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     params = (int(window), int(negative))
     dim = syn0.shape[1]
     states = seed_states(seed, workers)
-    dim_tag = (None,) * dim
     if shared_negatives:
         kernel = sgns_shared
+        sizes = ((None,) * dim, (None,) * (negative + 1))
         buffers = [(states[w:w + 1], np.empty(MAX_SENTENCE, np.int32),
                     np.empty(2 * window, np.int64), np.empty(negative + 1, np.int64),
                     np.empty((2 * window, negative + 1), np.float32),
@@ -87,6 +87,7 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
                     np.empty((2 * window, dim), np.float32)) for w in range(workers)]
     else:
         kernel = sgns_word2vec
+        sizes = (None,) * dim
         buffers = [(states[w:w + 1], np.empty(MAX_SENTENCE, np.int32), np.empty(dim, np.float32))
                    for w in range(workers)]
 
@@ -107,7 +108,7 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
                     s0, s1 = jobs[j], jobs[j + 1]
                     w0, w1 = base + int(starts[s0]), base + int(starts[s1])
                     job = (s0, s1, alpha_at(w0), alpha_at(w1))
-                    pairs, loss, effective = kernel(weights, tables, corpus, job, params, thread, dim_tag)
+                    pairs, loss, effective = kernel(weights, tables, corpus, job, params, thread, sizes)
                     totals.add(w1 - w0, effective, pairs, loss)
             except BaseException as err:  # re-raised by the main thread
                 totals.error = err

@@ -165,7 +165,7 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread, dim_tag):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def sgns_shared(weights, tables, corpus, job, params, thread, dim_tag):
+def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (pWord2Vec/HogBatch).
 
     For a center word with m context words (inputs U, m×d) and the outputs T = [center, n_1..n_k]
@@ -189,7 +189,8 @@ def sgns_shared(weights, tables, corpus, job, params, thread, dim_tag):
     s_begin, s_end, alpha0, alpha1 = job
     window, negative = params
     rng, sentence, contexts, outputs, logits, grad, delta = thread
-    dim = len(dim_tag)
+    dim = len(sizes[0])
+    nout = len(sizes[1])  # negative + 1
     state = rng[0]
     job_words = max(starts[s_end] - starts[s_begin], 1)
     pairs = 0
@@ -211,14 +212,12 @@ def sgns_shared(weights, tables, corpus, job, params, thread, dim_tag):
                     m += 1
             if m == 0:
                 continue
+            # Outputs: the center word, then the negatives.  A negative that equals the center word
+            # keeps its slot with a zero gradient, so that the block is always (k+1) wide.
             outputs[0] = word
-            nout = 1
-            for k in range(negative):
+            for o in range(1, nout):
                 state, r = rng_next(state)
-                target = draw_alias(r, accept, alias)
-                if target != word:
-                    outputs[nout] = target
-                    nout += 1
+                outputs[o] = draw_alias(r, accept, alias)
             # Forward: F = U Tᵀ; then σ over the whole block in one vectorizable loop.
             for a in range(m):
                 u = contexts[a]
@@ -236,6 +235,9 @@ def sgns_shared(weights, tables, corpus, job, params, thread, dim_tag):
                 for o in range(nout):
                     sig = grad[a, o]
                     label = o == 0
+                    if o > 0 and outputs[o] == word:
+                        grad[a, o] = 0.0
+                        continue
                     grad[a, o] = alpha * (np.float32(label) - sig)
                     prod, loss = log_accumulate(prod, loss, logits[a, o], sig, label)
             # delta = G T (before T moves).
