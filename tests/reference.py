@@ -1,0 +1,136 @@
+"""Slow, obviously right reference implementations the kernels are tested against.
+
+Plain Python loops and NumPy, float64 where it costs nothing, the RNG replayed with Python integers,
+the sigmoid from ``math.exp``.  Nothing here is imported by the package.
+"""
+import math
+
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+
+
+class XorShift:
+    """xorshift64* with Python integers: the same stream as kernels/rng.py."""
+
+    def __init__(self, state):
+        self.state = int(state)
+
+    def next(self):
+        x = self.state
+        x ^= x >> 12
+        x ^= (x << 25) & MASK64
+        x ^= x >> 27
+        self.state = x
+        return (x * 0x2545F4914F6CDD1D) & MASK64
+
+    def below(self, n, r):
+        return ((r >> 32) * n) >> 32
+
+
+def alias_draw(r, accept, alias):
+    i = ((r >> 32) * len(accept)) >> 32
+    return i if (r & 0xFFFFFFFF) < int(accept[i]) else int(alias[i])
+
+
+def sigmoid(f):
+    return 1.0 / (1.0 + math.exp(-f))
+
+
+def sgns_loss(u, outputs, labels):
+    """Sum over outputs t of -log σ(±u·t) for one input vector u (float64)."""
+    total = 0.0
+    for t, y in zip(outputs, labels):
+        f = float(np.dot(u, t))
+        total += -math.log(sigmoid(f) if y else sigmoid(-f))
+    return total
+
+
+def sgns_gradient(u, outputs, labels):
+    """The hand-derived gradient of ``sgns_loss``: ∂L/∂u = Σ (σ(f)-y) t, ∂L/∂t = (σ(f)-y) u."""
+    du = np.zeros_like(u)
+    dts = []
+    for t, y in zip(outputs, labels):
+        coef = sigmoid(float(np.dot(u, t))) - y
+        du += coef * t
+        dts.append(coef * u)
+    return du, dts
+
+
+def _windows(sentence, window, rng):
+    """Yield (center position, its context positions) with word2vec.c's reduced window."""
+    n = len(sentence)
+    for c in range(n):
+        reach = window - rng.below(window, rng.next())
+        yield c, [a for a in range(max(0, c - reach), min(n, c + reach + 1)) if a != c]
+
+
+def _subsample(ids, keep, rng):
+    out = []
+    for w in ids:
+        k = int(keep[w])
+        if k < (1 << 32) and (rng.next() >> 32) >= k:
+            continue
+        out.append(int(w))
+    return out
+
+
+def train_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state,
+                    shared):
+    """One job over all sentences, updating float32 ``syn0``/``syn1neg`` in place like the kernels.
+
+    Returns (pairs, summed loss, effective words, final rng state).
+    """
+    keep, accept, alias = tables
+    rng = XorShift(state)
+    pairs, loss, effective = 0, 0.0, 0
+    total = max(int(starts[-1] - starts[0]), 1)
+    for s in range(len(starts) - 1):
+        alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[0]) / total)
+        sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
+        effective += len(sentence)
+        for c, context in _windows(sentence, window, rng):
+            word = sentence[c]
+            if shared:
+                if not context:
+                    continue
+                outputs = [word] + [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
+                rows = [(o, t) for o, t in enumerate(outputs) if o == 0 or t != word]
+                U = syn0[[sentence[a] for a in context]].astype(np.float64)
+                T = syn1neg[[t for _, t in rows]].astype(np.float64)
+                labels = [1.0 if o == 0 else 0.0 for o, _ in rows]
+                dU = np.zeros_like(U)
+                dT = np.zeros_like(T)
+                for a in range(len(context)):
+                    loss += sgns_loss(U[a], T, labels)
+                    du, dts = sgns_gradient(U[a], T, labels)
+                    dU[a] = du
+                    for j, dt in enumerate(dts):
+                        dT[j] += dt
+                # Deltas are added row by row, so repeated words accumulate.
+                for j, (_, t) in enumerate(rows):
+                    syn1neg[t] += (-alpha * dT[j]).astype(np.float32)
+                for a, p in enumerate(context):
+                    syn0[sentence[p]] += (-alpha * dU[a]).astype(np.float32)
+                pairs += len(context)
+            else:
+                for p in context:
+                    l1 = sentence[p]
+                    neu1e = np.zeros(syn0.shape[1], dtype=np.float64)
+                    for k in range(negative + 1):
+                        if k == 0:
+                            target, label = word, 1.0
+                        else:
+                            target, label = alias_draw(rng.next(), accept, alias), 0.0
+                            if target == word:
+                                continue
+                        u = syn0[l1].astype(np.float64)
+                        t = syn1neg[target].astype(np.float64)
+                        f = float(np.dot(u, t))
+                        loss += -math.log(sigmoid(f) if label else sigmoid(-f))
+                        g = alpha * (label - sigmoid(f))
+                        neu1e += g * t
+                        syn1neg[target] += (g * u).astype(np.float32)
+                    syn0[l1] += neu1e.astype(np.float32)
+                    pairs += 1
+    return pairs, loss, effective, rng.state

@@ -1,0 +1,79 @@
+"""Corpus reading, vocabulary and sampling tables, checked against gensim and exact arithmetic."""
+import bz2
+import gzip
+
+import numpy as np
+import pytest
+from gensim.models import Word2Vec as GensimWord2Vec
+
+from w2v_fastopt.corpus import read_corpus_file, tokenize
+from w2v_fastopt.kernels.sampling import ONE
+from w2v_fastopt.kernels.sgns import MAX_SENTENCE
+from w2v_fastopt.vocab import build_vocab
+
+
+@pytest.fixture(scope="module")
+def gensim_vocab(corpus_path):
+    model = GensimWord2Vec(sg=1, min_count=5, sample=1e-3, ns_exponent=0.75, vector_size=10)
+    model.build_vocab(corpus_file=corpus_path)
+    return model
+
+
+def test_vocabulary_matches_gensim(corpus_path, gensim_vocab):
+    """Same words, same order (ties included), same counts, same subsampling thresholds."""
+    vocab, ids, starts = build_vocab(read_corpus_file(corpus_path), 5)
+    wv = gensim_vocab.wv
+    assert vocab.words == wv.index_to_key
+    assert np.array_equal(vocab.counts, [wv.get_vecattr(w, "count") for w in wv.index_to_key])
+    assert len(set(vocab.counts.tolist())) < len(vocab)  # ties exist, so their order was tested
+    gensim_keep = np.array([wv.get_vecattr(w, "sample_int") for w in wv.index_to_key], dtype=np.int64)
+    ours = vocab.keep_thresholds(1e-3).astype(np.int64)
+    gensim_keep[gensim_keep == ONE - 1] = ONE  # gensim stores "always keep" as uint32 max
+    # the same probability; gensim scales by 2^32-1 and truncates, we scale by 2^32 and round
+    assert np.abs(ours - gensim_keep).max() <= 2
+    assert (ours < ONE).sum() > 20  # subsampling does something here
+    assert ids.shape[0] == int(vocab.counts.sum()) == starts[-1]
+
+
+def test_alias_table_is_exactly_unigram_power(corpus_path):
+    """The distribution the alias table encodes equals count^0.75 / Σ to float rounding."""
+    vocab, _, _ = build_vocab(read_corpus_file(corpus_path), 5)
+    accept, alias = vocab.negative_table(0.75)
+    n = len(accept)
+    mass = accept.astype(np.float64).copy()
+    np.add.at(mass, alias, ONE - accept.astype(np.float64))
+    implied = mass / (n * ONE)
+    expected = vocab.counts ** 0.75 / (vocab.counts ** 0.75).sum()
+    assert np.abs(implied - expected).max() < 1e-9
+    assert np.all(accept <= ONE)
+
+
+def test_long_lines_are_chunked_not_dropped(tmp_path):
+    words = [f"t{i % 997}" for i in range(2 * MAX_SENTENCE + 123)]
+    path = tmp_path / "long.txt"
+    path.write_text("a b c\n" + " ".join(words) + "\n\n   \nd e\n")
+    corpus = read_corpus_file(path)
+    lengths = np.diff(corpus.starts)
+    assert lengths.tolist() == [3, MAX_SENTENCE, MAX_SENTENCE, 123, 2]
+    assert [corpus.words[i] for i in corpus.ids[3:3 + len(words)]] == words
+
+
+def test_compressed_input_reads_the_same(tmp_path, corpus_path):
+    text = open(corpus_path, "rb").read()[:200_000]
+    (tmp_path / "c.txt").write_bytes(text)
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress(text))
+    (tmp_path / "c.bz2").write_bytes(bz2.compress(text))
+    (tmp_path / "c-gzip-without-suffix").write_bytes(gzip.compress(text))
+    plain = read_corpus_file(tmp_path / "c.txt")
+    for name in ("c.txt.gz", "c.bz2", "c-gzip-without-suffix"):
+        other = read_corpus_file(tmp_path / name)
+        assert other.words == plain.words
+        assert np.array_equal(other.ids, plain.ids) and np.array_equal(other.starts, plain.starts)
+
+
+def test_min_count_drops_words_before_windows():
+    """Out-of-vocabulary tokens are removed from sentences (gensim's behaviour), not kept as gaps."""
+    vocab, ids, starts = build_vocab(tokenize(["a x b", "x x", "b a y z", "z q"]), 2)
+    assert vocab.words == ["x", "z", "b", "a"]  # count 3, then ties in gensim's order
+    decoded = [[vocab.words[i] for i in ids[starts[s]:starts[s + 1]]] for s in range(len(starts) - 1)]
+    assert decoded == [["a", "x", "b"], ["x", "x"], ["b", "a", "z"], ["z"]]
