@@ -70,7 +70,7 @@ def _parser():
 
 
 def _train(args):
-    from .io import atomic_path, check_writable
+    from .io import check_writable
     from .model import Word2Vec
     from .progress import ProgressBar
 
@@ -85,10 +85,9 @@ def _train(args):
     finally:
         if progress is not None:
             progress.close()
-    with atomic_path(args.output) as tmp:
-        model.wv.save_word2vec_format(tmp, binary=binary)
+    model.save_word2vec_format(args.output, binary=binary)
     if not args.quiet:
-        n, dim = model.wv.vectors.shape
+        n, dim = model.vectors.shape
         print(f"wrote {n:,} vectors of {dim} dimensions to {args.output} "
               f"({'binary' if binary else 'text'}); vocabulary {model.timings['vocab']:.2f}s, "
               f"training {model.timings['train']:.2f}s, final mean loss {model.training_loss:.4f}",

@@ -1,10 +1,13 @@
-"""Atomic writes: every output goes to a temporary file beside its target and is renamed over it.
+"""Writing outputs: atomically, and in word2vec.c's vectors formats.
 
-A failed or interrupted write leaves no partial file and never destroys an earlier good output.
+Every output goes to a temporary file beside its target and is renamed over it: a failed or
+interrupted write leaves no partial file and never destroys an earlier good output.
 """
 import contextlib
 import os
 import tempfile
+
+import numpy as np
 
 
 def check_writable(path):
@@ -39,3 +42,28 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_word2vec_format(path, words, vectors, binary=True):
+    """Write ``vectors`` (float32[V, d]) for ``words`` (list of V str) as word2vec.c does, atomically.
+
+    Header ``"V d\n"``; then per word, binary: the UTF-8 word, a space, d little-endian float32 and
+    ``"\n"``; text: the word and d numbers with 9 significant digits (float32 round-trips exactly).
+    Readable by gensim's ``KeyedVectors.load_word2vec_format`` and word2vec.c's tools.  Written here
+    rather than through gensim so that ``w2v-fastopt train`` never imports gensim (~0.5 s).
+    """
+    vectors = np.ascontiguousarray(vectors, dtype="<f4")
+    n, dim = vectors.shape
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(f"{n} {dim}\n".encode())
+        if binary:
+            rows = vectors.tobytes()
+            stride = 4 * dim
+            f.write(b"".join(word.encode("utf-8") + b" " + rows[i * stride:(i + 1) * stride] + b"\n"
+                             for i, word in enumerate(words)))
+        else:
+            row_format = " ".join(["%.9g"] * dim)
+            for word, row in zip(words, vectors.tolist()):
+                f.write(f"{word} {row_format % tuple(row)}\n".encode("utf-8"))
+        f.flush()
+        os.fsync(f.fileno())

@@ -13,10 +13,9 @@ import time
 import zipfile
 
 import numpy as np
-from gensim.models import KeyedVectors
 
 from .corpus import read_corpus_file, tokenize
-from .io import atomic_path
+from .io import atomic_path, write_word2vec_format
 from .params import Params
 from .progress import epoch_summary
 from .train import EpochStats, train
@@ -40,8 +39,9 @@ class Word2Vec:
     Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
     with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
 
-    Attributes after training: ``wv`` (gensim KeyedVectors, vectors float32[V, vector_size], word
-    counts in ``wv.get_vecattr(word, "count")``), ``syn1neg`` (output vectors, float32[V, d]),
+    Attributes after training: ``wv`` (gensim KeyedVectors over ``vectors`` float32[V, vector_size],
+    word counts in ``wv.get_vecattr(word, "count")``), ``vocab`` (words and counts, descending),
+    ``syn1neg`` (output vectors, float32[V, d]),
     ``training_loss`` (exact mean SGNS loss per (center, context) pair over the last epoch),
     ``epoch_stats`` (list of EpochStats), ``timings`` (seconds per phase).
     """
@@ -49,8 +49,10 @@ class Word2Vec:
     def __init__(self, sentences=None, corpus_file=None, *, progress=None, **params):
         self.params = Params(**params)
         self.progress = progress
-        self.wv = None
+        self.vocab = None
+        self.vectors = None
         self.syn1neg = None
+        self._wv = None
         self.training_loss = None
         self.epoch_stats = []
         self.timings = {}
@@ -91,7 +93,7 @@ class Word2Vec:
         dim = self.params.vector_size
         syn0 = (rng.random((len(vocab), dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
         self.syn1neg = np.zeros_like(syn0)
-        self._set_wv(vocab, syn0)
+        self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (ids, starts)
         self.corpus_total_words = tokenized.n_tokens
         self.timings["vocab"] = time.perf_counter() - t0
@@ -109,12 +111,13 @@ class Word2Vec:
         tables = (vocab.keep_thresholds(p.sample),) + tuple(vocab.negative_table(p.ns_exponent))
         ids, starts = self._corpus
         t0 = time.perf_counter()
-        history = train(self.wv.vectors, self.syn1neg, tables, ids, starts, window=p.window,
+        history = train(self.vectors, self.syn1neg, tables, ids, starts, window=p.window,
                         negative=p.negative, alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs,
                         workers=p.workers, seed=p.seed, shared_negatives=p.shared_negatives,
                         progress=self.progress)
         self.timings["train"] = time.perf_counter() - t0
-        self.wv.norms = None  # vectors moved: gensim's cached norms are stale
+        if self._wv is not None:
+            self._wv.norms = None  # vectors moved: gensim's cached norms are stale
         self.epoch_stats = history
         self.training_loss = history[-1].loss
         for stats in history:
@@ -126,35 +129,42 @@ class Word2Vec:
         return self.training_loss
 
     @property
-    def vocab(self):
-        counts = self.wv.expandos["count"]
-        return Vocab(self.wv.index_to_key, counts)
+    def wv(self):
+        """The vectors as a gensim ``KeyedVectors`` (made on first use; shares ``vectors``' memory)."""
+        if self._wv is None and self.vocab is not None:
+            from gensim.models import KeyedVectors  # ~0.5 s to import: not on the training path
 
-    def _set_wv(self, vocab, vectors):
-        wv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
-        wv.index_to_key = list(vocab.words)
-        wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
-        wv.vectors = vectors
-        wv.allocate_vecattrs(attrs=["count"], types=[np.int64])
-        wv.expandos["count"][:] = vocab.counts
-        self.wv = wv
+            wv = KeyedVectors(self.vectors.shape[1], count=0, dtype=np.float32)
+            wv.index_to_key = list(self.vocab.words)
+            wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
+            wv.vectors = self.vectors
+            wv.allocate_vecattrs(attrs=["count"], types=[np.int64])
+            wv.expandos["count"][:] = self.vocab.counts
+            self._wv = wv
+        return self._wv
+
+    def save_word2vec_format(self, path, binary=True):
+        """Write the vectors in word2vec.c's binary or text format, atomically (gensim can load it)."""
+        if self.vocab is None:
+            raise RuntimeError("nothing to save: the model has no vocabulary yet")
+        write_word2vec_format(path, self.vocab.words, self.vectors, binary=binary)
 
     def save(self, path):
         """Save the model (vectors, output vectors, vocabulary, parameters, per-epoch stats).
 
         One zip archive of .npy arrays and a JSON header (no pickle), written atomically.
         """
-        if self.wv is None:
+        if self.vocab is None:
             raise RuntimeError("nothing to save: the model has no vocabulary yet")
         header = {"format": MODEL_FORMAT, "params": self.params.to_dict(),
                   "epoch_stats": [vars(s) for s in self.epoch_stats],
                   "training_loss": self.training_loss}
-        words = "\n".join(self.wv.index_to_key).encode("utf-8")
+        words = "\n".join(self.vocab.words).encode("utf-8")
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
                          words=np.frombuffer(words, dtype=np.uint8),
-                         counts=self.wv.expandos["count"], vectors=self.wv.vectors,
+                         counts=self.vocab.counts, vectors=self.vectors,
                          syn1neg=self.syn1neg)
                 f.flush()
                 os.fsync(f.fileno())
@@ -183,7 +193,7 @@ class Word2Vec:
         except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile,
                 UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
-        model._set_wv(Vocab(words, counts), vectors)
+        model.vocab, model.vectors = Vocab(words, counts), vectors
         model.syn1neg = syn1neg
         model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
         model.training_loss = header.get("training_loss")
