@@ -1,9 +1,12 @@
 """Corpus reading, vocabulary and sampling tables, checked against gensim and exact arithmetic."""
 import bz2
 import gzip
+import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from gensim.models import Word2Vec as GensimWord2Vec
 
 from w2v_fastopt.corpus import read_corpus_file, tokenize
@@ -77,3 +80,29 @@ def test_min_count_drops_words_before_windows():
     assert vocab.words == ["x", "z", "b", "a"]  # count 3, then ties in gensim's order
     decoded = [[vocab.words[i] for i in ids[starts[s]:starts[s + 1]]] for s in range(len(starts) - 1)]
     assert decoded == [["a", "x", "b"], ["x", "x"], ["b", "a", "z"], ["z"]]
+
+
+PIECES = ["a", "b", "ab", "é", "日本", "\U0001f600", " ", "  ", "\t", "\n", "\r", "\r\n", "\x0b", "\x0c",
+          "\x1c", "\x1f", "\x85", "\xa0", "\u1680", "\u2000", "\u200a", "\u2028", "\u2029", "\u202f",
+          "\u205f", "\u3000", "\u200b", "\ufeff"]
+INVALID = [b"\xff", b"\xc2", b"\xe2\x80", b"\xed\xa0\x80", b"\x80"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES).map(lambda s: s.encode()), st.sampled_from(INVALID)),
+                max_size=60),
+       st.integers(min_value=1, max_value=40))
+def test_compiled_tokenizer_equals_str_split(tmp_path_factory, pieces, chunk_bytes):
+    """Files go through the compiled byte tokenizer, iterables through Python's ``str.split``:
+    same words, ids and sentences for any text, including Unicode spaces, \\r\\n and invalid UTF-8,
+    however the file is cut into chunks."""
+    data = b"".join(pieces)
+    path = tmp_path_factory.mktemp("tok") / "t.txt"
+    path.write_bytes(data)
+    compiled = read_corpus_file(path, chunk_bytes=chunk_bytes)
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline=None)
+    reference = tokenize(lines)
+    assert compiled.words == reference.words
+    assert compiled.ids.tolist() == reference.ids.tolist()
+    assert compiled.starts.tolist() == reference.starts.tolist()
+    assert compiled.counts.tolist() == reference.counts.tolist()

@@ -3,11 +3,12 @@
 Plain, gzip or bzip2 input (told by the file's first bytes, not its name).  The text is streamed: what
 stays in memory is one int32 per token, one int64 per sentence and one entry per distinct word.
 Lines longer than ``MAX_SENTENCE`` tokens are split into consecutive chunks (never truncated, never
-dropped).  Bytes that are not valid UTF-8 are replaced by U+FFFD (the rest of the line is kept).
+dropped).  Bytes that are not valid UTF-8 are replaced by U+FFFD (the rest of the word is kept).
+Files are tokenized in compiled code (``kernels/tokenize.py``); iterables of sentences in Python,
+with the same result for the same text.
 """
 import bz2
 import gzip
-import io
 import os
 import zlib
 from array import array
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.sgns import MAX_SENTENCE
+from .kernels.tokenize import (DONE, GROW_POOL, GROW_WORDS, GROW_IDS, N_IDS, N_STARTS, N_WORDS, POS,
+                               SENTENCE_LEN, rehash, tokenize_bytes)
+
+CHUNK_BYTES = 1 << 24
 
 
 @dataclass
@@ -38,8 +43,8 @@ class TokenizedCorpus:
         return int(self.ids.shape[0])
 
 
-def open_text(path):
-    """Open ``path`` for reading as UTF-8 text, decompressing gzip or bzip2 by magic number.
+def open_binary(path):
+    """Open ``path`` for reading bytes, decompressing gzip or bzip2 by magic number.
 
     Raises FileNotFoundError / IsADirectoryError / PermissionError with the path in the message.
     """
@@ -48,25 +53,111 @@ def open_text(path):
         raise FileNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path}: is a directory, not a corpus file")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{path}: permission denied")
     raw = open(path, "rb")
     magic = raw.read(3)
     raw.seek(0)
     if magic[:2] == b"\x1f\x8b":
-        raw = gzip.GzipFile(fileobj=raw)
-    elif magic == b"BZh":
-        raw = bz2.BZ2File(raw)
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline=None)
+        return gzip.GzipFile(fileobj=raw)
+    if magic == b"BZh":
+        return bz2.BZ2File(raw)
+    return raw
 
 
-def read_corpus_file(path):
-    """Tokenize the file at ``path``; returns a TokenizedCorpus (see module doc for the format)."""
+def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
+    """Tokenize the file at ``path`` in compiled code; returns a TokenizedCorpus.
+
+    Read ``chunk_bytes`` at a time; each chunk is cut after its last line end (or, inside a line
+    longer than a chunk, after its last ASCII space) and the rest is carried to the next.
+    """
+    path = os.fspath(path)
+    tokenizer = _CompiledTokenizer()
     try:
-        with open_text(path) as lines:
-            return tokenize(lines)
+        with open_binary(path) as f:
+            carry = b""
+            while True:
+                chunk = f.read(chunk_bytes)
+                data = carry + chunk if carry else chunk
+                if not chunk:
+                    tokenizer.feed(data, len(data))
+                    break
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+                if cut == 0:
+                    cut = max(data.rfind(b" "), data.rfind(b"\t")) + 1
+                if cut == 0:  # not one separator in the chunk: read on
+                    carry = data
+                    continue
+                tokenizer.feed(data, cut)
+                carry = data[cut:]
     except (EOFError, OSError, zlib.error) as err:
-        if isinstance(err, (FileNotFoundError, IsADirectoryError)):
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
-        raise OSError(f"{os.fspath(path)}: cannot read corpus: {err}") from None
+        raise OSError(f"{path}: cannot read corpus: {err}") from None
+    return tokenizer.result()
+
+
+class _CompiledTokenizer:
+    """Python side of ``kernels.tokenize``: owns the arrays, enlarges them when the kernel asks."""
+
+    def __init__(self):
+        self.table = np.full(1 << 16, -1, dtype=np.int32)
+        self.hashes = np.empty(1 << 15, dtype=np.uint64)
+        self.offsets = np.zeros((1 << 15) + 1, dtype=np.int64)
+        self.pool = np.empty(1 << 18, dtype=np.uint8)
+        self.ids = np.empty(1 << 20, dtype=np.int32)
+        self.starts = np.zeros(1 << 12, dtype=np.int64)
+        self.counters = np.zeros(6, dtype=np.int64)
+        self.counters[N_STARTS] = 1
+
+    def feed(self, data, n):
+        buf = np.frombuffer(data, dtype=np.uint8)
+        self.counters[POS] = 0
+        while True:
+            status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool),
+                                    (self.ids, self.starts), self.counters, MAX_SENTENCE)
+            if status == DONE:
+                return
+            if status == GROW_WORDS:
+                if 2 * (self.counters[N_WORDS] + 1) > self.table.shape[0]:
+                    self.table = np.full(2 * self.table.shape[0], -1, dtype=np.int32)
+                    rehash(self.table, self.hashes, self.counters[N_WORDS])
+                if self.counters[N_WORDS] >= self.hashes.shape[0]:
+                    self.hashes = _grow(self.hashes)
+                    self.offsets = _grow(self.offsets, extra=1)
+            elif status == GROW_POOL:
+                self.pool = _grow(self.pool)
+            elif status == GROW_IDS:
+                self.ids = _grow(self.ids)
+            else:
+                self.starts = _grow(self.starts)
+
+    def result(self):
+        n_words, n_ids, n_starts = (int(self.counters[k]) for k in (N_WORDS, N_IDS, N_STARTS))
+        starts = self.starts[:n_starts]
+        if self.counters[SENTENCE_LEN] > 0:
+            starts = np.append(starts, n_ids)
+        pool, offsets = self.pool, self.offsets
+        words = [pool[offsets[w]:offsets[w + 1]].tobytes().decode("utf-8", "replace")
+                 for w in range(n_words)]
+        ids = self.ids[:n_ids].copy() if n_ids < self.ids.shape[0] // 2 else self.ids[:n_ids]
+        if len(set(words)) < n_words:
+            words, ids = _merge_duplicates(words, ids)
+        counts = np.bincount(ids, minlength=len(words)).astype(np.int64)
+        return TokenizedCorpus(words, counts, ids, starts)
+
+
+def _grow(array, extra=0):
+    bigger = np.empty(2 * (array.shape[0] - extra) + extra, dtype=array.dtype)
+    bigger[:array.shape[0]] = array
+    return bigger
+
+
+def _merge_duplicates(words, ids):
+    """Distinct byte strings that decode to the same text (invalid UTF-8 -> U+FFFD) become one word."""
+    first = {}
+    remap = np.array([first.setdefault(w, len(first)) for w in words], dtype=np.int32)
+    return list(first), remap[ids]
 
 
 def tokenize(sentences):

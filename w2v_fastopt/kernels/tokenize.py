@@ -1,0 +1,149 @@
+"""Compiled tokenizer: UTF-8 bytes -> int32 first-seen word ids, with exactly ``str.split()``'s notion of
+whitespace and ``for line in file``'s notion of a line (universal newlines: \\n, \\r, \\r\\n).
+
+Words are hashed (FNV-1a, 64 bit) into an open-addressing table; their bytes are kept once in a pool.
+Python decodes only the distinct words at the end, not every token (the slow part of a Python
+tokenizer).  Arrays never grow inside the kernel: when one is full it returns a status code, Python
+enlarges that array and calls again; ``counters`` carries the position and the counts across calls.
+"""
+import numpy as np
+from numba import njit
+
+# counters[...] slots
+POS, N_WORDS, POOL_USED, N_IDS, N_STARTS, SENTENCE_LEN = range(6)
+# statuses
+DONE, GROW_WORDS, GROW_POOL, GROW_IDS, GROW_STARTS = range(5)
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+
+
+@njit(inline="always", cache=True)
+def space_length(buf, p, n):
+    """Bytes taken by the whitespace character at buf[p] (``str.isspace``), or 0 if it is not one."""
+    b = buf[p]
+    if b == 32 or 9 <= b <= 13 or 28 <= b <= 31:
+        return 1
+    if b == 0xC2:
+        if p + 1 < n and (buf[p + 1] == 0x85 or buf[p + 1] == 0xA0):  # U+0085, U+00A0
+            return 2
+    elif b == 0xE1:
+        if p + 2 < n and buf[p + 1] == 0x9A and buf[p + 2] == 0x80:  # U+1680
+            return 3
+    elif b == 0xE2:
+        if p + 2 < n:
+            c = buf[p + 1]
+            d = buf[p + 2]
+            if c == 0x80 and (0x80 <= d <= 0x8A or d == 0xA8 or d == 0xA9 or d == 0xAF):
+                return 3  # U+2000..U+200A, U+2028, U+2029, U+202F
+            if c == 0x81 and d == 0x9F:  # U+205F
+                return 3
+    elif b == 0xE3:
+        if p + 2 < n and buf[p + 1] == 0x80 and buf[p + 2] == 0x80:  # U+3000
+            return 3
+    return 0
+
+
+@njit(nogil=True, cache=True)
+def rehash(table, hashes, n_words):
+    """Insert words 0..n_words-1 into an empty table (int32[power of two], all -1) by their hashes."""
+    mask = np.uint64(table.shape[0] - 1)
+    for w in range(n_words):
+        slot = hashes[w] & mask
+        while table[slot] != -1:
+            slot = (slot + np.uint64(1)) & mask
+        table[slot] = w
+
+
+@njit(nogil=True, cache=True)
+def tokenize_bytes(buf, n, words, output, counters, max_sentence):
+    """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
+
+    words:    (table int32[2^k], hashes uint64[W], offsets int64[W+1], pool uint8[P]), the vocabulary
+              so far: word w's bytes are pool[offsets[w]:offsets[w+1]].
+    output:   (ids int32[N], starts int64[S]): the corpus so far; a sentence ends at a line end or
+              after ``max_sentence`` tokens (the rest of a long line continues as the next one).
+    counters: int64[6], see the slots above; updated in place.
+    Returns DONE, or the GROW_* status of the array to enlarge before calling again.
+    """
+    table, hashes, offsets, pool = words
+    ids, starts = output
+    p = counters[POS]
+    n_words = counters[N_WORDS]
+    n_ids = counters[N_IDS]
+    n_starts = counters[N_STARTS]
+    sentence_len = counters[SENTENCE_LEN]
+    mask = np.uint64(table.shape[0] - 1)
+    status = DONE
+    while p < n:
+        b = buf[p]
+        width = space_length(buf, p, n) if (b <= 32 or b >= 0xC2) else 0
+        if width > 0:
+            if (buf[p] == 10 or buf[p] == 13) and sentence_len > 0:
+                if n_starts >= starts.shape[0]:
+                    status = GROW_STARTS
+                    break
+                starts[n_starts] = n_ids
+                n_starts += 1
+                sentence_len = 0
+            p += width
+            continue
+        q = p + 1
+        h = (np.uint64(FNV_OFFSET) ^ np.uint64(buf[p])) * np.uint64(FNV_PRIME)
+        while q < n:
+            b = buf[q]
+            if (b <= 32 or b >= 0xC2) and space_length(buf, q, n) > 0:  # letters skip the check
+                break
+            h = (h ^ np.uint64(b)) * np.uint64(FNV_PRIME)
+            q += 1
+        length = q - p
+        if n_ids >= ids.shape[0]:
+            status = GROW_IDS
+            break
+        if n_starts >= starts.shape[0]:
+            status = GROW_STARTS
+            break
+        slot = h & mask
+        word = -1
+        while table[slot] != -1:
+            w = table[slot]
+            if hashes[w] == h and offsets[w + 1] - offsets[w] == length:
+                same = True
+                base = offsets[w]
+                for j in range(length):
+                    if pool[base + j] != buf[p + j]:
+                        same = False
+                        break
+                if same:
+                    word = w
+                    break
+            slot = (slot + np.uint64(1)) & mask
+        if word == -1:
+            if 2 * (n_words + 1) > table.shape[0] or n_words >= hashes.shape[0]:
+                status = GROW_WORDS
+                break
+            if offsets[n_words] + length > pool.shape[0]:
+                status = GROW_POOL
+                break
+            word = n_words
+            table[slot] = word
+            hashes[word] = h
+            base = offsets[word]
+            for j in range(length):
+                pool[base + j] = buf[p + j]
+            offsets[word + 1] = base + length
+            n_words += 1
+        ids[n_ids] = word
+        n_ids += 1
+        sentence_len += 1
+        if sentence_len == max_sentence:
+            starts[n_starts] = n_ids
+            n_starts += 1
+            sentence_len = 0
+        p = q
+    counters[POS] = p
+    counters[N_WORDS] = n_words
+    counters[N_IDS] = n_ids
+    counters[N_STARTS] = n_starts
+    counters[SENTENCE_LEN] = sentence_len
+    return status
