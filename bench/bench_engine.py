@@ -6,7 +6,8 @@ Every run is a fresh process running the whole job (vocabulary + training + savi
 imports and Numba cache loading included): ``w2v-fastopt train`` for ours, ``bench/gensim_train.py``
 (gensim ``corpus_file`` mode, sg=1) for gensim, same corpus and settings.  Runs alternate between the
 systems, round by round, so that the machine's noise hits all of them alike; the table gives medians
-over rounds (quality: means) and each system's ratio to gensim.  Peak RSS is the child's ru_maxrss.
+over rounds (quality: means) and the median over rounds of each system's ratio to gensim in the same
+round.  Peak RSS is the child's ru_maxrss.
 Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
 times (written to a temporary file) so that training, not start-up, dominates.
 """
@@ -122,8 +123,10 @@ def main():
             elif system != "gensim" and key == "rss_mb":
                 cell += f" ({value / base:.2f}x)"
             cells.append(cell)
-        wall = med("gensim", "wall_s") / med(system, "wall_s")
-        train = med(system, "words_per_s") / med("gensim", "words_per_s")
+        # Ratios are taken within a round (runs side by side), then the median over rounds.
+        wall = statistics.median(g["wall_s"] / x["wall_s"] for g, x in zip(results["gensim"], results[system]))
+        train = statistics.median(x["words_per_s"] / g["words_per_s"]
+                                  for g, x in zip(results["gensim"], results[system]))
         print(f"| {label} | " + " | ".join(cells) + f" | {wall:.2f}x | {train:.2f}x |")
     if scaling:
         print()
