@@ -89,7 +89,7 @@ def test_kernel_matches_naive_reference(shared, seed):
     else:
         thread = (state, sentence, np.empty(dim, np.float32))
         pairs, loss, eff = sgns_word2vec((syn0, syn1neg), tables, (ids, starts), job,
-                                         (window, negative), thread, (None,) * dim)
+                                         (window, negative), thread, ((None,) * dim,))
     assert (pairs, eff, int(state[0])) == (pairs_ref, eff_ref, state_ref)
     assert pairs > 200
     assert math.isclose(loss, loss_ref, rel_tol=1e-5)

@@ -90,7 +90,8 @@ def _train(args):
         n, dim = model.vectors.shape
         print(f"wrote {n:,} vectors of {dim} dimensions to {args.output} "
               f"({'binary' if binary else 'text'}); vocabulary {model.timings['vocab']:.2f}s, "
-              f"training {model.timings['train']:.2f}s, final mean loss {model.training_loss:.4f}",
+              f"kernel load {model.timings['compile']:.2f}s, training {model.timings['train']:.2f}s, "
+              f"final mean loss {model.training_loss:.4f}",
               file=sys.stderr)
 
 

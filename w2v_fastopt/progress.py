@@ -19,6 +19,10 @@ class ProgressBar:
         self.file = file
         self.bar = None
 
+    def compiled(self, seconds):
+        if seconds > 1.0:  # a first run after install or an upgrade; cached runs take ~0.05 s
+            print(f"compiled the training kernel in {seconds:.1f}s (cached for later runs)", file=self.file)
+
     def update(self, words_done, words_total, epoch, alpha, loss):
         if self.bar is None:
             self.bar = tqdm(total=words_total, unit="w", unit_scale=True, file=self.file,

@@ -66,8 +66,9 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     """Train ``syn0``/``syn1neg`` (float32[V, d], in place) for ``epochs`` passes over the corpus.
 
     tables: (keep, accept, alias) sampling tables; ids/starts: the corpus as vocabulary ids.
-    progress: an object with ``update(words_done, words_total, epoch, alpha, loss)`` and
-    ``epoch_end(EpochStats)``, or None.  Returns the list of EpochStats.
+    progress: an object with ``compiled(seconds)``, ``update(words_done, words_total, epoch, alpha,
+    loss)`` and ``epoch_end(EpochStats)``, or None.
+    Returns (list of EpochStats, seconds spent compiling or loading the kernel).
     """
     jobs = job_boundaries(starts)
     corpus_words = int(starts[-1])
@@ -87,9 +88,16 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
                     np.empty((2 * window, dim), np.float32)) for w in range(workers)]
     else:
         kernel = sgns_word2vec
-        sizes = (None,) * dim
+        sizes = ((None,) * dim,)
         buffers = [(states[w:w + 1], np.empty(MAX_SENTENCE, np.int32), np.empty(dim, np.float32))
                    for w in range(workers)]
+
+    # Compile (first run after install) or load from Numba's cache, outside the timed epochs.
+    t0 = time.perf_counter()
+    kernel(weights, tables, corpus, (0, 0, alpha, alpha), params, buffers[0], sizes)
+    compile_seconds = time.perf_counter() - t0
+    if progress is not None:
+        progress.compiled(compile_seconds)
 
     def alpha_at(words_done):
         return alpha - (alpha - min_alpha) * (words_done / total_words)
@@ -132,4 +140,4 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
         history.append(stats)
         if progress is not None:
             progress.epoch_end(stats)
-    return history
+    return history, compile_seconds

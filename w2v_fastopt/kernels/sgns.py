@@ -65,6 +65,24 @@ def subsample(ids, begin, end, keep, state, sentence):
     return n, state
 
 
+@njit(inline="always", cache=True)
+def sentence_alpha(job, starts, s):
+    """Learning rate for sentence s: linear from the job's first to its last raw word."""
+    s_begin, s_end, alpha0, alpha1 = job
+    job_words = max(starts[s_end] - starts[s_begin], 1)
+    return np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
+
+
+@njit(inline="always", cache=True)
+def reduced_window(state, window, c, n):
+    """word2vec.c's dynamic window: reach b uniform in 1..window around position c of n.
+
+    Returns (new rng state, first context position, end position)."""
+    state, r = rng_next(state)
+    reach = window - below(r, window)
+    return state, max(0, c - reach), min(n, c + reach + 1)
+
+
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def sigmoid(f):
     """σ(f) in float32 from a rational tanh (no exp, vectorizable); |error| < 4e-7."""
@@ -97,7 +115,7 @@ def log_accumulate(prod, loss, f, sig, label):
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
-def sgns_word2vec(weights, tables, corpus, job, params, thread, dim_tag):
+def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair.
 
     weights: (syn0 float32[V, d], syn1neg float32[V, d]), updated in place.
@@ -107,33 +125,30 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread, dim_tag):
              alpha decays linearly over the job's raw words.
     params:  (window, negative).
     thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], neu1e float32[d]) owned by one thread.
-    dim_tag: a tuple of d Nones.  d reaches the kernel as the tuple's *type*, so Numba compiles (and
-             caches) one specialization per vector size, with constant trip counts in the row loops
+    sizes:   ((None,) * d,): d reaches the kernel as a tuple's *type*, so Numba compiles (and caches)
+             one specialization per vector size, with constant trip counts in the row loops
              (measured here: +15-20% words/s at d=100 over a runtime d, whose loop remainders cost).
     Returns (pairs trained, summed pair loss, effective words after subsampling).
     """
     syn0, syn1neg = weights
     keep, accept, alias = tables
     ids, starts = corpus
-    s_begin, s_end, alpha0, alpha1 = job
     window, negative = params
     rng, sentence, neu1e = thread
-    dim = len(dim_tag)
+    dim = len(sizes[0])
     state = rng[0]
-    job_words = max(starts[s_end] - starts[s_begin], 1)
     pairs = 0
     effective = 0
     loss = 0.0
     prod = 1.0
-    for s in range(s_begin, s_end):
-        alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
+    for s in range(job[0], job[1]):
+        alpha = sentence_alpha(job, starts, s)
         n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
         effective += n
         for c in range(n):
             word = sentence[c]
-            state, r = rng_next(state)
-            reach = window - below(r, window)  # word2vec.c's reduced window, 1..window
-            for a in range(max(0, c - reach), min(n, c + reach + 1)):
+            state, lo, hi = reduced_window(state, window, c, n)
+            for a in range(lo, hi):
                 if a == c:
                     continue
                 l1 = sentence[a]
@@ -178,7 +193,8 @@ def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     mini-batch of the center's pairs).  Rows are updated by adding deltas, so repeated words in the
     window or among the negatives accumulate correctly, and concurrent Hogwild writes are not lost.
 
-    Arguments as ``sgns_word2vec`` (``dim_tag`` included) except ``thread``:
+    Arguments as ``sgns_word2vec`` except ``sizes`` = ((None,) * d, (None,) * (negative + 1)), both
+    compile-time constants, and ``thread``:
     (rng uint64[1], sentence int32[MAX_SENTENCE], contexts int64[2*window], outputs int64[negative+1],
      logits float32[2*window, negative+1], grad float32[2*window, negative+1],
      delta float32[2*window, d]).
@@ -186,27 +202,24 @@ def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     syn0, syn1neg = weights
     keep, accept, alias = tables
     ids, starts = corpus
-    s_begin, s_end, alpha0, alpha1 = job
     window, negative = params
     rng, sentence, contexts, outputs, logits, grad, delta = thread
     dim = len(sizes[0])
     nout = len(sizes[1])  # negative + 1
     state = rng[0]
-    job_words = max(starts[s_end] - starts[s_begin], 1)
     pairs = 0
     effective = 0
     loss = 0.0
     prod = 1.0
-    for s in range(s_begin, s_end):
-        alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
+    for s in range(job[0], job[1]):
+        alpha = sentence_alpha(job, starts, s)
         n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
         effective += n
         for c in range(n):
             word = sentence[c]
-            state, r = rng_next(state)
-            reach = window - below(r, window)
+            state, lo, hi = reduced_window(state, window, c, n)
             m = 0
-            for a in range(max(0, c - reach), min(n, c + reach + 1)):
+            for a in range(lo, hi):
                 if a != c:
                     contexts[m] = sentence[a]
                     m += 1
