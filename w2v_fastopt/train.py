@@ -42,6 +42,21 @@ def job_boundaries(starts, job_words=JOB_WORDS):
     return np.unique(np.concatenate([[0], cuts, [n_sentences]])).astype(np.int64)
 
 
+def private(shape, dtype, fill=0):
+    """A thread's own array, alone on its cache lines (64-byte aligned, 64 bytes of padding after).
+
+    Small per-thread buffers allocated one after the other share cache lines; two threads writing
+    them in their inner loops (word2vec.c's ``neu1e``) then fight over the line on every update
+    (measured here: 2 workers 1.17x one worker instead of ~2x).
+    """
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(nbytes + 192, dtype=np.uint8)
+    start = -raw.ctypes.data % 64 + 64
+    array = raw[start:start + nbytes].view(dtype).reshape(shape)
+    array[...] = fill
+    return array
+
+
 class _Totals:
     """Counters the worker threads add to under a lock and the progress loop reads."""
 
@@ -81,16 +96,16 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     if shared_negatives:
         kernel = sgns_shared
         sizes = ((None,) * dim, (None,) * (negative + 1))
-        buffers = [(states[w:w + 1], np.empty(MAX_SENTENCE, np.int32),
-                    np.empty(2 * window, np.int64), np.empty(negative + 1, np.int64),
-                    np.empty((2 * window, negative + 1), np.float32),
-                    np.empty((2 * window, negative + 1), np.float32),
-                    np.empty((2 * window, dim), np.float32)) for w in range(workers)]
+        buffers = [(private(1, np.uint64, states[w]), private(MAX_SENTENCE, np.int32),
+                    private(2 * window, np.int64), private(negative + 1, np.int64),
+                    private((2 * window, negative + 1), np.float32),
+                    private((2 * window, negative + 1), np.float32),
+                    private((2 * window, dim), np.float32)) for w in range(workers)]
     else:
         kernel = sgns_word2vec
         sizes = ((None,) * dim,)
-        buffers = [(states[w:w + 1], np.empty(MAX_SENTENCE, np.int32), np.empty(dim, np.float32))
-                   for w in range(workers)]
+        buffers = [(private(1, np.uint64, states[w]), private(MAX_SENTENCE, np.int32),
+                    private(dim, np.float32)) for w in range(workers)]
 
     # Compile (first run after install) or load from Numba's cache, outside the timed epochs.
     t0 = time.perf_counter()
