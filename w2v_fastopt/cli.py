@@ -5,7 +5,9 @@ The only module that turns exceptions into one-line errors: ``w2v-fastopt: error
 """
 import argparse
 import os
+import signal
 import sys
+import threading
 
 EPILOG = """\
 flag equivalents (word2vec.c / fastText):
@@ -35,9 +37,11 @@ def _parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        description="Train skip-gram negative-sampling vectors. CORPUS: UTF-8 text, "
                        "one sentence per line, whitespace-separated tokens (plain, .gz or .bz2).")
-    t.add_argument("corpus", metavar="CORPUS")
-    t.add_argument("--output", "-o", required=True, metavar="PATH",
-                   help="where to write the vectors (word2vec format, written atomically)")
+    t.add_argument("corpus", metavar="CORPUS", nargs="?",
+                   help="the text to train on (optional with --resume: the checkpoint knows it)")
+    t.add_argument("--output", "-o", metavar="PATH",
+                   help="where to write the vectors (word2vec format, written atomically; "
+                   "required unless --resume)")
     t.add_argument("--format", choices=["binary", "text"], default=None,
                    help="word2vec binary or text (default: text if PATH ends in .txt or .vec, "
                    "else binary)")
@@ -61,6 +65,14 @@ def _parser():
     t.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false",
                    help="word2vec.c's exact algorithm: fresh negatives for every (center, context) "
                    "pair (default: one set per center word shared by its window, faster)")
+    t.add_argument("--checkpoint-every", metavar="N|TIME",
+                   help="save a resumable state every N epochs, or every TIME (90s, 10m, 1h), "
+                   "atomically; removed when training ends")
+    t.add_argument("--checkpoint", metavar="STATE",
+                   help="where to save that state (default: PATH.checkpoint)")
+    t.add_argument("--resume", metavar="STATE",
+                   help="continue the training saved in STATE (same result as an uninterrupted "
+                   "run; bit-identical with --workers 1); other training flags are ignored")
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
@@ -71,28 +83,66 @@ def _parser():
 
 def _train(args):
     from .io import check_writable
-    from .model import Word2Vec
+    from .model import Word2Vec, parse_every
     from .progress import ProgressBar
 
+    if args.resume is not None:
+        return _resume(args)
+    if args.corpus is None or args.output is None:
+        raise ValueError("train needs CORPUS and --output PATH (or --resume STATE)")
     check_writable(args.output)
+    checkpoint = None
+    if args.checkpoint_every is not None:
+        parse_every(args.checkpoint_every)
+        checkpoint = args.checkpoint or args.output + ".checkpoint"
+        check_writable(checkpoint)
     binary = args.format == "binary" or (args.format is None and not _is_text_name(args.output))
-    progress = None if args.quiet else ProgressBar(args.epochs)
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
                                             "seed", "shared_negatives")}
+    progress = None if args.quiet else ProgressBar(args.epochs)
     try:
-        model = Word2Vec(corpus_file=args.corpus, progress=progress, **params)
+        model = Word2Vec(progress=progress, **params)
+        model.build_vocab(corpus_file=args.corpus)
+        model.output = {"path": args.output, "binary": binary}
+        model.train(checkpoint_path=checkpoint, checkpoint_every=args.checkpoint_every)
     finally:
         if progress is not None:
             progress.close()
-    model.save_word2vec_format(args.output, binary=binary)
-    if not args.quiet:
+    _write(model, args.output, binary, args.quiet)
+
+
+def _resume(args):
+    from .io import check_writable
+    from .model import Word2Vec, read_header
+    from .progress import ProgressBar
+
+    if not os.path.isfile(args.resume):
+        raise FileNotFoundError(f"{args.resume}: no such checkpoint file")
+    header = read_header(args.resume)
+    output = header.get("output") or {}
+    path = args.output or output.get("path")
+    if path is None:
+        raise ValueError(f"{args.resume}: no output path recorded; give --output PATH")
+    binary = output.get("binary", True) if args.format is None else args.format == "binary"
+    check_writable(path)
+    progress = None if args.quiet else ProgressBar(header["params"]["epochs"])
+    try:
+        model = Word2Vec.resume(args.resume, corpus_file=args.corpus, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    _write(model, path, binary, args.quiet)
+
+
+def _write(model, path, binary, quiet):
+    model.save_word2vec_format(path, binary=binary)
+    if not quiet:
         n, dim = model.vectors.shape
-        print(f"wrote {n:,} vectors of {dim} dimensions to {args.output} "
+        print(f"wrote {n:,} vectors of {dim} dimensions to {path} "
               f"({'binary' if binary else 'text'}); vocabulary {model.timings['vocab']:.2f}s, "
               f"kernel load {model.timings['compile']:.2f}s, training {model.timings['train']:.2f}s, "
-              f"final mean loss {model.training_loss:.4f}",
-              file=sys.stderr)
+              f"final mean loss {model.training_loss:.4f}", file=sys.stderr)
 
 
 def _is_text_name(path):
@@ -115,16 +165,31 @@ def _evaluate(args):
           f"of 19,544 questions in vocabulary)")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None):
+    from .train import Stopped
+
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if args.command == "train":
             _train(args)
         else:
             _evaluate(args)
-    except KeyboardInterrupt:
-        print("w2v-fastopt: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Stopped) as err:
+        terminated = isinstance(err, _Terminated) or isinstance(err.__context__, _Terminated)
+        name = "SIGTERM" if terminated else "SIGINT"
+        print(f"w2v-fastopt: interrupted by {name}: nothing written, earlier outputs left as they "
+              "were", file=sys.stderr)
+        return 143 if terminated else 130
     except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
         message = str(err) or type(err).__name__
         if isinstance(err, KeyError):

@@ -18,7 +18,7 @@ from .corpus import read_corpus_file, tokenize
 from .io import atomic_path, write_word2vec_format
 from .params import Params
 from .progress import epoch_summary
-from .train import EpochStats, train
+from .train import EpochStats, Position, train
 from .vocab import Vocab, build_vocab
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,10 @@ class Word2Vec:
         self.training_loss = None
         self.epoch_stats = []
         self.timings = {}
+        self.corpus_file = None
+        self.output = None  # where the command line will write the vectors: kept in checkpoints
         self._corpus = None
+        self._position = None
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences=sentences, corpus_file=corpus_file)
             self.train()
@@ -77,7 +80,7 @@ class Word2Vec:
             raise TypeError("give exactly one of sentences or corpus_file")
         t0 = time.perf_counter()
         if corpus_file is not None:
-            source = os.fspath(corpus_file)
+            source = self.corpus_file = os.fspath(corpus_file)
             tokenized = read_corpus_file(corpus_file)
         else:
             source = "sentences"
@@ -102,19 +105,31 @@ class Word2Vec:
                     ids.shape[0])
         return self
 
-    def train(self):
-        """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self."""
+    def train(self, checkpoint_path=None, checkpoint_every=None, stop=None):
+        """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self.
+
+        checkpoint_path, checkpoint_every: save a resumable state (``Word2Vec.resume``) atomically
+        every N epochs (``checkpoint_every=N`` or ``"N"``) or every so often (``"90s"``, ``"10m"``,
+        ``"1h"``: checked between segments of ~2.5M words).  The state is removed when training ends.
+        stop: a ``threading.Event``; set it (or press Ctrl-C) to stop within a few milliseconds with
+        ``train.Stopped``.  The vectors are then partly trained; nothing on disk is touched.
+        """
         if self._corpus is None:
             raise RuntimeError("call build_vocab before train (or pass a corpus to Word2Vec)")
         p = self.params
-        vocab = self.vocab
-        tables = (vocab.keep_thresholds(p.sample),) + tuple(vocab.negative_table(p.ns_exponent))
+        if self._position is None or self._position.epoch >= p.epochs:
+            self._position = Position.start(p.seed, p.workers)
+        checkpoint = None
+        if checkpoint_path is not None:
+            checkpoint = _checkpoint_schedule(self, checkpoint_path, checkpoint_every)
+        tables = (self.vocab.keep_thresholds(p.sample),) + tuple(self.vocab.negative_table(p.ns_exponent))
         ids, starts = self._corpus
         t0 = time.perf_counter()
-        history, compile_seconds = train(self.vectors, self.syn1neg, tables, ids, starts, window=p.window,
-                        negative=p.negative, alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs,
-                        workers=p.workers, seed=p.seed, shared_negatives=p.shared_negatives,
-                        progress=self.progress)
+        history, compile_seconds = train(
+            self.vectors, self.syn1neg, tables, ids, starts, window=p.window, negative=p.negative,
+            alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs, workers=p.workers,
+            shared_negatives=p.shared_negatives, position=self._position, progress=self.progress,
+            checkpoint=checkpoint, stop=stop)
         self.timings["compile"] = compile_seconds
         self.timings["train"] = time.perf_counter() - t0 - compile_seconds
         if self._wv is not None:
@@ -123,7 +138,37 @@ class Word2Vec:
         self.training_loss = history[-1].loss
         for stats in history:
             logger.info(epoch_summary(stats, p.epochs))
+        if checkpoint_path is not None and os.path.exists(checkpoint_path):
+            os.unlink(checkpoint_path)
         return self
+
+    @classmethod
+    def resume(cls, state_path, corpus_file=None, progress=None, stop=None):
+        """Continue the training saved in the checkpoint ``state_path`` to its last epoch.
+
+        The corpus is read again (``corpus_file``, default: the path recorded in the state) and must
+        give the same vocabulary.  With ``workers=1`` the result is bit-identical to a run that was
+        never interrupted.  Checkpoints go on to the same path on the same schedule.
+        """
+        model = cls.load(state_path)
+        header = model._header
+        if "position" not in header:
+            raise ValueError(f"{state_path}: a saved model, not a training checkpoint")
+        corpus_file = corpus_file or header.get("corpus_file")
+        if corpus_file is None:
+            raise ValueError(f"{state_path}: trained from sentences; give corpus_file= to resume")
+        vocab, vectors, syn1neg = model.vocab, model.vectors, model.syn1neg
+        model.progress = progress
+        model.build_vocab(corpus_file=corpus_file)
+        if model.vocab.words != vocab.words or not np.array_equal(model.vocab.counts, vocab.counts):
+            raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on "
+                             "(its vocabulary differs)")
+        model.vectors, model.syn1neg, model._wv = vectors, syn1neg, None
+        saved = header["position"]
+        model._position = Position(saved["epoch"], saved["job"], saved["rng_states"], saved["totals"],
+                                   [EpochStats(**e) for e in header["epoch_stats"]])
+        return model.train(checkpoint_path=state_path, checkpoint_every=header.get("checkpoint_every"),
+                           stop=stop)
 
     def get_latest_training_loss(self):
         """gensim's name; here the exact mean loss per pair of the last epoch (not a running sum)."""
@@ -150,7 +195,7 @@ class Word2Vec:
             raise RuntimeError("nothing to save: the model has no vocabulary yet")
         write_word2vec_format(path, self.vocab.words, self.vectors, binary=binary)
 
-    def save(self, path):
+    def save(self, path, _extra=None):
         """Save the model (vectors, output vectors, vocabulary, parameters, per-epoch stats).
 
         One zip archive of .npy arrays and a JSON header (no pickle), written atomically.
@@ -159,7 +204,9 @@ class Word2Vec:
             raise RuntimeError("nothing to save: the model has no vocabulary yet")
         header = {"format": MODEL_FORMAT, "params": self.params.to_dict(),
                   "epoch_stats": [vars(s) for s in self.epoch_stats],
-                  "training_loss": self.training_loss}
+                  "training_loss": self.training_loss, "corpus_file": self.corpus_file,
+                  "output": self.output,
+                  **(_extra or {})}
         words = "\n".join(self.vocab.words).encode("utf-8")
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
@@ -198,7 +245,18 @@ class Word2Vec:
         model.syn1neg = syn1neg
         model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
         model.training_loss = header.get("training_loss")
+        model.corpus_file = header.get("corpus_file")
+        model._header = header
         return model
+
+
+def read_header(path):
+    """The JSON header of a file written by ``save`` (cheap: the arrays are not read)."""
+    try:
+        with zipfile.ZipFile(path) as z, z.open("header.npy") as f:
+            return json.loads(np.lib.format.read_array(f, allow_pickle=False).tobytes().decode())
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
 
 
 def is_model_file(path):
@@ -220,3 +278,44 @@ def _tokenize_sentences(sentences):
     if bad is not None:
         raise TypeError(f"sentences must contain str tokens, found {type(bad).__name__} {bad!r}")
     return tokenized
+
+
+def parse_every(spec):
+    """``3`` or ``"3"`` -> ("epochs", 3); ``"90s"``, ``"10m"``, ``"1.5h"`` -> ("seconds", value)."""
+    text = str(spec).strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+            if seconds >= 0 and np.isfinite(seconds):
+                return "seconds", seconds
+        else:
+            epochs = int(text)
+            if epochs >= 1:
+                return "epochs", epochs
+    except ValueError:
+        pass
+    raise ValueError(f"checkpoint_every must be a number of epochs (>= 1) or a time like 90s, 10m, "
+                     f"1h; got {spec!r}")
+
+
+def _checkpoint_schedule(model, path, every):
+    """The (should_save, save) pair that ``train.train`` calls between segments and epochs."""
+    unit, amount = parse_every(every if every is not None else 1)
+    last = [time.monotonic()]
+
+    def should_save(position, epoch_ended):
+        if unit == "epochs":
+            return epoch_ended and position.epoch % amount == 0
+        return time.monotonic() - last[0] >= amount
+
+    def save(position):
+        model.epoch_stats = list(position.history)
+        state = {"position": {"epoch": position.epoch, "job": position.job,
+                              "rng_states": [int(s) for s in position.rng_states],
+                              "totals": list(position.totals)},
+                 "checkpoint_every": str(every if every is not None else 1)}
+        model.save(path, _extra=state)
+        last[0] = time.monotonic()
+
+    return should_save, save

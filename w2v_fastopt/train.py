@@ -5,11 +5,17 @@ Python threads take jobs in order from a shared counter and run a GIL-free kerne
 A job's learning rate is fixed by its position in the corpus, not by which thread runs it or when:
 alpha falls linearly from ``alpha`` at the first word of epoch 1 to ``min_alpha`` after the last word
 of the last epoch, exactly as if the corpus were read once per epoch by a single thread.
+
+Stopping and resuming: the threads check a stop flag before every job (a job takes milliseconds), so
+Ctrl-C or SIGTERM stops training within a job.  Jobs run in segments of ``SEGMENT_JOBS``; between
+segments every thread is idle, and the whole state (weights, position, per-thread RNG states, the
+epoch's running totals) is a ``Position`` plus the arrays, which a checkpoint saves.  Resumed from
+there, one worker continues bit-identically.
 """
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,6 +23,7 @@ from .kernels.rng import seed_states
 from .kernels.sgns import MAX_SENTENCE, sgns_shared, sgns_word2vec
 
 JOB_WORDS = 10_000
+SEGMENT_JOBS = 256
 
 
 @dataclass
@@ -34,6 +41,28 @@ class EpochStats:
         return self.effective_words / self.seconds if self.seconds > 0 else float("inf")
 
 
+@dataclass
+class Position:
+    """Where training stands: the next job of the current epoch, and what is done so far.
+
+    rng_states: one xorshift state per worker thread.  totals: the current epoch's raw words,
+    effective words, pairs, summed loss and seconds.  history: the finished epochs' EpochStats.
+    """
+    epoch: int
+    job: int
+    rng_states: list
+    totals: list = field(default_factory=lambda: [0, 0, 0, 0.0, 0.0])
+    history: list = field(default_factory=list)
+
+    @classmethod
+    def start(cls, seed, workers):
+        return cls(0, 0, [int(s) for s in seed_states(seed, workers)])
+
+
+class Stopped(Exception):
+    """Training stopped at the user's request (Ctrl-C, SIGTERM, a set stop event) within a job."""
+
+
 def job_boundaries(starts, job_words=JOB_WORDS):
     """Sentence indices cutting the corpus into jobs of ~job_words tokens: int64[J+1], from 0 to S."""
     n_sentences = starts.shape[0] - 1
@@ -46,8 +75,7 @@ def private(shape, dtype, fill=0):
     """A thread's own array, alone on its cache lines (64-byte aligned, 64 bytes of padding after).
 
     Small per-thread buffers allocated one after the other share cache lines; two threads writing
-    them in their inner loops (word2vec.c's ``neu1e``) then fight over the line on every update
-    (measured here: 2 workers 1.17x one worker instead of ~2x).
+    them in their inner loops (word2vec.c's ``neu1e``) would fight over the line on every update.
     """
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     raw = np.zeros(nbytes + 192, dtype=np.uint8)
@@ -60,12 +88,9 @@ def private(shape, dtype, fill=0):
 class _Totals:
     """Counters the worker threads add to under a lock and the progress loop reads."""
 
-    def __init__(self):
+    def __init__(self, raw=0, effective=0, pairs=0, loss=0.0):
         self.lock = threading.Lock()
-        self.raw = 0
-        self.effective = 0
-        self.pairs = 0
-        self.loss = 0.0
+        self.raw, self.effective, self.pairs, self.loss = raw, effective, pairs, loss
         self.error = None
 
     def add(self, raw, effective, pairs, loss):
@@ -77,35 +102,44 @@ class _Totals:
 
 
 def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_alpha, epochs,
-          workers, seed, shared_negatives, progress):
-    """Train ``syn0``/``syn1neg`` (float32[V, d], in place) for ``epochs`` passes over the corpus.
+          workers, shared_negatives, position, progress=None, checkpoint=None, stop=None):
+    """Train ``syn0``/``syn1neg`` (float32[V, d], in place) from ``position`` to the end of ``epochs``.
 
     tables: (keep, accept, alias) sampling tables; ids/starts: the corpus as vocabulary ids.
+    position: a Position (``Position.start(seed, workers)`` for a new run); updated as training goes.
     progress: an object with ``compiled(seconds)``, ``update(words_done, words_total, epoch, alpha,
     loss)`` and ``epoch_end(EpochStats)``, or None.
-    Returns (list of EpochStats, seconds spent compiling or loading the kernel).
+    checkpoint: None, or ``(should_save(position, epoch_ended) -> bool, save(position))``, asked
+    between segments and at every epoch end.
+    stop: a threading.Event; when set (or on KeyboardInterrupt in this thread) the workers finish
+    their current job and ``Stopped`` is raised with the position reached.
+    Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
+    if len(position.rng_states) != workers:
+        raise ValueError(f"the saved state has {len(position.rng_states)} worker RNG states; "
+                         f"resume with workers={len(position.rng_states)}")
     jobs = job_boundaries(starts)
+    n_jobs = len(jobs) - 1
     corpus_words = int(starts[-1])
     total_words = corpus_words * epochs
     weights = (syn0, syn1neg)
     corpus = (ids, starts)
     params = (int(window), int(negative))
     dim = syn0.shape[1]
-    states = seed_states(seed, workers)
+    stop = stop if stop is not None else threading.Event()
     if shared_negatives:
         kernel = sgns_shared
         sizes = ((None,) * dim, (None,) * (negative + 1))
-        buffers = [(private(1, np.uint64, states[w]), private(MAX_SENTENCE, np.int32),
+        buffers = [(private(1, np.uint64, s), private(MAX_SENTENCE, np.int32),
                     private(2 * window, np.int64), private(negative + 1, np.int64),
                     private((2 * window, negative + 1), np.float32),
                     private((2 * window, negative + 1), np.float32),
-                    private((2 * window, dim), np.float32)) for w in range(workers)]
+                    private((2 * window, dim), np.float32)) for s in position.rng_states]
     else:
         kernel = sgns_word2vec
         sizes = ((None,) * dim,)
-        buffers = [(private(1, np.uint64, states[w]), private(MAX_SENTENCE, np.int32),
-                    private(dim, np.float32)) for w in range(workers)]
+        buffers = [(private(1, np.uint64, s), private(MAX_SENTENCE, np.int32),
+                    private(dim, np.float32)) for s in position.rng_states]
 
     # Compile (first run after install) or load from Numba's cache, outside the timed epochs.
     t0 = time.perf_counter()
@@ -117,16 +151,15 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     def alpha_at(words_done):
         return alpha - (alpha - min_alpha) * (words_done / total_words)
 
-    history = []
-    for epoch in range(epochs):
-        totals = _Totals()
-        next_job = itertools.count()
+    def run_segment(epoch, first, end, totals):
+        """Jobs [first, end) of ``epoch`` on all threads; returns when all are done or stopped."""
         base = epoch * corpus_words
+        next_job = itertools.count(first)
 
         def work(thread):
             try:
                 for j in next_job:
-                    if j >= len(jobs) - 1:
+                    if j >= end or stop.is_set():
                         return
                     s0, s1 = jobs[j], jobs[j + 1]
                     w0, w1 = base + int(starts[s0]), base + int(starts[s1])
@@ -135,24 +168,53 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
                     totals.add(w1 - w0, effective, pairs, loss)
             except BaseException as err:  # re-raised by the main thread
                 totals.error = err
+                stop.set()
 
-        t0 = time.perf_counter()
-        threads = [threading.Thread(target=work, args=(buffers[w],), daemon=True)
-                   for w in range(workers)]
+        threads = [threading.Thread(target=work, args=(b,), daemon=True) for b in buffers]
         for t in threads:
             t.start()
-        for t in threads:
-            while t.is_alive():
-                t.join(0.1)
-                if progress is not None:
-                    done = base + totals.raw
-                    progress.update(done, total_words, epoch, alpha_at(done),
-                                    totals.loss / max(totals.pairs, 1))
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.1)
+                    if progress is not None:
+                        done = base + totals.raw
+                        progress.update(done, total_words, epoch, alpha_at(done),
+                                        totals.loss / max(totals.pairs, 1))
+        except BaseException:  # Ctrl-C or a signal handler's exception: let the threads finish
+            stop.set()
+            for t in threads:
+                t.join()
+            raise
         if totals.error is not None:
             raise totals.error
-        stats = EpochStats(epoch + 1, totals.raw, totals.effective, totals.pairs,
-                           time.perf_counter() - t0, totals.loss / max(totals.pairs, 1))
-        history.append(stats)
+
+    while position.epoch < epochs:
+        epoch = position.epoch
+        raw, effective, pairs, loss, seconds = position.totals
+        totals = _Totals(raw, effective, pairs, loss)
+        while position.job < n_jobs:
+            end = min(position.job + SEGMENT_JOBS, n_jobs)
+            t0 = time.perf_counter()
+            try:
+                run_segment(epoch, position.job, end, totals)
+            except KeyboardInterrupt:
+                raise Stopped("interrupted") from None
+            finally:
+                seconds += time.perf_counter() - t0
+            if stop.is_set():
+                raise Stopped("stopped")
+            position.job = end
+            position.rng_states = [int(b[0][0]) for b in buffers]
+            position.totals = [totals.raw, totals.effective, totals.pairs, totals.loss, seconds]
+            if end < n_jobs and checkpoint is not None and checkpoint[0](position, False):
+                checkpoint[1](position)
+        stats = EpochStats(epoch + 1, totals.raw, totals.effective, totals.pairs, seconds,
+                           totals.loss / max(totals.pairs, 1))
+        position.history.append(stats)
+        position.epoch, position.job, position.totals = epoch + 1, 0, [0, 0, 0, 0.0, 0.0]
         if progress is not None:
             progress.epoch_end(stats)
-    return history, compile_seconds
+        if checkpoint is not None and position.epoch < epochs and checkpoint[0](position, True):
+            checkpoint[1](position)
+    return position.history, compile_seconds

@@ -1,0 +1,100 @@
+"""Interruptions with real processes and signals: fast stop, exit 130/143, nothing lost; resume."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import w2v_fastopt.train as train_module
+from w2v_fastopt import Word2Vec
+
+
+@pytest.fixture(scope="module")
+def long_corpus(tmp_path_factory, corpus_path):
+    """data/ four times: several seconds of training, so a signal lands mid-run."""
+    path = tmp_path_factory.mktemp("long") / "corpus.txt"
+    text = open(corpus_path, "rb").read()
+    path.write_bytes(text * 4)
+    return path
+
+
+def start(*args):
+    return subprocess.Popen([sys.executable, "-m", "w2v_fastopt", "train", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_fast_and_leaves_earlier_output(long_corpus, tmp_path, signum, code):
+    out = tmp_path / "v.bin"
+    out.write_bytes(b"earlier good vectors")
+    child = start(long_corpus, "--output", out, "--epochs", "20", "--workers", "2")
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
+    reader.start()
+    wait_for(lambda: any("epoch 1/20:" in line and "mean loss" in line for line in lines))
+    sent = time.monotonic()
+    child.send_signal(signum)
+    assert child.wait(timeout=30) == code
+    assert time.monotonic() - sent < 2.0
+    reader.join(5)
+    assert "interrupted by" in lines[-1] and "Traceback" not in "".join(lines)
+    assert out.read_bytes() == b"earlier good vectors"
+    assert sorted(os.listdir(tmp_path)) == ["v.bin"]
+
+
+def test_checkpoint_and_resume_match_an_uninterrupted_run(long_corpus, tmp_path):
+    common = ["--epochs", "3", "--workers", "1", "--seed", "11", "--quiet"]
+    reference = tmp_path / "reference.bin"
+    assert start(long_corpus, "--output", reference, *common).wait(timeout=300) == 0
+
+    out = tmp_path / "v.bin"
+    state = tmp_path / "state.ckpt"
+    child = start(long_corpus, "--output", out, "--checkpoint-every", "1", "--checkpoint", state, *common)
+    wait_for(state.exists)
+    child.send_signal(signal.SIGINT)
+    assert child.wait(timeout=30) == 130
+    assert not out.exists() and state.exists()
+
+    resumed = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", "--resume", state, "--quiet"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_bytes() == reference.read_bytes()  # bit-identical with one worker
+    assert not state.exists()  # removed once training has ended
+
+
+def test_mid_epoch_checkpoint_resumes_bit_identical(corpus_path, tmp_path, monkeypatch):
+    """Checkpoints between segments (time-based), stop right after one, resume: same vectors."""
+    monkeypatch.setattr(train_module, "SEGMENT_JOBS", 4)
+    reference = Word2Vec(corpus_file=corpus_path, workers=1, epochs=2, seed=3)
+    state = tmp_path / "state.ckpt"
+    saves = []
+    stop = threading.Event()
+    model = Word2Vec(workers=1, epochs=2, seed=3)
+    model.build_vocab(corpus_file=corpus_path)
+    real_save = model.save
+
+    def save_then_stop(path, _extra=None):
+        real_save(path, _extra)
+        saves.append(_extra["position"])
+        if len(saves) == 13:  # in the middle of epoch 2
+            stop.set()
+
+    model.save = save_then_stop
+    with pytest.raises(train_module.Stopped):
+        model.train(checkpoint_path=state, checkpoint_every="0s", stop=stop)
+    assert saves[-1]["epoch"] == 1 and saves[-1]["job"] > 0
+    resumed = Word2Vec.resume(state)
+    assert (resumed.vectors == reference.vectors).all() and (resumed.syn1neg == reference.syn1neg).all()
+    assert [s.pairs for s in resumed.epoch_stats] == [s.pairs for s in reference.epoch_stats]
+    assert resumed.training_loss == reference.training_loss
