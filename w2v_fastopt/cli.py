@@ -120,6 +120,8 @@ def _resume(args):
     if not os.path.isfile(args.resume):
         raise FileNotFoundError(f"{args.resume}: no such checkpoint file")
     header = read_header(args.resume)
+    if "position" not in header:
+        raise ValueError(f"{args.resume}: a saved model, not a training checkpoint")
     output = header.get("output") or {}
     path = args.output or output.get("path")
     if path is None:
@@ -142,7 +144,9 @@ def _write(model, path, binary, quiet):
         print(f"wrote {n:,} vectors of {dim} dimensions to {path} "
               f"({'binary' if binary else 'text'}); vocabulary {model.timings['vocab']:.2f}s, "
               f"kernel load {model.timings['compile']:.2f}s, training {model.timings['train']:.2f}s, "
-              f"final mean loss {model.training_loss:.4f}", file=sys.stderr)
+              f"final mean loss {model.training_loss:.4f}"
+              + (f"; {model.invalid_tokens:,} tokens had invalid UTF-8 bytes, replaced by U+FFFD"
+                 if model.invalid_tokens else ""), file=sys.stderr)
 
 
 def _is_text_name(path):

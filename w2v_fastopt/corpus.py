@@ -3,7 +3,8 @@
 Plain, gzip or bzip2 input (told by the file's first bytes, not its name).  The text is streamed: what
 stays in memory is one int32 per token, one int64 per sentence and one entry per distinct word.
 Lines longer than ``MAX_SENTENCE`` tokens are split into consecutive chunks (never truncated, never
-dropped).  Bytes that are not valid UTF-8 are replaced by U+FFFD (the rest of the word is kept).
+dropped).  Bytes that are not valid UTF-8 are replaced by U+FFFD (the rest of the word is kept) and
+counted (``invalid_tokens``); a NUL byte means a binary file and is an error naming its line.
 Files are tokenized in compiled code (``kernels/tokenize.py``); iterables of sentences in Python,
 with the same result for the same text.
 """
@@ -37,6 +38,7 @@ class TokenizedCorpus:
     counts: np.ndarray
     ids: np.ndarray
     starts: np.ndarray
+    invalid_tokens: int = 0  # tokens whose bytes were not UTF-8 (decoded with U+FFFD)
 
     @property
     def n_tokens(self):
@@ -73,12 +75,17 @@ def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
     """
     path = os.fspath(path)
     tokenizer = _CompiledTokenizer()
+    lines = 0  # line ends before ``data``, for error messages
     try:
         with open_binary(path) as f:
             carry = b""
             while True:
                 chunk = f.read(chunk_bytes)
                 data = carry + chunk if carry else chunk
+                nul = chunk.find(b"\0")
+                if nul >= 0:
+                    line = lines + data.count(b"\n", 0, len(data) - len(chunk) + nul) + 1
+                    raise ValueError(f"{path}: line {line}: NUL byte: this is a binary file, not text")
                 if not chunk:
                     tokenizer.feed(data, len(data))
                     break
@@ -89,6 +96,7 @@ def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
                     carry = data
                     continue
                 tokenizer.feed(data, cut)
+                lines += data.count(b"\n", 0, cut)
                 carry = data[cut:]
     except (EOFError, OSError, zlib.error) as err:
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
@@ -138,14 +146,21 @@ class _CompiledTokenizer:
         if self.counters[SENTENCE_LEN] > 0:
             starts = np.append(starts, n_ids)
         pool, offsets = self.pool, self.offsets
-        words = [pool[offsets[w]:offsets[w + 1]].tobytes().decode("utf-8", "replace")
-                 for w in range(n_words)]
+        words, invalid = [], []
+        for w in range(n_words):
+            raw = pool[offsets[w]:offsets[w + 1]].tobytes()
+            try:
+                words.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                words.append(raw.decode("utf-8", "replace"))
+                invalid.append(w)
         self.ids.resize(n_ids, refcheck=False)  # give back the unused capacity, in place
         ids = self.ids
+        invalid_tokens = int(np.bincount(ids, minlength=n_words)[invalid].sum()) if invalid else 0
         if len(set(words)) < n_words:
             words, ids = _merge_duplicates(words, ids)
         counts = np.bincount(ids, minlength=len(words)).astype(np.int64)
-        return TokenizedCorpus(words, counts, ids, starts)
+        return TokenizedCorpus(words, counts, ids, starts, invalid_tokens)
 
 
 def _grow(array, extra=0):

@@ -18,8 +18,12 @@ def check_writable(path):
         raise IsADirectoryError(f"{path}: is a directory, cannot write the output there")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{path}: directory {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"{path}: directory {folder} is not writable")
+    try:  # os.access says yes to root even on a read-only file system: try it
+        fd, probe = tempfile.mkstemp(prefix=".w2v-fastopt-probe.", dir=folder)
+    except OSError as err:
+        raise PermissionError(f"{path}: directory {folder} is not writable ({err.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 @contextlib.contextmanager
@@ -38,9 +42,12 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not str(err).startswith(path):  # e.g. a full disk
+            raise OSError(err.errno, f"{path}: write failed, earlier file kept: "
+                                     f"{err.strerror or err}") from None
         raise
 
 

@@ -57,6 +57,7 @@ class Word2Vec:
         self.epoch_stats = []
         self.timings = {}
         self.corpus_file = None
+        self.invalid_tokens = 0
         self.output = None  # where the command line will write the vectors: kept in checkpoints
         self._corpus = None
         self._position = None
@@ -99,6 +100,10 @@ class Word2Vec:
         self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (ids, starts)
         self.corpus_total_words = tokenized.n_tokens
+        self.invalid_tokens = tokenized.invalid_tokens
+        if tokenized.invalid_tokens:
+            logger.warning("%s: %d tokens had bytes that are not UTF-8; kept, with U+FFFD in their place",
+                           source, tokenized.invalid_tokens)
         self.timings["vocab"] = time.perf_counter() - t0
         logger.info("%s: %d tokens, %d distinct words, %d with count >= %d (%d tokens kept)",
                     source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count,

@@ -1,0 +1,68 @@
+"""Failures the user does not cause: a full disk, Hogwild races, an out-of-bounds index in a kernel."""
+import os
+import resource
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from w2v_fastopt import Word2Vec
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, corpus_path):
+    """A real write failure: the child may not write files over 64 kB (RLIMIT_FSIZE -> EFBIG, as a
+    full disk gives ENOSPC); the vectors are 1.5 MB."""
+    out = tmp_path / "v.bin"
+    out.write_bytes(b"earlier good output")
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    small = tmp_path / "c.txt"
+    with open(corpus_path) as src:
+        small.write_text("".join(next(src) for _ in range(10)))
+    r = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", str(small), "-o", str(out),
+                        "--epochs", "1", "--min-count", "2", "--quiet"], capture_output=True, text=True,
+                       preexec_fn=limit, timeout=120)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "write failed, earlier file kept" in lines[0] and str(out) in lines[0]
+    assert out.read_bytes() == b"earlier good output"
+    assert sorted(os.listdir(tmp_path)) == ["c.txt", "v.bin"]
+
+
+@pytest.fixture(scope="module")
+def hogwild_corpus(tmp_path_factory, corpus_path):
+    path = tmp_path_factory.mktemp("hog") / "c.txt"
+    with open(corpus_path) as src:
+        path.write_text("".join(next(src) for _ in range(8)))
+    return path
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "word2vec"])
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_hogwild_races_stay_finite(hogwild_corpus, shared, workers):
+    """Many seeds, up to 4 racing threads on 2 cores, learning rates up to 4x word2vec.c's."""
+    for seed in range(4):
+        for alpha in (0.05, 0.1):
+            model = Word2Vec(corpus_file=hogwild_corpus, workers=workers, seed=seed, alpha=alpha,
+                             epochs=2, min_count=1, window=8, shared_negatives=shared)
+            assert np.isfinite(model.vectors).all() and np.isfinite(model.syn1neg).all()
+            assert all(np.isfinite(s.loss) for s in model.epoch_stats)
+
+
+def test_kernels_in_bounds_under_numba_boundscheck(tmp_path):
+    """The kernel and tokenizer tests again with NUMBA_BOUNDSCHECK=1: an out-of-bounds index would
+    raise IndexError instead of silently corrupting memory (fresh cache: compiled with the checks)."""
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "tests/test_kernels.py", "tests/test_vocab.py", "-k",
+                        "kernel_matches or compiled_tokenizer or long_lines or vocabulary_matches"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert " passed" in r.stdout and "failed" not in r.stdout
