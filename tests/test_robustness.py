@@ -14,20 +14,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, corpus_path):
-    """A real write failure: the child may not write files over 64 kB (RLIMIT_FSIZE -> EFBIG, as a
-    full disk gives ENOSPC); the vectors are 1.5 MB."""
+    """A real write failure: the child may not write files over 6 MB (RLIMIT_FSIZE -> EFBIG, as a
+    full disk gives ENOSPC); the token ids (4 MB) fit, the vectors (~14 MB) do not."""
     out = tmp_path / "v.bin"
     out.write_bytes(b"earlier good output")
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (6 << 20, 6 << 20))
 
     small = tmp_path / "c.txt"
     with open(corpus_path) as src:
         small.write_text("".join(next(src) for _ in range(10)))
     r = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", str(small), "-o", str(out),
-                        "--epochs", "1", "--min-count", "2", "--quiet"], capture_output=True, text=True,
+                        "--epochs", "1", "--min-count", "2", "--vector-size", "1000", "--quiet"], capture_output=True, text=True,
                        preexec_fn=limit, timeout=120)
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()

@@ -10,7 +10,9 @@ with the same result for the same text.
 """
 import bz2
 import gzip
+import mmap
 import os
+import tempfile
 import zlib
 from array import array
 from collections import defaultdict
@@ -39,6 +41,8 @@ class TokenizedCorpus:
     ids: np.ndarray
     starts: np.ndarray
     invalid_tokens: int = 0  # tokens whose bytes were not UTF-8 (decoded with U+FFFD)
+    merge: object = None  # int32[first-seen ids] -> index into words, when decoding merged some
+    store: object = None  # the IdStore holding ``ids``, for a file; None: ids are in memory
 
     @property
     def n_tokens(self):
@@ -105,6 +109,46 @@ def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
     return tokenizer.result()
 
 
+class IdStore:
+    """int32 token ids in an unlinked temporary file mapped into memory (MAP_SHARED).
+
+    Pages the program is done with are handed back (``release``: madvise MADV_DONTNEED): their data
+    stays in the file and the page cache, but not in the process's resident memory, so a corpus of
+    any size costs ~JOB_WORDS-scale RSS, not 4 bytes per token.  The file lives in TMPDIR (4 bytes
+    per token on disk) and disappears with the process.
+    """
+
+    def __init__(self, capacity=1 << 20):
+        self.capacity = capacity
+        try:
+            self.file = tempfile.TemporaryFile(prefix="w2v-fastopt-ids.")
+            self.file.truncate(4 * capacity)
+            self.map = mmap.mmap(self.file.fileno(), 4 * capacity)
+        except OSError as err:
+            raise self._no_room(err) from None
+        self.array = np.frombuffer(self.map, dtype=np.int32)
+
+    def grow(self):
+        """1.5x the capacity; ``array`` is a new view (drop every old view of it first)."""
+        self.array = None
+        self.capacity = self.capacity * 3 // 2
+        try:
+            self.map.resize(4 * self.capacity)
+        except OSError as err:
+            raise self._no_room(err) from None
+        self.array = np.frombuffer(self.map, dtype=np.int32)
+
+    def _no_room(self, err):
+        return OSError(err.errno, f"no room for the token ids ({4 * self.capacity / 1e6:.0f} MB) in "
+                                  f"{tempfile.gettempdir()}: {err.strerror}; set TMPDIR to a larger disk")
+
+    def release(self, end_token):
+        """Give back the resident pages of ids[:end_token] (whole pages only)."""
+        length = (4 * int(end_token)) // mmap.PAGESIZE * mmap.PAGESIZE
+        if length > 0:
+            self.map.madvise(mmap.MADV_DONTNEED, 0, length)
+
+
 class _CompiledTokenizer:
     """Python side of ``kernels.tokenize``: owns the arrays, enlarges them when the kernel asks."""
 
@@ -113,7 +157,8 @@ class _CompiledTokenizer:
         self.hashes = np.empty(1 << 15, dtype=np.uint64)
         self.offsets = np.zeros((1 << 15) + 1, dtype=np.int64)
         self.pool = np.empty(1 << 18, dtype=np.uint8)
-        self.ids = np.empty(1 << 20, dtype=np.int32)
+        self.counts = np.zeros(1 << 15, dtype=np.int64)
+        self.store = IdStore()
         self.starts = np.zeros(1 << 12, dtype=np.int64)
         self.counters = np.zeros(6, dtype=np.int64)
         self.counters[N_STARTS] = 1
@@ -122,9 +167,10 @@ class _CompiledTokenizer:
         buf = np.frombuffer(data, dtype=np.uint8)
         self.counters[POS] = 0
         while True:
-            status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool),
-                                    (self.ids, self.starts), self.counters, MAX_SENTENCE)
+            status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool, self.counts),
+                                    (self.store.array, self.starts), self.counters, MAX_SENTENCE)
             if status == DONE:
+                self.store.release(self.counters[N_IDS])
                 return
             if status == GROW_WORDS:
                 if 2 * (self.counters[N_WORDS] + 1) > self.table.shape[0]:
@@ -133,10 +179,11 @@ class _CompiledTokenizer:
                 if self.counters[N_WORDS] >= self.hashes.shape[0]:
                     self.hashes = _grow(self.hashes)
                     self.offsets = _grow(self.offsets, extra=1)
+                    self.counts = _grow(self.counts)
             elif status == GROW_POOL:
                 self.pool = _grow(self.pool)
             elif status == GROW_IDS:
-                self.ids = _grow(self.ids)
+                self.store.grow()
             else:
                 self.starts = _grow(self.starts)
 
@@ -154,13 +201,13 @@ class _CompiledTokenizer:
             except UnicodeDecodeError:
                 words.append(raw.decode("utf-8", "replace"))
                 invalid.append(w)
-        self.ids.resize(n_ids, refcheck=False)  # give back the unused capacity, in place
-        ids = self.ids
-        invalid_tokens = int(np.bincount(ids, minlength=n_words)[invalid].sum()) if invalid else 0
+        counts = self.counts[:n_words].copy()
+        invalid_tokens = int(counts[invalid].sum())
+        merge = None
         if len(set(words)) < n_words:
-            words, ids = _merge_duplicates(words, ids)
-        counts = np.bincount(ids, minlength=len(words)).astype(np.int64)
-        return TokenizedCorpus(words, counts, ids, starts, invalid_tokens)
+            words, counts, merge = _merge_duplicates(words, counts)
+        return TokenizedCorpus(words, counts, self.store.array[:n_ids], starts, invalid_tokens, merge,
+                               self.store)
 
 
 def _grow(array, extra=0):
@@ -170,11 +217,14 @@ def _grow(array, extra=0):
     return bigger
 
 
-def _merge_duplicates(words, ids):
-    """Distinct byte strings that decode to the same text (invalid UTF-8 -> U+FFFD) become one word."""
+def _merge_duplicates(words, counts):
+    """Distinct byte strings that decode to the same text (invalid UTF-8 -> U+FFFD) become one word.
+
+    Returns the merged words and counts, and ``merge`` (int32: first-seen id -> merged word id),
+    which ``build_vocab`` folds into its id mapping (the token ids are not rewritten here)."""
     first = {}
-    remap = np.array([first.setdefault(w, len(first)) for w in words], dtype=np.int32)
-    return list(first), remap[ids]
+    merge = np.array([first.setdefault(w, len(first)) for w in words], dtype=np.int32)
+    return list(first), np.bincount(merge, weights=counts).astype(np.int64), merge
 
 
 def tokenize(sentences):

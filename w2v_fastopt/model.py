@@ -60,6 +60,7 @@ class Word2Vec:
         self.invalid_tokens = 0
         self.output = None  # where the command line will write the vectors: kept in checkpoints
         self._corpus = None
+        self._store = None
         self._position = None
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences=sentences, corpus_file=corpus_file)
@@ -99,6 +100,7 @@ class Word2Vec:
         self.syn1neg = np.zeros_like(syn0)
         self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (ids, starts)
+        self._store = tokenized.store
         self.corpus_total_words = tokenized.n_tokens
         self.invalid_tokens = tokenized.invalid_tokens
         if tokenized.invalid_tokens:
@@ -134,7 +136,8 @@ class Word2Vec:
             self.vectors, self.syn1neg, tables, ids, starts, window=p.window, negative=p.negative,
             alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs, workers=p.workers,
             shared_negatives=p.shared_negatives, position=self._position, progress=self.progress,
-            checkpoint=checkpoint, stop=stop)
+            checkpoint=checkpoint, stop=stop,
+            release=self._store.release if self._store is not None else None)
         self.timings["compile"] = compile_seconds
         self.timings["train"] = time.perf_counter() - t0 - compile_seconds
         if self._wv is not None:

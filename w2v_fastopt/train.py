@@ -102,7 +102,8 @@ class _Totals:
 
 
 def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_alpha, epochs,
-          workers, shared_negatives, position, progress=None, checkpoint=None, stop=None):
+          workers, shared_negatives, position, progress=None, checkpoint=None, stop=None,
+          release=None):
     """Train ``syn0``/``syn1neg`` (float32[V, d], in place) from ``position`` to the end of ``epochs``.
 
     tables: (keep, accept, alias) sampling tables; ids/starts: the corpus as vocabulary ids.
@@ -112,7 +113,9 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     checkpoint: None, or ``(should_save(position, epoch_ended) -> bool, save(position))``, asked
     between segments and at every epoch end.
     stop: a threading.Event; when set (or on KeyboardInterrupt in this thread) the workers finish
-    their current job and ``Stopped`` is raised with the position reached.
+    their current job and ``Stopped`` is raised.
+    release: None, or ``release(end_token)`` called after each segment to hand back the pages of
+    a memory-mapped ``ids`` below ``end_token`` (``corpus.IdStore.release``).
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
     if len(position.rng_states) != workers:
@@ -205,6 +208,8 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
             if stop.is_set():
                 raise Stopped("stopped")
             position.job = end
+            if release is not None:
+                release(starts[jobs[end]])
             position.rng_states = [int(b[0][0]) for b in buffers]
             position.totals = [totals.raw, totals.effective, totals.pairs, totals.loss, seconds]
             if end < n_jobs and checkpoint is not None and checkpoint[0](position, False):

@@ -6,6 +6,8 @@ import numpy as np
 from .kernels.prep import compact_ids
 from .kernels.sampling import ONE, build_alias_table
 
+COMPACT_TOKENS = 1 << 22
+
 
 @dataclass
 class Vocab:
@@ -47,6 +49,18 @@ def build_vocab(corpus, min_count):
     order = kept[np.lexsort((-kept, -corpus.counts[kept]))]
     remap = np.full(len(corpus.words), -1, dtype=np.int32)
     remap[order] = np.arange(len(order), dtype=np.int32)
-    n = compact_ids(corpus.ids, corpus.starts, remap)
+    if corpus.merge is not None:
+        remap = remap[corpus.merge]
+    starts = corpus.starts
+    n_sentences = starts.shape[0] - 1
+    out = 0
+    # In slices of ~COMPACT_TOKENS, handing back the pages of a memory-mapped corpus as we go.
+    cuts = np.searchsorted(starts, np.arange(COMPACT_TOKENS, starts[-1], COMPACT_TOKENS))
+    for s0, s1 in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [n_sentences]])):
+        read_end = starts[s1]
+        out = compact_ids(corpus.ids, starts, remap, s0, s1, out)
+        if corpus.store is not None:
+            corpus.store.release(read_end)
+    starts[n_sentences] = out
     vocab = Vocab([corpus.words[i] for i in order], corpus.counts[order])
-    return vocab, corpus.ids[:n], corpus.starts
+    return vocab, corpus.ids[:out], starts

@@ -4,16 +4,19 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def compact_ids(ids, starts, remap):
-    """Map first-seen token ids to vocabulary ids and drop tokens outside the vocabulary, in place.
+def compact_ids(ids, starts, remap, s_begin, s_end, out):
+    """Map first-seen token ids to vocabulary ids and drop tokens outside the vocabulary, in place,
+    for sentences s_begin..s_end-1 (call in order over all sentences, ``out`` carried along).
 
-    ids: int32[N] first-seen ids, overwritten; starts: int64[S+1] sentence boundaries, overwritten;
+    ids: int32[N] first-seen ids, overwritten; starts: int64[S+1] sentence boundaries, overwritten
+    (each start once its sentence is done; the caller sets starts[S] at the end);
     remap: int32[types] vocabulary id of each first-seen id, or -1 for a dropped word.
-    Returns the new token count N' (the valid prefix of ``ids``).
+    out: tokens kept before s_begin.  Returns the tokens kept before s_end.  Since out <= p, a
+    token is read before anything is written over it.
     """
-    out = 0
-    for s in range(starts.shape[0] - 1):
-        begin = starts[s]
+    end = starts[s_begin]
+    for s in range(s_begin, s_end):
+        begin = end
         end = starts[s + 1]
         starts[s] = out
         for p in range(begin, end):
@@ -21,5 +24,4 @@ def compact_ids(ids, starts, remap):
             if w >= 0:
                 ids[out] = w
                 out += 1
-    starts[starts.shape[0] - 1] = out
     return out

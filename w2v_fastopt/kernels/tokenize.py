@@ -59,14 +59,14 @@ def rehash(table, hashes, n_words):
 def tokenize_bytes(buf, n, words, output, counters, max_sentence):
     """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
 
-    words:    (table int32[2^k], hashes uint64[W], offsets int64[W+1], pool uint8[P]), the vocabulary
-              so far: word w's bytes are pool[offsets[w]:offsets[w+1]].
+    words:    (table int32[2^k], hashes uint64[W], offsets int64[W+1], pool uint8[P], counts int64[W]),
+              the vocabulary so far: word w's bytes are pool[offsets[w]:offsets[w+1]].
     output:   (ids int32[N], starts int64[S]): the corpus so far; a sentence ends at a line end or
               after ``max_sentence`` tokens (the rest of a long line continues as the next one).
     counters: int64[6], see the slots above; updated in place.
     Returns DONE, or the GROW_* status of the array to enlarge before calling again.
     """
-    table, hashes, offsets, pool = words
+    table, hashes, offsets, pool, counts = words
     ids, starts = output
     p = counters[POS]
     n_words = counters[N_WORDS]
@@ -132,7 +132,9 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence):
             for j in range(length):
                 pool[base + j] = buf[p + j]
             offsets[word + 1] = base + length
+            counts[word] = 0
             n_words += 1
+        counts[word] += 1
         ids[n_ids] = word
         n_ids += 1
         sentence_len += 1
