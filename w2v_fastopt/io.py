@@ -9,6 +9,8 @@ import tempfile
 
 import numpy as np
 
+WRITE_ROWS = 4096
+
 
 def check_writable(path):
     """Fail early, before any training, if ``path`` cannot be written (ValueError/OSError with the path)."""
@@ -64,10 +66,11 @@ def write_word2vec_format(path, words, vectors, binary=True):
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(f"{n} {dim}\n".encode())
         if binary:
-            rows = vectors.tobytes()
-            stride = 4 * dim
-            f.write(b"".join(word.encode("utf-8") + b" " + rows[i * stride:(i + 1) * stride] + b"\n"
-                             for i, word in enumerate(words)))
+            for first in range(0, n, WRITE_ROWS):  # in batches: no copy of the whole matrix
+                rows = vectors[first:first + WRITE_ROWS].tobytes()
+                stride = 4 * dim
+                f.write(b"".join(word.encode("utf-8") + b" " + rows[i * stride:(i + 1) * stride] + b"\n"
+                                 for i, word in enumerate(words[first:first + WRITE_ROWS])))
         else:
             row_format = " ".join(["%.9g"] * dim)
             for word, row in zip(words, vectors.tolist()):

@@ -96,7 +96,9 @@ class Word2Vec:
                              f"(the most frequent word occurs {int(tokenized.counts.max())} times)")
         rng = np.random.default_rng(self.params.seed)
         dim = self.params.vector_size
-        syn0 = (rng.random((len(vocab), dim), dtype=np.float32) - np.float32(0.5)) / np.float32(dim)
+        syn0 = rng.random((len(vocab), dim), dtype=np.float32)  # in place: no V x d temporaries
+        syn0 -= np.float32(0.5)
+        syn0 /= np.float32(dim)
         self.syn1neg = np.zeros_like(syn0)
         self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (ids, starts)

@@ -1,0 +1,103 @@
+"""Peak memory on a big generated corpus: w2v-fastopt against gensim, vocabulary pass and training.
+
+    python bench/bench_memory.py [--tokens 100_000_000] [--types 2_000_000] [--epochs 1]
+
+The corpus is generated to a temporary file: ``--tokens`` tokens drawn from a Zipf(1) distribution
+over ``--types`` word types (most of them occur), 20 tokens a line.  Each measurement is a fresh
+process whose peak RSS (ru_maxrss) is read by the parent: "vocabulary" builds the vocabulary only,
+"whole job" builds it, trains ``--epochs`` epochs and saves.  Ours keeps the token ids in a
+memory-mapped temporary file whose pages it hands back as it goes; gensim re-reads the text file.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+OURS = """
+import sys, time
+from w2v_fastopt import Word2Vec
+corpus, out, epochs, vocab_only = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+model = Word2Vec(epochs=epochs, workers=2)
+model.build_vocab(corpus_file=corpus)
+print(len(model.vocab), "words", file=sys.stderr)
+if not vocab_only:
+    model.train()
+    model.save_word2vec_format(out)
+"""
+
+GENSIM = """
+import sys
+from gensim.models import Word2Vec
+corpus, out, epochs, vocab_only = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+model = Word2Vec(sg=1, epochs=epochs, workers=2)
+model.build_vocab(corpus_file=corpus)
+print(len(model.wv), "words", file=sys.stderr)
+if not vocab_only:
+    model.train(corpus_file=corpus, total_examples=model.corpus_count,
+                total_words=model.corpus_total_words, epochs=epochs)
+    model.wv.save_word2vec_format(out, binary=True)
+"""
+
+
+def generate(path, tokens, types, seed=1, line=20, chunk=5_000_000):
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(1.0 / np.arange(1, types + 1))
+    cdf /= cdf[-1]
+    words = np.array([b"w%x" % i for i in range(types)], dtype=object)
+    with open(path, "wb") as f:
+        for start in range(0, tokens, chunk):
+            n = min(chunk, tokens - start)
+            ranks = np.searchsorted(cdf, rng.random(n))
+            picked = words[ranks]
+            f.write(b"\n".join(b" ".join(picked[i:i + line]) for i in range(0, n, line)) + b"\n")
+
+
+def peak_rss(script, corpus, out, epochs, vocab_only):
+    t0 = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", script, corpus, out, str(epochs),
+                              "1" if vocab_only else "0"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    err = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(err[-2000:])
+    return usage.ru_maxrss / 1024, time.perf_counter() - t0, err.strip().splitlines()[-1]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tokens", type=int, default=100_000_000)
+    p.add_argument("--types", type=int, default=2_000_000)
+    p.add_argument("--epochs", type=int, default=1)
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "zipf.txt")
+        t0 = time.perf_counter()
+        generate(corpus, a.tokens, a.types)
+        size = os.path.getsize(corpus)
+        print(f"corpus: {a.tokens:,} tokens, Zipf(1) over {a.types:,} types, {size / 1e6:,.0f} MB, "
+              f"generated in {time.perf_counter() - t0:.0f}s; {a.epochs} epoch(s), 2 workers, defaults")
+        rows = []
+        for label, script in (("gensim 4 corpus_file", GENSIM), ("w2v-fastopt", OURS)):
+            vocab_rss, vocab_s, words = peak_rss(script, corpus, os.path.join(tmp, "v.bin"), a.epochs, True)
+            job_rss, job_s, _ = peak_rss(script, corpus, os.path.join(tmp, "v.bin"), a.epochs, False)
+            rows.append((label, vocab_rss, vocab_s, job_rss, job_s, words))
+            print(f"  {label}: vocabulary {vocab_rss:,.0f} MB in {vocab_s:.0f}s ({words}); "
+                  f"whole job {job_rss:,.0f} MB in {job_s:.0f}s", flush=True)
+    base = rows[0]
+    print()
+    print("| system | vocabulary pass peak RSS MB | whole job peak RSS MB | whole job s |")
+    print("|---|---|---|---|")
+    for label, vocab_rss, vocab_s, job_rss, job_s, _ in rows:
+        print(f"| {label} | {vocab_rss:,.0f} ({vocab_rss / base[1]:.2f}x) | "
+              f"{job_rss:,.0f} ({job_rss / base[3]:.2f}x) | {job_s:.0f} ({base[4] / job_s:.2f}x faster) |")
+
+
+if __name__ == "__main__":
+    main()
