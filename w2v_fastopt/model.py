@@ -99,7 +99,7 @@ class Word2Vec:
         syn0 = rng.random((len(vocab), dim), dtype=np.float32)  # in place: no V x d temporaries
         syn0 -= np.float32(0.5)
         syn0 /= np.float32(dim)
-        self.syn1neg = np.zeros_like(syn0)
+        self.syn1neg = np.zeros(syn0.shape, dtype=np.float32)  # calloc: pages appear as trained
         self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (ids, starts)
         self._store = tokenized.store
