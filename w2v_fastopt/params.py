@@ -5,7 +5,7 @@ the value and what is allowed, so that no bad value can reach a Numba kernel.
 """
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 
 def default_workers():
@@ -41,11 +41,6 @@ class Params:
 
     def to_dict(self):
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 def _check_int(name, value, low, high):
