@@ -145,7 +145,7 @@ class IdStore:
     def release(self, end_token):
         """Give back the resident pages of ids[:end_token] (whole pages only)."""
         length = (4 * int(end_token)) // mmap.PAGESIZE * mmap.PAGESIZE
-        if length > 0:
+        if length > 0 and hasattr(mmap, "MADV_DONTNEED"):  # Linux and macOS; elsewhere a no-op
             self.map.madvise(mmap.MADV_DONTNEED, 0, length)
 
 

@@ -34,7 +34,8 @@ class Word2Vec:
     center word shared by its window, pWord2Vec; False: word2vec.c's fresh negatives for every pair).
     Give ``sentences`` (an iterable of token lists or of lines, read once) or ``corpus_file`` (a path
     to UTF-8 text, plain/.gz/.bz2) to build the vocabulary and train at once, or neither and call
-    ``build_vocab`` and ``train`` yourself.
+    ``build_vocab`` and ``train`` yourself.  ``progress=True`` shows the command line's progress
+    line on stderr; per-epoch summaries are also logged (logger ``w2v_fastopt.model``, INFO).
 
     Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
     with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
@@ -48,6 +49,9 @@ class Word2Vec:
 
     def __init__(self, sentences=None, corpus_file=None, *, progress=None, **params):
         self.params = Params(**params)
+        if progress is True:  # a tqdm line on stderr, as the command line shows
+            from .progress import ProgressBar
+            progress = ProgressBar(self.params.epochs)
         self.progress = progress
         self.vocab = None
         self.vectors = None
@@ -134,12 +138,16 @@ class Word2Vec:
         tables = (self.vocab.keep_thresholds(p.sample),) + tuple(self.vocab.negative_table(p.ns_exponent))
         ids, starts = self._corpus
         t0 = time.perf_counter()
-        history, compile_seconds = train(
-            self.vectors, self.syn1neg, tables, ids, starts, window=p.window, negative=p.negative,
-            alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs, workers=p.workers,
-            shared_negatives=p.shared_negatives, position=self._position, progress=self.progress,
-            checkpoint=checkpoint, stop=stop,
-            release=self._store.release if self._store is not None else None)
+        try:
+            history, compile_seconds = train(
+                self.vectors, self.syn1neg, tables, ids, starts, window=p.window,
+                negative=p.negative, alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs,
+                workers=p.workers, shared_negatives=p.shared_negatives, position=self._position,
+                progress=self.progress, checkpoint=checkpoint, stop=stop,
+                release=self._store.release if self._store is not None else None)
+        finally:
+            if hasattr(self.progress, "close"):
+                self.progress.close()
         self.timings["compile"] = compile_seconds
         self.timings["train"] = time.perf_counter() - t0 - compile_seconds
         if self._wv is not None:
