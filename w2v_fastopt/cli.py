@@ -18,6 +18,8 @@ flag equivalents (word2vec.c / fastText):
   --ns-exponent   (fixed 0.75) / (fixed 0.5)
   --workers       -threads / -thread      --seed         (none) / -seed
   --format        -binary 1|0 / (.vec is text)
+  --output        -output / -output       --quiet        -debug 0 / -verbose 0
+  --checkpoint-every, --resume, --no-shared-negatives: no equivalent in either
 """
 
 
