@@ -19,6 +19,7 @@ flag equivalents (word2vec.c / fastText):
   --workers       -threads / -thread      --seed         (none) / -seed
   --format        -binary 1|0 / (.vec is text)
   --output        -output / -output       --quiet        -debug 0 / -verbose 0
+  --max-vocab-size  (word2vec.c prunes at 21M words) / (none)
   --checkpoint-every, --resume, --no-shared-negatives: no equivalent in either
 """
 
@@ -59,6 +60,9 @@ def _parser():
     t.add_argument("--alpha", type=float, default=d.alpha, help="initial learning rate (%(default)s)")
     t.add_argument("--min-alpha", type=float, default=d.min_alpha,
                    help="final learning rate (%(default)s)")
+    t.add_argument("--max-vocab-size", type=int, default=None,
+                   help="hold at most this many words while counting, pruning rare ones as gensim "
+                   "does (default: no limit); the text is then read twice")
     t.add_argument("--ns-exponent", type=float, default=d.ns_exponent,
                    help="negatives drawn with probability ~ count^x (%(default)s)")
     t.add_argument("--workers", type=int, default=default_workers(),
@@ -101,7 +105,7 @@ def _train(args):
     binary = args.format == "binary" or (args.format is None and not _is_text_name(args.output))
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
-                                            "seed", "shared_negatives")}
+                                            "seed", "shared_negatives", "max_vocab_size")}
     progress = None if args.quiet else ProgressBar(args.epochs)
     try:
         model = Word2Vec(progress=progress, **params)

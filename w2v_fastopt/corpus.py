@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.sgns import MAX_SENTENCE
-from .kernels.tokenize import (DONE, GROW_POOL, GROW_WORDS, GROW_IDS, N_IDS, N_STARTS, N_WORDS, POS,
-                               SENTENCE_LEN, rehash, tokenize_bytes)
+from .kernels.tokenize import (BUILD, COUNT, DONE, GROW_IDS, GROW_POOL, GROW_WORDS, LOOKUP, N_IDS,
+                               N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, rehash, tokenize_bytes)
 
 CHUNK_BYTES = 1 << 24
 
@@ -71,14 +71,38 @@ def open_binary(path):
     return raw
 
 
-def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
+def read_corpus_file(path, chunk_bytes=CHUNK_BYTES, vocabulary=None):
     """Tokenize the file at ``path`` in compiled code; returns a TokenizedCorpus.
 
-    Read ``chunk_bytes`` at a time; each chunk is cut after its last line end (or, inside a line
-    longer than a chunk, after its last ASCII space) and the rest is carried to the next.
+    vocabulary: None (number every word, first seen first), or the UTF-8 bytes of the words to keep,
+    in their final order: then the ids are indices into it and other words are left out (the second
+    pass after ``count_corpus_file``).
+    """
+    tokenizer = _CompiledTokenizer(BUILD)
+    if vocabulary is not None:
+        tokenizer.feed(b"\n".join(vocabulary), sum(map(len, vocabulary)) + len(vocabulary) - 1)
+        tokenizer.restart(LOOKUP)
+    _read_chunks(path, tokenizer.feed, chunk_bytes)
+    return tokenizer.result()
+
+
+def count_corpus_file(path, max_vocab_size, chunk_bytes=CHUNK_BYTES):
+    """Count the words of ``path`` holding at most ``max_vocab_size`` of them, as gensim's scan_vocab:
+    whenever a sentence ends with more words held, those seen fewer than ``min_reduce`` times are
+    forgotten and ``min_reduce`` (from 1) grows by one.  Returns (words, counts int64, UTF-8 bytes
+    of each word), words in first-seen order of the survivors."""
+    tokenizer = _CompiledTokenizer(COUNT, max_vocab_size)
+    _read_chunks(path, tokenizer.feed, chunk_bytes)
+    return tokenizer.counted()
+
+
+def _read_chunks(path, feed, chunk_bytes):
+    """Feed the file's bytes to ``feed(data, n)`` in chunks of whole lines (see read_corpus_file).
+
+    Each chunk is cut after its last line end (or, inside a line longer than a chunk, after its last
+    ASCII space) and the rest is carried to the next.
     """
     path = os.fspath(path)
-    tokenizer = _CompiledTokenizer()
     lines = 0  # line ends before ``data``, for error messages
     try:
         with open_binary(path) as f:
@@ -91,7 +115,7 @@ def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
                     line = lines + data.count(b"\n", 0, len(data) - len(chunk) + nul) + 1
                     raise ValueError(f"{path}: line {line}: NUL byte: this is a binary file, not text")
                 if not chunk:
-                    tokenizer.feed(data, len(data))
+                    feed(data, len(data))
                     break
                 cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
                 if cut == 0:
@@ -99,14 +123,13 @@ def read_corpus_file(path, chunk_bytes=CHUNK_BYTES):
                 if cut == 0:  # not one separator in the chunk: read on
                     carry = data
                     continue
-                tokenizer.feed(data, cut)
+                feed(data, cut)
                 lines += data.count(b"\n", 0, cut)
                 carry = data[cut:]
     except (EOFError, OSError, zlib.error) as err:
         if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
         raise OSError(f"{path}: cannot read corpus: {err}") from None
-    return tokenizer.result()
 
 
 class IdStore:
@@ -152,7 +175,10 @@ class IdStore:
 class _CompiledTokenizer:
     """Python side of ``kernels.tokenize``: owns the arrays, enlarges them when the kernel asks."""
 
-    def __init__(self):
+    def __init__(self, mode, max_words=0):
+        self.mode = mode
+        self.max_words = max_words
+        self.min_reduce = 1
         self.table = np.full(1 << 16, -1, dtype=np.int32)
         self.hashes = np.empty(1 << 15, dtype=np.uint64)
         self.offsets = np.zeros((1 << 15) + 1, dtype=np.int64)
@@ -168,10 +194,14 @@ class _CompiledTokenizer:
         self.counters[POS] = 0
         while True:
             status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool, self.counts),
-                                    (self.store.array, self.starts), self.counters, MAX_SENTENCE)
+                                    (self.store.array, self.starts), self.counters, MAX_SENTENCE,
+                                    self.mode, self.max_words)
             if status == DONE:
                 self.store.release(self.counters[N_IDS])
                 return
+            if status == PRUNE:
+                self.prune()
+                continue
             if status == GROW_WORDS:
                 if 2 * (self.counters[N_WORDS] + 1) > self.table.shape[0]:
                     self.table = np.full(2 * self.table.shape[0], -1, dtype=np.int32)
@@ -186,6 +216,44 @@ class _CompiledTokenizer:
                 self.store.grow()
             else:
                 self.starts = _grow(self.starts)
+
+    def restart(self, mode):
+        """Keep the words, forget the corpus: the next feed starts a new one in ``mode``."""
+        self.mode = mode
+        self.counters[N_IDS] = 0
+        self.counters[N_STARTS] = 1
+        self.counters[SENTENCE_LEN] = 0
+        self.counts[:] = 0
+
+    def prune(self):
+        """gensim's prune_vocab: forget the words seen fewer than min_reduce times, then raise it."""
+        n = int(self.counters[N_WORDS])
+        alive = np.flatnonzero(self.counts[:n] >= self.min_reduce)
+        lengths = self.offsets[alive + 1] - self.offsets[alive]
+        offsets = np.zeros(len(alive) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        gather = np.repeat(self.offsets[alive] - offsets[:-1], lengths) + np.arange(offsets[-1])
+        self.pool[:offsets[-1]] = self.pool[gather]
+        self.offsets[:len(offsets)] = offsets
+        self.hashes[:len(alive)] = self.hashes[alive]
+        self.counts[:len(alive)] = self.counts[alive]
+        self.table[:] = -1
+        rehash(self.table, self.hashes, len(alive))
+        self.counters[N_WORDS] = len(alive)
+        self.min_reduce += 1
+
+    def counted(self):
+        """(words, counts, UTF-8 bytes of each word) after a COUNT pass; U+FFFD twins merged."""
+        n = int(self.counters[N_WORDS])
+        raw = [self.pool[self.offsets[w]:self.offsets[w + 1]].tobytes() for w in range(n)]
+        words = [r.decode("utf-8", "replace") for r in raw]
+        counts = self.counts[:n].copy()
+        if len(set(words)) < n:
+            first = {}
+            merge = np.array([first.setdefault(w, len(first)) for w in words], dtype=np.int32)
+            keep = np.unique(merge, return_index=True)[1]
+            return list(first), np.bincount(merge, weights=counts).astype(np.int64), [raw[i] for i in keep]
+        return words, counts, raw
 
     def result(self):
         n_words, n_ids, n_starts = (int(self.counters[k]) for k in (N_WORDS, N_IDS, N_STARTS))

@@ -14,12 +14,12 @@ import zipfile
 
 import numpy as np
 
-from .corpus import read_corpus_file, tokenize
+from .corpus import count_corpus_file, read_corpus_file, tokenize
 from .io import atomic_path, write_word2vec_format
 from .params import Params
 from .progress import epoch_summary
 from .train import EpochStats, Position, train
-from .vocab import Vocab, build_vocab
+from .vocab import Vocab, build_vocab, vocabulary_order
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +85,26 @@ class Word2Vec:
         if (sentences is None) == (corpus_file is None):
             raise TypeError("give exactly one of sentences or corpus_file")
         t0 = time.perf_counter()
-        if corpus_file is not None:
-            source = self.corpus_file = os.fspath(corpus_file)
-            tokenized = read_corpus_file(corpus_file)
-        else:
-            source = "sentences"
-            tokenized = _tokenize_sentences(sentences)
-        if tokenized.n_tokens == 0:
-            raise ValueError(f"{source}: the corpus has no tokens (empty or whitespace-only)")
         min_count = self.params.min_count
-        vocab, ids, starts = build_vocab(tokenized, min_count)
-        if len(vocab) == 0:
-            raise ValueError(f"{source}: empty vocabulary: no word occurs min_count={min_count} times "
-                             f"(the most frequent word occurs {int(tokenized.counts.max())} times)")
+        if corpus_file is not None and self.params.max_vocab_size is not None:
+            # gensim's two passes: count with pruning, then read the ids of the final vocabulary
+            source = self.corpus_file = os.fspath(corpus_file)
+            words, counts, raw = count_corpus_file(corpus_file, self.params.max_vocab_size)
+            self._check_vocab(source, counts, min_count)
+            order = vocabulary_order(counts, min_count)
+            tokenized = read_corpus_file(corpus_file, vocabulary=[raw[i] for i in order])
+            vocab, ids, starts = Vocab([words[i] for i in order], counts[order]), tokenized.ids, tokenized.starts
+        else:
+            if corpus_file is not None:
+                source = self.corpus_file = os.fspath(corpus_file)
+                tokenized = read_corpus_file(corpus_file)
+            elif self.params.max_vocab_size is not None:
+                raise ValueError("max_vocab_size needs corpus_file= (it reads the text twice)")
+            else:
+                source = "sentences"
+                tokenized = _tokenize_sentences(sentences)
+            self._check_vocab(source, tokenized.counts, min_count)
+            vocab, ids, starts = build_vocab(tokenized, min_count)
         rng = np.random.default_rng(self.params.seed)
         dim = self.params.vector_size
         syn0 = rng.random((len(vocab), dim), dtype=np.float32)  # in place: no V x d temporaries
@@ -117,6 +124,14 @@ class Word2Vec:
                     source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count,
                     ids.shape[0])
         return self
+
+    @staticmethod
+    def _check_vocab(source, counts, min_count):
+        if counts.sum() == 0:
+            raise ValueError(f"{source}: the corpus has no tokens (empty or whitespace-only)")
+        if counts.max() < min_count:
+            raise ValueError(f"{source}: empty vocabulary: no word occurs min_count={min_count} times "
+                             f"(the most frequent word occurs {int(counts.max())} times)")
 
     def train(self, checkpoint_path=None, checkpoint_every=None, stop=None):
         """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self.

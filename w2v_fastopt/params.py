@@ -26,6 +26,7 @@ class Params:
     workers: int = field(default_factory=default_workers)
     seed: int = 1
     shared_negatives: bool = True
+    max_vocab_size: int = None  # gensim's: prune the counting pass to this many words (None: no)
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -36,6 +37,8 @@ class Params:
         _check_float("alpha", self.alpha, 0.0, 10.0, low_open=True)
         _check_float("min_alpha", self.min_alpha, 0.0, self.alpha)
         _check_float("ns_exponent", self.ns_exponent, -10.0, 10.0)
+        if self.max_vocab_size is not None:
+            _check_int("max_vocab_size", self.max_vocab_size, 1, 2**62)
         if not isinstance(self.shared_negatives, bool):
             raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
 

@@ -37,16 +37,21 @@ class Vocab:
         return build_alias_table(self.counts.astype(np.float64) ** ns_exponent)
 
 
+def vocabulary_order(counts, min_count):
+    """Indices of the words with count >= min_count, in gensim's ``sort_by_descending_frequency``
+    order: descending count, ties broken by *later* first occurrence first."""
+    kept = np.flatnonzero(counts >= min_count)
+    return kept[np.lexsort((-kept, -counts[kept]))]
+
+
 def build_vocab(corpus, min_count):
     """Vocabulary of the words occurring at least ``min_count`` times in ``corpus`` (TokenizedCorpus).
 
-    Order as gensim's ``sort_by_descending_frequency``: descending count; ties broken by *later* first
-    occurrence first (gensim's ``np.lexsort((-indices, -counts))``), so our indices match gensim's.
+    Order as gensim's (``vocabulary_order``), so that our indices match gensim's.
     Rewrites ``corpus.ids``/``corpus.starts`` in place to vocabulary ids, out-of-vocabulary tokens
     removed (as gensim does, before windows are formed), and returns ``(vocab, ids, starts)``.
     """
-    kept = np.flatnonzero(corpus.counts >= min_count)
-    order = kept[np.lexsort((-kept, -corpus.counts[kept]))]
+    order = vocabulary_order(corpus.counts, min_count)
     remap = np.full(len(corpus.words), -1, dtype=np.int32)
     remap[order] = np.arange(len(order), dtype=np.int32)
     if corpus.merge is not None:

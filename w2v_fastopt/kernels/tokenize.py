@@ -12,7 +12,11 @@ from numba import njit
 # counters[...] slots
 POS, N_WORDS, POOL_USED, N_IDS, N_STARTS, SENTENCE_LEN = range(6)
 # statuses
-DONE, GROW_WORDS, GROW_POOL, GROW_IDS, GROW_STARTS = range(5)
+DONE, GROW_WORDS, GROW_POOL, GROW_IDS, GROW_STARTS, PRUNE = range(6)
+# modes: BUILD numbers new words and writes ids; COUNT only counts (and asks to PRUNE at a sentence
+# end when more than max_words words are held, as gensim's scan_vocab); LOOKUP writes the ids of
+# the words already in the table and skips the others.
+BUILD, COUNT, LOOKUP = range(3)
 
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
@@ -56,7 +60,7 @@ def rehash(table, hashes, n_words):
 
 
 @njit(nogil=True, cache=True)
-def tokenize_bytes(buf, n, words, output, counters, max_sentence):
+def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_words):
     """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
 
     words:    (table int32[2^k], hashes uint64[W], offsets int64[W+1], pool uint8[P], counts int64[W]),
@@ -64,7 +68,8 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence):
     output:   (ids int32[N], starts int64[S]): the corpus so far; a sentence ends at a line end or
               after ``max_sentence`` tokens (the rest of a long line continues as the next one).
     counters: int64[6], see the slots above; updated in place.
-    Returns DONE, or the GROW_* status of the array to enlarge before calling again.
+    mode, max_words: see BUILD, COUNT, LOOKUP above (max_words only for COUNT).
+    Returns DONE, PRUNE, or the GROW_* status of the array to enlarge before calling again.
     """
     table, hashes, offsets, pool, counts = words
     ids, starts = output
@@ -80,12 +85,19 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence):
         width = space_length(buf, p, n) if (b <= 32 or b >= 0xC2) else 0
         if width > 0:
             if (buf[p] == 10 or buf[p] == 13) and sentence_len > 0:
-                if n_starts >= starts.shape[0]:
-                    status = GROW_STARTS
-                    break
-                starts[n_starts] = n_ids
-                n_starts += 1
-                sentence_len = 0
+                if mode == COUNT:
+                    sentence_len = 0
+                    if n_words > max_words:
+                        p += width
+                        status = PRUNE
+                        break
+                else:
+                    if n_starts >= starts.shape[0]:
+                        status = GROW_STARTS
+                        break
+                    starts[n_starts] = n_ids
+                    n_starts += 1
+                    sentence_len = 0
             p += width
             continue
         q = p + 1
@@ -118,7 +130,7 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence):
                     word = w
                     break
             slot = (slot + np.uint64(1)) & mask
-        if word == -1:
+        if word == -1 and mode != LOOKUP:
             if 2 * (n_words + 1) > table.shape[0] or n_words >= hashes.shape[0]:
                 status = GROW_WORDS
                 break
@@ -134,15 +146,22 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence):
             offsets[word + 1] = base + length
             counts[word] = 0
             n_words += 1
-        counts[word] += 1
-        ids[n_ids] = word
-        n_ids += 1
-        sentence_len += 1
-        if sentence_len == max_sentence:
-            starts[n_starts] = n_ids
-            n_starts += 1
-            sentence_len = 0
         p = q
+        sentence_len += 1
+        if word >= 0:
+            counts[word] += 1
+            if mode != COUNT:
+                ids[n_ids] = word
+                n_ids += 1
+        if sentence_len == max_sentence:
+            sentence_len = 0
+            if mode == COUNT:
+                if n_words > max_words:
+                    status = PRUNE
+                    break
+            else:
+                starts[n_starts] = n_ids
+                n_starts += 1
     counters[POS] = p
     counters[N_WORDS] = n_words
     counters[N_IDS] = n_ids
