@@ -1,6 +1,7 @@
 """Peak memory on a big generated corpus: w2v-fastopt against gensim, vocabulary pass and training.
 
     python bench/bench_memory.py [--tokens 100_000_000] [--types 2_000_000] [--epochs 1]
+                                 [--max-vocab-size N] [--only-ours]
 
 The corpus is generated to a temporary file: ``--tokens`` tokens drawn from a Zipf(1) distribution
 over ``--types`` word types (most of them occur), 20 tokens a line.  Each measurement is a fresh
@@ -24,7 +25,8 @@ OURS = """
 import sys, time
 from w2v_fastopt import Word2Vec
 corpus, out, epochs, vocab_only = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-model = Word2Vec(epochs=epochs, workers=2)
+limit = int(sys.argv[5]) if sys.argv[5] != "0" else None
+model = Word2Vec(epochs=epochs, workers=2, max_vocab_size=limit)
 model.build_vocab(corpus_file=corpus)
 print(len(model.vocab), "words", file=sys.stderr)
 if not vocab_only:
@@ -36,7 +38,8 @@ GENSIM = """
 import sys
 from gensim.models import Word2Vec
 corpus, out, epochs, vocab_only = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-model = Word2Vec(sg=1, epochs=epochs, workers=2)
+limit = int(sys.argv[5]) if sys.argv[5] != "0" else None
+model = Word2Vec(sg=1, epochs=epochs, workers=2, max_vocab_size=limit)
 model.build_vocab(corpus_file=corpus)
 print(len(model.wv), "words", file=sys.stderr)
 if not vocab_only:
@@ -59,10 +62,11 @@ def generate(path, tokens, types, seed=1, line=20, chunk=5_000_000):
             f.write(b"\n".join(b" ".join(picked[i:i + line]) for i in range(0, n, line)) + b"\n")
 
 
-def peak_rss(script, corpus, out, epochs, vocab_only):
+def peak_rss(script, corpus, out, epochs, vocab_only, max_vocab_size=0):
     t0 = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-c", script, corpus, out, str(epochs),
-                              "1" if vocab_only else "0"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                              "1" if vocab_only else "0", str(max_vocab_size)], cwd=ROOT,
+                             stderr=subprocess.PIPE, text=True)
     err = child.stderr.read()
     _, status, usage = os.wait4(child.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -75,6 +79,8 @@ def main():
     p.add_argument("--tokens", type=int, default=100_000_000)
     p.add_argument("--types", type=int, default=2_000_000)
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--max-vocab-size", type=int, default=0,
+                   help="prune the counting pass to this many words (both systems; 0: no limit)")
     p.add_argument("--only-ours", action="store_true",
                    help="skip gensim (its runs take ~10 min at 100M tokens); no ratios then")
     a = p.parse_args()
@@ -84,12 +90,14 @@ def main():
         generate(corpus, a.tokens, a.types)
         size = os.path.getsize(corpus)
         print(f"corpus: {a.tokens:,} tokens, Zipf(1) over {a.types:,} types, {size / 1e6:,.0f} MB, "
-              f"generated in {time.perf_counter() - t0:.0f}s; {a.epochs} epoch(s), 2 workers, defaults")
+              f"generated in {time.perf_counter() - t0:.0f}s; {a.epochs} epoch(s), 2 workers, defaults, "
+              f"max_vocab_size {a.max_vocab_size or None}")
         rows = []
         systems = [("gensim 4 corpus_file", GENSIM), ("w2v-fastopt", OURS)]
         for label, script in systems[1:] if a.only_ours else systems:
-            vocab_rss, vocab_s, words = peak_rss(script, corpus, os.path.join(tmp, "v.bin"), a.epochs, True)
-            job_rss, job_s, _ = peak_rss(script, corpus, os.path.join(tmp, "v.bin"), a.epochs, False)
+            out = os.path.join(tmp, "v.bin")
+            vocab_rss, vocab_s, words = peak_rss(script, corpus, out, a.epochs, True, a.max_vocab_size)
+            job_rss, job_s, _ = peak_rss(script, corpus, out, a.epochs, False, a.max_vocab_size)
             rows.append((label, vocab_rss, vocab_s, job_rss, job_s, words))
             print(f"  {label}: vocabulary {vocab_rss:,.0f} MB in {vocab_s:.0f}s ({words}); "
                   f"whole job {job_rss:,.0f} MB in {job_s:.0f}s", flush=True)
