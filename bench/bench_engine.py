@@ -7,7 +7,8 @@ imports and Numba cache loading included): ``w2v-fastopt train`` for ours, ``ben
 (gensim ``corpus_file`` mode, sg=1) for gensim, same corpus and settings.  Runs alternate between the
 systems, round by round, so that the machine's noise hits all of them alike; the table gives medians
 over rounds (quality: means) and the median over rounds of each system's ratio to gensim in the same
-round.  Peak RSS is the child's ru_maxrss.
+round.  Peak RSS is each run's own VmHWM (bench/peak.py), not ru_maxrss (which Linux floors at
+the parent's size at fork).
 Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
 times (written to a temporary file) so that training, not start-up, dominates.
 """
@@ -36,16 +37,17 @@ SYSTEMS = {
 def run_one(system, corpus, output, workers, epochs):
     """Run one whole job in a child process; return wall_s, rss_mb, train_s, effective_words."""
     common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"]
+    peak = [sys.executable, os.path.join(HERE, "peak.py")]
     if system == "gensim":
-        cmd = [sys.executable, os.path.join(HERE, "gensim_train.py"), corpus, output] + common
+        cmd = peak + [os.path.join(HERE, "gensim_train.py"), corpus, output] + common
     else:
-        cmd = [sys.executable, "-m", "w2v_fastopt", "train", corpus, "--output", output] + common
+        cmd = peak + ["-m", "w2v_fastopt", "train", corpus, "--output", output] + common
         if system == "word2vec":
             cmd.append("--no-shared-negatives")
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     out, err = child.stdout.read(), child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    status = os.waitpid(child.pid, 0)[1]
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
@@ -56,7 +58,8 @@ def run_one(system, corpus, output, workers, epochs):
     else:
         train_s = float(re.search(r"training ([0-9.]+)s", err).group(1))
         effective = sum(int(m.replace(",", "")) for m in re.findall(r"\(([0-9,]+) effective words\)", err))
-    return {"wall_s": wall, "rss_mb": usage.ru_maxrss / 1024, "train_s": train_s,
+    rss_kb = int(re.findall(r"peak-rss-kb (\d+)", err)[-1])
+    return {"wall_s": wall, "rss_mb": rss_kb / 1024, "train_s": train_s,
             "words_per_s": effective / train_s}
 
 

@@ -5,7 +5,8 @@
 
 The corpus is generated to a temporary file: ``--tokens`` tokens drawn from a Zipf(1) distribution
 over ``--types`` word types (most of them occur), 20 tokens a line.  Each measurement is a fresh
-process whose peak RSS (ru_maxrss) is read by the parent: "vocabulary" builds the vocabulary only,
+process that reports its own peak RSS (VmHWM; the parent's ru_maxrss of a child would be floored
+at the parent's size at fork): "vocabulary" builds the vocabulary only,
 "whole job" builds it, trains ``--epochs`` epochs and saves.  Ours keeps the token ids in a
 memory-mapped temporary file whose pages it hands back as it goes; gensim re-reads the text file.
 """
@@ -32,6 +33,9 @@ print(len(model.vocab), "words", file=sys.stderr)
 if not vocab_only:
     model.train()
     model.save_word2vec_format(out)
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print("peak-rss-kb", line.split()[1], file=sys.stderr)
 """
 
 GENSIM = """
@@ -46,6 +50,9 @@ if not vocab_only:
     model.train(corpus_file=corpus, total_examples=model.corpus_count,
                 total_words=model.corpus_total_words, epochs=epochs)
     model.wv.save_word2vec_format(out, binary=True)
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print("peak-rss-kb", line.split()[1], file=sys.stderr)
 """
 
 
@@ -68,10 +75,11 @@ def peak_rss(script, corpus, out, epochs, vocab_only, max_vocab_size=0):
                               "1" if vocab_only else "0", str(max_vocab_size)], cwd=ROOT,
                              stderr=subprocess.PIPE, text=True)
     err = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    if child.wait() != 0:
         raise SystemExit(err[-2000:])
-    return usage.ru_maxrss / 1024, time.perf_counter() - t0, err.strip().splitlines()[-1]
+    lines = err.strip().splitlines()
+    words = next(line for line in lines if line.endswith(" words"))
+    return int(lines[-1].split()[-1]) / 1024, time.perf_counter() - t0, words
 
 
 def main():
