@@ -3,22 +3,12 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-import pytest
 from gensim.models import KeyedVectors
 
 
 def run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "w2v_fastopt", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def small_corpus(tmp_path_factory, corpus_path):
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    with open(corpus_path) as src:
-        path.write_text("".join(next(src) for _ in range(12)))
-    return path
 
 
 def test_train_then_evaluate(small_corpus, tmp_path):

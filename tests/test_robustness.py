@@ -13,7 +13,7 @@ from w2v_fastopt import Word2Vec
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, corpus_path):
+def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, small_corpus):
     """A real write failure: the child may not write files over 6 MB (RLIMIT_FSIZE -> EFBIG, as a
     full disk gives ENOSPC); the token ids (4 MB) fit, the vectors (~14 MB) do not."""
     out = tmp_path / "v.bin"
@@ -23,34 +23,23 @@ def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, corpus_p
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (6 << 20, 6 << 20))
 
-    small = tmp_path / "c.txt"
-    with open(corpus_path) as src:
-        small.write_text("".join(next(src) for _ in range(10)))
-    r = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", str(small), "-o", str(out),
+    r = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", str(small_corpus), "-o", str(out),
                         "--epochs", "1", "--min-count", "2", "--vector-size", "1000", "--quiet"], capture_output=True, text=True,
                        preexec_fn=limit, timeout=120)
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "write failed, earlier file kept" in lines[0] and str(out) in lines[0]
     assert out.read_bytes() == b"earlier good output"
-    assert sorted(os.listdir(tmp_path)) == ["c.txt", "v.bin"]
-
-
-@pytest.fixture(scope="module")
-def hogwild_corpus(tmp_path_factory, corpus_path):
-    path = tmp_path_factory.mktemp("hog") / "c.txt"
-    with open(corpus_path) as src:
-        path.write_text("".join(next(src) for _ in range(8)))
-    return path
+    assert sorted(os.listdir(tmp_path)) == ["v.bin"]  # no temporary file left
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "word2vec"])
 @pytest.mark.parametrize("workers", [1, 2, 4])
-def test_hogwild_races_stay_finite(hogwild_corpus, shared, workers):
+def test_hogwild_races_stay_finite(small_corpus, shared, workers):
     """Many seeds, up to 4 racing threads on 2 cores, learning rates up to 4x word2vec.c's."""
     for seed in range(4):
         for alpha in (0.05, 0.1):
-            model = Word2Vec(corpus_file=hogwild_corpus, workers=workers, seed=seed, alpha=alpha,
+            model = Word2Vec(corpus_file=small_corpus, workers=workers, seed=seed, alpha=alpha,
                              epochs=2, min_count=1, window=8, shared_negatives=shared)
             assert np.isfinite(model.vectors).all() and np.isfinite(model.syn1neg).all()
             assert all(np.isfinite(s.loss) for s in model.epoch_stats)

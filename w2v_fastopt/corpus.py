@@ -249,10 +249,8 @@ class _CompiledTokenizer:
         words = [r.decode("utf-8", "replace") for r in raw]
         counts = self.counts[:n].copy()
         if len(set(words)) < n:
-            first = {}
-            merge = np.array([first.setdefault(w, len(first)) for w in words], dtype=np.int32)
-            keep = np.unique(merge, return_index=True)[1]
-            return list(first), np.bincount(merge, weights=counts).astype(np.int64), [raw[i] for i in keep]
+            words, counts, merge = _merge_duplicates(words, counts)
+            raw = [raw[i] for i in np.unique(merge, return_index=True)[1]]  # first spelling of each
         return words, counts, raw
 
     def result(self):

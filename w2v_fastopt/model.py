@@ -5,7 +5,6 @@
     model.save("m.w2v"); Word2Vec.load("m.w2v")
     model.wv.save_word2vec_format("v.bin", binary=True)
 """
-import io
 import json
 import logging
 import os
@@ -78,7 +77,9 @@ class Word2Vec:
         raise AttributeError(f"'Word2Vec' object has no attribute '{name}'")
 
     def build_vocab(self, sentences=None, corpus_file=None):
-        """Read the corpus once, count words, keep those with count >= min_count, initialize vectors.
+        """Read the corpus, count words, keep those with count >= min_count, initialize vectors.
+
+        The text is read once; twice with ``max_vocab_size`` (a pruned counting pass, then the ids).
 
         Input vectors: uniform(-0.5, 0.5) / vector_size (word2vec.c); output vectors: zero.
         """

@@ -1,5 +1,4 @@
 """Corpus preparation in compiled code: one pass, in place, no temporaries the size of the corpus."""
-import numpy as np
 from numba import njit
 
 
