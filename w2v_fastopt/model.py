@@ -10,6 +10,7 @@ import logging
 import os
 import time
 import zipfile
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,29 +84,10 @@ class Word2Vec:
 
         Input vectors: uniform(-0.5, 0.5) / vector_size (word2vec.c); output vectors: zero.
         """
-        if (sentences is None) == (corpus_file is None):
-            raise TypeError("give exactly one of sentences or corpus_file")
         t0 = time.perf_counter()
-        min_count = self.params.min_count
-        if corpus_file is not None and self.params.max_vocab_size is not None:
-            # gensim's two passes: count with pruning, then read the ids of the final vocabulary
-            source = self.corpus_file = os.fspath(corpus_file)
-            words, counts, raw = count_corpus_file(corpus_file, self.params.max_vocab_size)
-            self._check_vocab(source, counts, min_count)
-            order = vocabulary_order(counts, min_count)
-            tokenized = read_corpus_file(corpus_file, vocabulary=[raw[i] for i in order])
-            vocab, ids, starts = Vocab([words[i] for i in order], counts[order]), tokenized.ids, tokenized.starts
-        else:
-            if corpus_file is not None:
-                source = self.corpus_file = os.fspath(corpus_file)
-                tokenized = read_corpus_file(corpus_file)
-            elif self.params.max_vocab_size is not None:
-                raise ValueError("max_vocab_size needs corpus_file= (it reads the text twice)")
-            else:
-                source = "sentences"
-                tokenized = _tokenize_sentences(sentences)
-            self._check_vocab(source, tokenized.counts, min_count)
-            vocab, ids, starts = build_vocab(tokenized, min_count)
+        corpus = load_corpus(sentences, corpus_file, min_count=self.params.min_count,
+                             max_vocab_size=self.params.max_vocab_size)
+        vocab = corpus.vocab
         rng = np.random.default_rng(self.params.seed)
         dim = self.params.vector_size
         syn0 = rng.random((len(vocab), dim), dtype=np.float32)  # in place: no V x d temporaries
@@ -113,26 +95,13 @@ class Word2Vec:
         syn0 /= np.float32(dim)
         self.syn1neg = np.zeros(syn0.shape, dtype=np.float32)  # calloc: pages appear as trained
         self.vocab, self.vectors, self._wv = vocab, syn0, None
-        self._corpus = (ids, starts)
-        self._store = tokenized.store
-        self.corpus_total_words = tokenized.n_tokens
-        self.invalid_tokens = tokenized.invalid_tokens
-        if tokenized.invalid_tokens:
-            logger.warning("%s: %d tokens had bytes that are not UTF-8; kept, with U+FFFD in their place",
-                           source, tokenized.invalid_tokens)
+        self._corpus = (corpus.ids, corpus.starts)
+        self._store = corpus.store
+        self.corpus_file = corpus.source if corpus_file is not None else None
+        self.corpus_total_words = corpus.raw_tokens
+        self.invalid_tokens = corpus.invalid_tokens
         self.timings["vocab"] = time.perf_counter() - t0
-        logger.info("%s: %d tokens, %d distinct words, %d with count >= %d (%d tokens kept)",
-                    source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count,
-                    ids.shape[0])
         return self
-
-    @staticmethod
-    def _check_vocab(source, counts, min_count):
-        if counts.sum() == 0:
-            raise ValueError(f"{source}: the corpus has no tokens (empty or whitespace-only)")
-        if counts.max() < min_count:
-            raise ValueError(f"{source}: empty vocabulary: no word occurs min_count={min_count} times "
-                             f"(the most frequent word occurs {int(counts.max())} times)")
 
     def train(self, checkpoint_path=None, checkpoint_every=None, stop=None):
         """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self.
@@ -282,6 +251,69 @@ class Word2Vec:
         model.corpus_file = header.get("corpus_file")
         model._header = header
         return model
+
+
+@dataclass
+class TrainingCorpus:
+    """A corpus read for training: the in-vocabulary tokens as ids, sentence by sentence.
+
+    ids: int32[N] vocabulary indices (out-of-vocabulary tokens removed, as gensim does before
+    windows are formed); starts: int64[S+1] sentence boundaries into ids; vocab: the Vocab;
+    raw_tokens: tokens read, before min_count; invalid_tokens: tokens with non-UTF-8 bytes (kept,
+    with U+FFFD); source: the file name, or "sentences".  ``ids`` may be memory-mapped (``store``).
+    """
+    ids: np.ndarray
+    starts: np.ndarray
+    vocab: Vocab
+    raw_tokens: int
+    invalid_tokens: int
+    source: str
+    store: object = None
+
+
+def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size=None):
+    """Read a corpus (an iterable of token lists, or a file: UTF-8, plain/.gz/.bz2), count words,
+    keep those with count >= min_count in gensim's order; returns a ``TrainingCorpus``.
+
+    The text is read once; twice with ``max_vocab_size`` (gensim's pruned counting pass, then the ids).
+    Raises ValueError naming the source if no word is left.
+    """
+    if (sentences is None) == (corpus_file is None):
+        raise TypeError("give exactly one of sentences or corpus_file")
+    if corpus_file is not None and max_vocab_size is not None:
+        # gensim's two passes: count with pruning, then read the ids of the final vocabulary
+        source = os.fspath(corpus_file)
+        words, counts, raw = count_corpus_file(corpus_file, max_vocab_size)
+        _check_vocab(source, counts, min_count)
+        order = vocabulary_order(counts, min_count)
+        tokenized = read_corpus_file(corpus_file, vocabulary=[raw[i] for i in order])
+        vocab, ids, starts = Vocab([words[i] for i in order], counts[order]), tokenized.ids, tokenized.starts
+    else:
+        if corpus_file is not None:
+            source = os.fspath(corpus_file)
+            tokenized = read_corpus_file(corpus_file)
+        elif max_vocab_size is not None:
+            raise ValueError("max_vocab_size needs corpus_file= (it reads the text twice)")
+        else:
+            source = "sentences"
+            tokenized = _tokenize_sentences(sentences)
+        _check_vocab(source, tokenized.counts, min_count)
+        vocab, ids, starts = build_vocab(tokenized, min_count)
+    if tokenized.invalid_tokens:
+        logger.warning("%s: %d tokens had bytes that are not UTF-8; kept, with U+FFFD in their place",
+                       source, tokenized.invalid_tokens)
+    logger.info("%s: %d tokens, %d distinct words, %d with count >= %d (%d tokens kept)",
+                source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count, ids.shape[0])
+    return TrainingCorpus(ids, starts, vocab, tokenized.n_tokens, tokenized.invalid_tokens, source,
+                          tokenized.store)
+
+
+def _check_vocab(source, counts, min_count):
+    if counts.sum() == 0:
+        raise ValueError(f"{source}: the corpus has no tokens (empty or whitespace-only)")
+    if counts.max() < min_count:
+        raise ValueError(f"{source}: empty vocabulary: no word occurs min_count={min_count} times "
+                         f"(the most frequent word occurs {int(counts.max())} times)")
 
 
 def read_header(path):
