@@ -134,3 +134,39 @@ def train_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0
                     syn0[l1] += neu1e.astype(np.float32)
                     pairs += 1
     return pairs, loss, effective, rng.state
+
+
+def batch_gradient(syn0, syn1neg, inputs, outputs, labels):
+    """Dense float64 gradients (∂L/∂syn0, ∂L/∂syn1neg) of the mean SGNS loss of a batch of
+    examples (inputs[e], outputs[e, :], labels[e, :]), from ``sgns_gradient`` one example at a time."""
+    g0 = np.zeros(syn0.shape)
+    g1 = np.zeros(syn1neg.shape)
+    for e in range(len(inputs)):
+        T = syn1neg[outputs[e]].astype(np.float64)
+        du, dts = sgns_gradient(syn0[inputs[e]].astype(np.float64), T, labels[e])
+        g0[inputs[e]] += du / len(inputs)
+        for t, dt in zip(outputs[e], dts):
+            g1[t] += dt / len(inputs)
+    return g0, g1
+
+
+def skipgram_examples(ids, starts, tables, window, negative, state):
+    """The example stream of ``kernels.pairs.skipgram_examples`` over a whole corpus, in Python:
+    (inputs list, outputs list of lists)."""
+    keep, accept, alias = tables
+    rng = XorShift(state)
+    inputs, outputs = [], []
+    for s in range(len(starts) - 1):
+        sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
+        for c, context in _windows(sentence, window, rng):
+            word = sentence[c]
+            for p in context:
+                row = [word]
+                for _ in range(negative):
+                    target = word
+                    while target == word:
+                        target = alias_draw(rng.next(), accept, alias)
+                    row.append(target)
+                inputs.append(sentence[p])
+                outputs.append(row)
+    return inputs, outputs

@@ -1,0 +1,192 @@
+"""Runge-Kutta optimizers: gradient descent as an ODE solver, with more than one gradient per step.
+
+Gradient descent is Euler's method for the gradient flow dp/dt = -g(p) with step h = learning rate.
+An explicit Runge-Kutta method with Butcher tableau (a, b) takes s gradient evaluations per step:
+
+    k_1 = g(p)
+    k_i = g(p - h Σ_{j<i} a_ij k_j)          i = 2..s
+    p  <- p - h Σ_i b_i k_i
+
+    euler: s=1, b=(1)                          (plain SGD, order 1)
+    heun:  a=((1,)), b=(1/2, 1/2)              (order 2: the article's method)
+    rk4:   a=((1/2,), (0, 1/2), (0, 0, 1)), b=(1/6, 1/3, 1/3, 1/6)   (classical, order 4)
+
+All stages use the same batch.  A Keras optimizer's update runs once per step and cannot evaluate the
+gradient again, so the stages are evaluated by the model's ``train_step`` (``RungeKuttaMixin``), which
+then hands the combined gradient Σ b_i k_i to ``optimizer.apply`` once: ``iterations`` advances once
+per step, and with ``momentum`` the combined gradient goes through SGD's momentum as usual.
+
+Trial points are made in place and undone: a sparse gradient (``tf.IndexedSlices``, an embedding)
+moves and restores only its rows, so a Heun step costs two gradient evaluations, not a copy of the
+whole table.
+"""
+import keras
+import tensorflow as tf
+from keras import ops
+
+TABLEAUS = {
+    "euler": ((), (1.0,)),
+    "heun": (((1.0,),), (0.5, 0.5)),
+    "midpoint": (((0.5,),), (0.0, 1.0)),
+    "rk4": (((0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1 / 6, 1 / 3, 1 / 3, 1 / 6)),
+}
+
+
+def tableau(method):
+    """(a, b) of a method name in TABLEAUS, or of an explicit ``{"a": rows, "b": weights}``."""
+    if isinstance(method, str):
+        if method not in TABLEAUS:
+            raise ValueError(f"unknown Runge-Kutta method {method!r}; choose from {', '.join(TABLEAUS)}")
+        return TABLEAUS[method]
+    a, b = tuple(tuple(float(x) for x in row) for row in method["a"]), tuple(float(x) for x in method["b"])
+    if len(a) != len(b) - 1 or any(len(row) != i + 1 for i, row in enumerate(a)):
+        raise ValueError("a Butcher tableau needs len(b) - 1 rows of a, row i with i + 1 entries")
+    return a, b
+
+
+@keras.saving.register_keras_serializable(package="w2v_fastopt")
+class RungeKutta(keras.optimizers.SGD):
+    """SGD whose step is an explicit Runge-Kutta step of the gradient flow (see the module docstring).
+
+    ```
+    k = [g(p)]; for row in a: k.append(g(p - learning_rate * sum(a_ij * k_j)))
+    p = p - learning_rate * sum(b_i * k_i)     # through SGD's update (momentum, if any)
+    ```
+
+    Args:
+        learning_rate: the step h (a float or a ``LearningRateSchedule``).
+        method: "euler", "heun", "midpoint", "rk4", or ``{"a": [[...], ...], "b": [...]}``.
+        momentum, nesterov, and the other keyword arguments: as ``keras.optimizers.SGD``.
+
+    Needs a model whose ``train_step`` evaluates the stages: ``SkipGramModel`` does, and so does any
+    model that mixes in ``RungeKuttaMixin``.  Under a stock ``train_step`` it raises (a silent
+    one-stage step would be plain SGD under another name).
+    """
+
+    def __init__(self, learning_rate=0.01, method="heun", momentum=0.0, nesterov=False, name=None,
+                 **kwargs):
+        a, b = tableau(method)
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+                         name=name or (method if isinstance(method, str) else "runge_kutta"), **kwargs)
+        self.a, self.b, self.method = a, b, method
+        self._stages_evaluated = False
+
+    @property
+    def stages(self):
+        return len(self.b)
+
+    def apply(self, grads, trainable_variables=None):
+        if self.stages > 1 and not self._stages_evaluated:
+            raise TypeError(f"{type(self).__name__} ({self.method}) needs {self.stages} gradient evaluations "
+                            "per step; train a model with RungeKuttaMixin (SkipGramModel has it)")
+        return super().apply(grads, trainable_variables)
+
+    def get_config(self):
+        config = super().get_config()
+        config["method"] = self.method
+        return config
+
+
+@keras.saving.register_keras_serializable(package="w2v_fastopt")
+class Heun(RungeKutta):
+    """Heun's method (the article's): p~ = p - lr g(p); p <- p - lr/2 (g(p) + g(p~))."""
+
+    def __init__(self, learning_rate=0.01, **kwargs):
+        kwargs.pop("method", None)
+        super().__init__(learning_rate=learning_rate, method="heun", **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="w2v_fastopt")
+class RK4(RungeKutta):
+    """The classical fourth-order Runge-Kutta method, four gradients per step."""
+
+    def __init__(self, learning_rate=0.01, **kwargs):
+        kwargs.pop("method", None)
+        super().__init__(learning_rate=learning_rate, method="rk4", **kwargs)
+
+
+def _scaled_sum(terms):
+    """Σ c_j k_j for [(c_j, k_j)]: an IndexedSlices if every k_j is one, else a dense tensor."""
+    if all(isinstance(k, tf.IndexedSlices) for _, k in terms):
+        return tf.IndexedSlices(tf.concat([tf.cast(c, k.dtype) * k.values for c, k in terms], 0),
+                                tf.concat([k.indices for _, k in terms], 0), terms[0][1].dense_shape)
+    return tf.add_n([tf.cast(c, k.dtype) * tf.convert_to_tensor(k) for c, k in terms])
+
+
+def _move(variable, offset):
+    """variable += offset (IndexedSlices: only its rows); returns the function that undoes it."""
+    var = variable.value
+    if isinstance(offset, tf.IndexedSlices):
+        saved = tf.gather(var, offset.indices)
+        var.scatter_add(tf.IndexedSlices(tf.cast(offset.values, var.dtype), offset.indices))
+        return lambda: var.scatter_update(tf.IndexedSlices(saved, offset.indices))
+    saved = tf.identity(var)
+    var.assign_add(tf.cast(offset, var.dtype))
+    return lambda: var.assign(saved)
+
+
+def runge_kutta_gradients(optimizer, variables, gradient_fn):
+    """The stages of one step: returns (loss, y_pred, Σ b_i k_i), loss and y_pred at the start point.
+
+    gradient_fn() -> (loss, y_pred, [gradient per variable]) at the variables' current values.
+    """
+    loss, y_pred, first = gradient_fn()
+    a, b = getattr(optimizer, "a", ()), getattr(optimizer, "b", (1.0,))
+    if len(b) == 1:
+        return loss, y_pred, first
+    h = ops.cast(optimizer.learning_rate, "float64")  # cast to each gradient's dtype when used
+    stages = [first]
+    for row in a:
+        undo = []
+        for v, variable in enumerate(variables):
+            terms = [(-h * coef, k[v]) for coef, k in zip(row, stages) if coef != 0.0 and k[v] is not None]
+            if terms:
+                undo.append(_move(variable, _scaled_sum(terms)))
+        _, _, k = gradient_fn()  # ordered after the moves and before the undo: same resources
+        for restore in undo:
+            restore()
+        stages.append(k)
+    combined = []
+    for v in range(len(variables)):
+        terms = [(coef, k[v]) for coef, k in zip(b, stages) if coef != 0.0 and k[v] is not None]
+        combined.append(_scaled_sum(terms) if terms else None)
+    return loss, y_pred, combined
+
+
+class RungeKuttaMixin:
+    """A ``train_step`` for ``keras.Model`` subclasses that also runs multi-stage optimizers.
+
+    ``class MyModel(RungeKuttaMixin, keras.Model)``.  With a one-stage optimizer (SGD, Adam, ...)
+    it is the stock step.  Override ``loss_and_gradients`` to supply gradients another way (by hand).
+    """
+
+    def loss_and_gradients(self, x, y, sample_weight):
+        """(loss, y_pred, gradients of the trainable variables) by autodiff (``tf.GradientTape``)."""
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+        return loss, y_pred, tape.gradient(loss, self.trainable_variables)
+
+    def step_gradients(self, x, y, sample_weight):
+        """(loss, y_pred, Σ b_i k_i) of one step of ``self.optimizer``'s method; the default moves
+        the variables to each trial point and back (``runge_kutta_gradients``)."""
+        return runge_kutta_gradients(self.optimizer, self.trainable_variables,
+                                     lambda: self.loss_and_gradients(x, y, sample_weight))
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        variables = self.trainable_variables
+        optimizer = self.optimizer
+        loss, y_pred, grads = self.step_gradients(x, y, sample_weight)
+        if isinstance(optimizer, RungeKutta):
+            optimizer._stages_evaluated = True
+        try:
+            optimizer.apply(grads, variables)
+        finally:
+            if isinstance(optimizer, RungeKutta):
+                optimizer._stages_evaluated = False
+        batch = tf.shape(tf.nest.flatten(x)[0])[0]
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss, sample_weight=batch)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -1,0 +1,191 @@
+"""Soft batch: gradient accumulation that keeps embedding gradients sparse.
+
+```
+sum += g                       # every batch
+if batch % steps == steps - 1:
+    inner.apply(sum / steps)   # the inner optimizer's own update, with the mean gradient
+    sum = 0
+```
+
+``steps`` batches of size b then move the weights exactly as one batch of size steps*b would (with a
+mean loss), whatever the inner optimizer (SGD, momentum, Adam ...): its state and ``iterations``
+advance once per applied update, as with Keras's ``gradient_accumulation_steps``.
+
+Keras's built-in accumulation keeps a dense accumulator per variable and adds every gradient into
+it: an embedding's sparse gradient (``tf.IndexedSlices``, a few rows) is densified into a full
+vocabulary x dim add on every batch, and the update is dense too.  Here a sparse gradient is kept as
+it is: its rows and values are written into a buffer of ``steps`` slots (``steps`` x rows per batch),
+and the update hands the inner optimizer one ``IndexedSlices`` of all of them (repeated rows add up,
+as they do within one batch).  Dense gradients are summed in a dense accumulator as usual.
+
+The buffers take their shapes from the first gradients (rows per batch are known only then): they
+are made on the first ``apply`` and saved and restored with the optimizer.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+DENSE, SPARSE = 1, 2
+
+
+@keras.saving.register_keras_serializable(package="w2v_fastopt")
+class SoftBatch(keras.optimizers.Optimizer):
+    """Accumulate the gradients of ``steps`` batches, then apply their mean with ``inner_optimizer``.
+
+    Args:
+        inner_optimizer: any ``keras.optimizers.Optimizer`` (its learning rate, schedule, momentum
+            and clipping apply to the averaged gradient).
+        steps: batches per update (an integer >= 1; 1 is the inner optimizer alone).
+
+    ``iterations`` and ``learning_rate`` are the inner optimizer's (updates applied, not batches).
+    """
+
+    def __init__(self, inner_optimizer, steps=2, name=None, **kwargs):
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
+            raise TypeError(f"inner_optimizer must be a keras optimizer, got {type(inner_optimizer).__name__}")
+        if kwargs:
+            raise ValueError(f"SoftBatch does not take {', '.join(kwargs)}: set it on the inner optimizer")
+        super().__init__(learning_rate=0.0, name=name or "soft_batch")
+        self.inner_optimizer = inner_optimizer
+        self.steps = int(steps)
+        # Made at the first apply: kept out of Keras's automatic variable tracking, and listed
+        # after the inner optimizer's variables (``variables``), so that save/load sees one order.
+        object.__setattr__(self, "_layout", [])
+        object.__setattr__(self, "_sums", [])
+
+    def build(self, var_list):
+        if self.built:
+            return
+        self.inner_optimizer.build(var_list)
+        super().build(var_list)
+        self.slot = self.add_variable(shape=(), dtype="int32", initializer="zeros", name="slot")
+        self._layout[:] = [0] * len(var_list)
+        self._sums[:] = [None] * len(var_list)
+
+    @property
+    def variables(self):
+        own = [v for s in self._sums if s is not None for v in (s if isinstance(s, tuple) else (s,))]
+        return self._variables + self.inner_optimizer.variables + own
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if hasattr(self, "inner_optimizer"):  # the base class sets it before inner exists
+            self.inner_optimizer.learning_rate = value
+        else:
+            keras.optimizers.Optimizer.learning_rate.fset(self, value)
+
+    def _make_sum(self, i, variable, shape_or_grad):
+        """The accumulator of variable i: dense like the variable, or sparse slot buffers."""
+        with tf.init_scope():
+            if isinstance(shape_or_grad, tf.IndexedSlices) or isinstance(shape_or_grad, tuple):
+                rows, width = (shape_or_grad if isinstance(shape_or_grad, tuple)
+                               else (shape_or_grad.indices.shape[0] * self.steps,
+                                     shape_or_grad.values.shape[1:]))
+                if rows is None:
+                    raise ValueError("SoftBatch needs sparse gradients of a fixed number of rows "
+                                     "(batches of one size: drop_remainder=True)")
+                indices = keras.Variable(np.zeros(rows, np.int32), trainable=False,
+                                         name=f"{variable.name}_soft_batch_rows")
+                values = keras.Variable(np.zeros((rows, *width), variable.dtype), trainable=False,
+                                        name=f"{variable.name}_soft_batch_values")
+                self._sums[i], self._layout[i] = (indices, values), SPARSE
+            else:
+                self._sums[i] = keras.Variable(np.zeros(variable.shape, variable.dtype), trainable=False,
+                                               name=f"{variable.name}_soft_batch_sum")
+                self._layout[i] = DENSE
+
+    def apply(self, grads, trainable_variables=None):
+        if not self.built:
+            self.build(trainable_variables)
+            self.built = True
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        trainable_variables = list(trainable_variables)
+        grads = list(grads)
+        slot = self.slot.value
+        for variable, grad in zip(trainable_variables, grads):
+            if grad is None:
+                continue
+            i = self._get_variable_index(variable)
+            if self._sums[i] is None:
+                self._make_sum(i, variable, grad)
+            if self._layout[i] == SPARSE:
+                if not isinstance(grad, tf.IndexedSlices):
+                    raise ValueError(f"{variable.name}: gradient was sparse, now dense")
+                indices, values = (v.value for v in self._sums[i])
+                n = grad.indices.shape[0]
+                if n * self.steps != indices.shape[0]:
+                    raise ValueError(f"{variable.name}: sparse gradients of {n} rows, the buffers hold "
+                                     f"{indices.shape[0] // self.steps}: batches must keep one size")
+                where = slot * n + tf.range(n)
+                indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
+                values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
+            else:
+                self._sums[i].assign_add(tf.convert_to_tensor(grad))
+
+        def update():
+            mean = []
+            for variable, grad in zip(trainable_variables, grads):
+                i = self._get_variable_index(variable)
+                if grad is None:
+                    mean.append(None)
+                elif self._layout[i] == SPARSE:
+                    indices, values = self._sums[i]
+                    mean.append(tf.IndexedSlices(values.value / self.steps, indices.value,
+                                                 tf.shape(variable.value, out_type=tf.int64)))
+                else:
+                    mean.append(self._sums[i].value / self.steps)
+            self.inner_optimizer.apply(mean, trainable_variables)
+            for variable, grad in zip(trainable_variables, grads):
+                i = self._get_variable_index(variable)
+                if grad is not None and self._layout[i] == DENSE:
+                    self._sums[i].assign(ops.zeros_like(self._sums[i]))
+
+        if self.steps == 1:
+            update()
+        else:
+            ops.cond(ops.equal(slot, self.steps - 1), update, lambda: None)
+        self.slot.assign((slot + 1) % self.steps)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["layout"] = np.array(self._layout, dtype=np.int32)
+
+    def load_own_variables(self, store):
+        layout = np.asarray(store["layout"]) if "layout" in store else np.zeros(0, np.int32)
+        first = len(self.variables)  # own and inner, made by build
+        k = first
+        for i, kind in enumerate(layout):
+            if kind == SPARSE and self._sums[i] is None:
+                values = np.asarray(store[str(k + 1)])
+                self._make_sum(i, self._trainable_variables[i], (values.shape[0], values.shape[1:]))
+            elif kind == DENSE and self._sums[i] is None:
+                self._make_sum(i, self._trainable_variables[i], None)
+            k += {SPARSE: 2, DENSE: 1}.get(int(kind), 0)
+        for j, variable in enumerate(self.variables):
+            variable.assign(store[str(j)])
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def get_config(self):
+        return {"name": self.name, "steps": self.steps,
+                "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        inner = keras.saving.deserialize_keras_object(config.pop("inner_optimizer"),
+                                                           custom_objects=custom_objects)
+        return cls(inner, **config)
