@@ -278,8 +278,9 @@ def test_quality_close_to_the_numba_engine(corpus_path):
     """fit (SGD, batch 1024, lr 0.025 * 1024, 5 epochs) on data/ scores within the calibrated margin of
     the Numba engine's (word2vec.c mode) for the same epochs; fit's history and callbacks work.
 
-    Calibration, seeds 1-3 (keras / engine): WordSim-353 0.217-0.227 / 0.229-0.25,
-    analogies 0.014-0.016 / 0.016-0.018.  Margins: 0.06 and 0.006.
+    Calibration, seeds 1-4 (keras / engine with workers=1): WordSim-353 0.212-0.227 / 0.215-0.226,
+    analogies 0.014-0.016 / 0.012-0.017; keras minus engine, seed by seed: WordSim -0.009..+0.012,
+    analogies -0.001..+0.003.  Margins: 0.04 and 0.005.
     """
     corpus = load_corpus(corpus_file=corpus_path)
     examples = SkipGramExamples(corpus, corpus.vocab, batch_size=1024, seed=1)
@@ -295,5 +296,5 @@ def test_quality_close_to_the_numba_engine(corpus_path):
     ours = evaluate(model.to_keyed_vectors(corpus.vocab.words, corpus.vocab.counts))
     engine = evaluate(Word2Vec(corpus_file=corpus_path, epochs=5, seed=1, workers=1,
                                shared_negatives=False).wv)
-    assert ours["wordsim353"] > engine["wordsim353"] - 0.06, (ours, engine)
-    assert ours["analogies"] > engine["analogies"] - 0.006, (ours, engine)
+    assert ours["wordsim353"] > engine["wordsim353"] - 0.04, (ours, engine)
+    assert ours["analogies"] > engine["analogies"] - 0.005, (ours, engine)

@@ -1,13 +1,15 @@
 """``w2v-fastopt``: train word vectors from a corpus, evaluate word vectors.
 
 The only module that turns exceptions into one-line errors: ``w2v-fastopt: error: <what>``, exit 1
-(2 for a bad command line).  Never imports TensorFlow.
+(2 for a bad command line).  Imports TensorFlow only for ``--backend keras``.
 """
 import argparse
+import math
 import os
 import signal
 import sys
 import threading
+import time
 
 EPILOG = """\
 flag equivalents (word2vec.c / fastText):
@@ -21,6 +23,11 @@ flag equivalents (word2vec.c / fastText):
   --output        -output / -output       --quiet        -debug 0 / -verbose 0
   --max-vocab-size  (word2vec.c prunes at 21M words) / (none)
   --checkpoint-every, --resume, --no-shared-negatives: no equivalent in either
+
+--backend keras: the same corpus reader, vocabulary and sampler, trained by Keras 3 model.fit
+(TensorFlow, XLA) in batches of --batch-size examples with --optimizer sgd|softbatch|heun|rk4;
+the learning rate is --alpha per example (alpha * batch size for the batch mean), decaying
+linearly to --min-alpha.  --workers, --no-shared-negatives and checkpoints are Numba-only.
 """
 
 
@@ -79,6 +86,16 @@ def _parser():
     t.add_argument("--resume", metavar="STATE",
                    help="continue the training saved in STATE (same result as an uninterrupted "
                    "run; bit-identical with --workers 1); other training flags are ignored")
+    t.add_argument("--backend", choices=["numba", "keras"], default="numba",
+                   help="numba: the compiled SGD engine (default); keras: Keras 3 model.fit "
+                   "(needs pip install 'w2v-fastopt[keras]')")
+    t.add_argument("--optimizer", choices=["sgd", "softbatch", "heun", "rk4"], default="sgd",
+                   help="update rule (--backend keras): SGD, soft batch (gradient accumulation), "
+                   "Heun's method or classical Runge-Kutta (2 and 4 gradients per step)")
+    t.add_argument("--accumulate", type=int, default=None, metavar="K",
+                   help="softbatch: batches per update (default 4)")
+    t.add_argument("--batch-size", type=int, default=1024, metavar="B",
+                   help="examples per batch (--backend keras, %(default)s)")
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
@@ -106,6 +123,12 @@ def _train(args):
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
                                             "seed", "shared_negatives", "max_vocab_size")}
+    if args.backend == "keras":
+        return _train_keras(args, params, binary, checkpoint)
+    if args.optimizer != "sgd" or args.accumulate is not None:
+        raise ValueError(f"--optimizer {args.optimizer}"
+                         f"{'' if args.accumulate is None else ' --accumulate'}: only with --backend "
+                         "keras for now (the Numba engine trains with SGD)")
     progress = None if args.quiet else ProgressBar(args.epochs)
     try:
         model = Word2Vec(progress=progress, **params)
@@ -116,6 +139,54 @@ def _train(args):
         if progress is not None:
             progress.close()
     _write(model, args.output, binary, args.quiet)
+
+
+def _train_keras(args, params, binary, checkpoint):
+    from .io import write_word2vec_format
+    from .model import load_corpus
+    from .params import Params
+
+    if checkpoint is not None:
+        raise ValueError("--checkpoint-every: only with --backend numba")
+    p = Params(**params)
+    try:
+        train_corpus = _import_quietly()
+    except ImportError as err:
+        raise RuntimeError(f"--backend keras needs TensorFlow and Keras 3 ({err}); "
+                           "pip install 'w2v-fastopt[keras]'") from None
+    t0 = time.perf_counter()
+    corpus = load_corpus(corpus_file=args.corpus, min_count=p.min_count, max_vocab_size=p.max_vocab_size)
+    vocab_seconds = time.perf_counter() - t0
+    model, history, timings = train_corpus(corpus, p, batch_size=args.batch_size,
+                                           optimizer=args.optimizer, accumulate=args.accumulate,
+                                           verbose=0 if args.quiet else 2)
+    loss = history.history["loss"][-1]
+    if not math.isfinite(loss):
+        raise RuntimeError(f"training diverged (loss {loss}); lower --alpha or --batch-size")
+    vectors = model.input_vectors.numpy()
+    write_word2vec_format(args.output, corpus.vocab.words, vectors, binary=binary)
+    if not args.quiet:
+        print(f"wrote {vectors.shape[0]:,} vectors of {vectors.shape[1]} dimensions to {args.output} "
+              f"({'binary' if binary else 'text'}); vocabulary {vocab_seconds:.2f}s, training "
+              f"{timings['train']:.2f}s with Keras ({args.optimizer}, batch {args.batch_size}, "
+              f"{timings['examples'] / timings['train']:,.0f} examples/s), final mean loss {loss:.4f}"
+              + (f"; {corpus.invalid_tokens:,} tokens had invalid UTF-8 bytes, replaced by U+FFFD"
+                 if corpus.invalid_tokens else ""), file=sys.stderr)
+
+
+def _import_quietly():
+    """Import the Keras trainer with stderr closed: TensorFlow 2.21's native start-up lines (absl's
+    "All log messages before absl::InitializeLog()...", oneDNN's notice) ignore TF_CPP_MIN_LOG_LEVEL."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        from .keras.train import train_corpus
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return train_corpus
 
 
 def _resume(args):

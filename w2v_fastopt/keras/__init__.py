@@ -12,7 +12,7 @@ This is the only part of w2v_fastopt that imports TensorFlow.
 """
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter on stderr
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.21 prints its start-up INFO lines even at 2
 
 from .dataset import SkipGramExamples, skipgram_dataset  # noqa: E402
 from .model import SkipGramLoss, SkipGramModel  # noqa: E402

@@ -1,0 +1,65 @@
+"""Train a ``SkipGramModel`` on a corpus with gensim's parameters: what ``--backend keras`` runs.
+
+The learning rate: Keras's loss is the mean over the batch, so SGD with learning rate alpha * B moves
+each example as word2vec's alpha does; with soft batch the mean is over B * accumulate examples.  It
+decays linearly (``PolynomialDecay``) from alpha to min_alpha over the run's updates, as word2vec's.
+Measured on data/ (5 epochs, seeds 1-4): batch 1024 with alpha 0.025 scores as the Numba engine in
+word2vec.c mode (WordSim-353 0.21-0.23); alpha 0.05 is unstable at batch 1024 (two seeds in three
+lose the run to spikes in the loss) and diverges at 4096; batch 256 is no better and 3x slower;
+4096 scores lower (0.20).  Hence the defaults: batch_size 1024, the alpha the user gives (0.025).
+"""
+import time
+
+import keras
+
+from .dataset import SkipGramExamples
+from .model import SkipGramModel
+from .runge_kutta import RK4, Heun
+from .soft_batch import SoftBatch
+
+OPTIMIZERS = ("sgd", "softbatch", "heun", "rk4")
+STEPS_PER_EXECUTION = 32  # batches per call into the compiled step: Python overhead once per 32
+
+
+def make_optimizer(name, learning_rate, accumulate=None):
+    """The optimizer called ``name`` (OPTIMIZERS) with a learning rate or schedule."""
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "softbatch":
+        return SoftBatch(keras.optimizers.SGD(learning_rate), steps=accumulate or 4)
+    if name == "heun":
+        return Heun(learning_rate)
+    if name == "rk4":
+        return RK4(learning_rate)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate=None, gradient="analytic",
+                 verbose=1, callbacks=None):
+    """Fit a SkipGramModel on ``corpus`` (a ``TrainingCorpus``) with ``params`` (a ``Params``).
+
+    Returns (model, history, timings) with timings["train"] in seconds.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if accumulate is not None and optimizer != "softbatch":
+        raise ValueError(f"accumulate={accumulate} needs optimizer='softbatch'")
+    accumulate = accumulate or (4 if optimizer == "softbatch" else 1)
+    for name, value in (("batch_size", batch_size), ("accumulate", accumulate)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 24:
+            raise ValueError(f"{name} must be an integer between 1 and {1 << 24}, got {value!r}")
+    examples = SkipGramExamples(corpus, corpus.vocab, batch_size=batch_size, window=params.window,
+                                negative=params.negative, sample=params.sample,
+                                ns_exponent=params.ns_exponent, seed=params.seed)
+    per_update = batch_size * accumulate
+    updates = max(examples.steps_per_epoch * params.epochs // accumulate, 1)
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        params.alpha * per_update, updates, params.min_alpha * per_update)
+    model = SkipGramModel(len(corpus.vocab), params.vector_size, gradient=gradient, seed=params.seed)
+    model.compile(optimizer=make_optimizer(optimizer, schedule, accumulate),
+                  steps_per_execution=STEPS_PER_EXECUTION)
+    t0 = time.perf_counter()
+    history = model.fit(examples.dataset(), epochs=params.epochs, verbose=verbose, shuffle=False,
+                        callbacks=callbacks)
+    return model, history, {"train": time.perf_counter() - t0, "examples": examples.examples_seen,
+                            "words": examples.words_seen}
