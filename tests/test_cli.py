@@ -28,6 +28,21 @@ def test_train_then_evaluate(small_corpus, tmp_path):
     assert "wordsim353" in e.stdout and "simlex999" in e.stdout and "analogies" in e.stdout
 
 
+def test_keras_backend_writes_the_same_kind_of_output(small_corpus, tmp_path):
+    """--backend keras: Heun's method through model.fit; progress on stderr, vectors gensim can load,
+    the same vocabulary as the Numba engine's."""
+    out, reference = tmp_path / "v.bin", tmp_path / "ref.bin"
+    r = run("train", small_corpus, "--output", out, "--backend", "keras", "--optimizer", "heun",
+            "--epochs", "2", "--min-count", "3", "--batch-size", "256")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "" and "Epoch 2/2" in r.stderr and "with Keras (heun, batch 256" in r.stderr
+    assert run("train", small_corpus, "-o", reference, "--epochs", "1", "--min-count", "3",
+               "--quiet").returncode == 0
+    wv, ref = (KeyedVectors.load_word2vec_format(p, binary=True) for p in (out, reference))
+    assert wv.index_to_key == ref.index_to_key and wv.vector_size == 100
+    assert sorted(os.listdir(tmp_path)) == ["ref.bin", "v.bin"]
+
+
 def test_quiet_text_format_and_options(small_corpus, tmp_path):
     out = tmp_path / "v.txt"
     r = run("train", small_corpus, "-o", out, "--quiet", "--epochs", "1", "--vector-size", "20",

@@ -56,6 +56,21 @@ TRAIN_CASES = [
     ("unknown flag", GOOD.encode(), ["--size", "10"], "unrecognized arguments: --size"),
     ("bad checkpoint interval", GOOD.encode(), ["--checkpoint-every", "soon"], "checkpoint_every must"),
     ("resume from a missing state", GOOD.encode(), ["--resume", "nothing.ckpt"], "no such checkpoint"),
+    ("heun on the Numba engine", GOOD.encode(), ["--optimizer", "heun"], "only with --backend keras"),
+    ("keras: unknown optimizer", GOOD.encode(), ["--backend", "keras", "--optimizer", "adamw"],
+     "invalid choice: 'adamw'"),
+    ("keras: batch size 0", GOOD.encode(), ["--backend", "keras", "--batch-size", "0"], "batch_size must be"),
+    ("keras: batch larger than an epoch", GOOD.encode(), ["--backend", "keras", "--batch-size", "100000"],
+     "fewer than batch_size=100000 examples"),
+    ("keras: accumulate without softbatch", GOOD.encode(), ["--backend", "keras", "--accumulate", "2"],
+     "needs optimizer='softbatch'"),
+    ("keras: accumulate 0", GOOD.encode(),
+     ["--backend", "keras", "--optimizer", "softbatch", "--accumulate", "0"], "accumulate must be"),
+    ("keras: checkpoints", GOOD.encode(), ["--backend", "keras", "--checkpoint-every", "1"],
+     "only with --backend numba"),
+    ("keras: a learning rate that diverges", GOOD.encode(),
+     ["--backend", "keras", "--alpha", "10", "--batch-size", "4", "--epochs", "3", "--sample", "0", "--quiet"],
+     "training diverged"),
 ]
 
 

@@ -53,6 +53,27 @@ def test_signal_stops_fast_and_leaves_earlier_output(long_corpus, tmp_path, sign
     assert sorted(os.listdir(tmp_path)) == ["v.bin"]
 
 
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_keras_training_too(long_corpus, tmp_path, signum, code):
+    """--backend keras: the signal lands between two compiled calls (32 batches, milliseconds)."""
+    out = tmp_path / "v.bin"
+    out.write_bytes(b"earlier good vectors")
+    child = start(long_corpus, "--output", out, "--epochs", "20", "--backend", "keras")
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
+    reader.start()
+    wait_for(lambda: any("Epoch 2/20" in line for line in lines))
+    sent = time.monotonic()
+    child.send_signal(signum)
+    assert child.wait(timeout=30) == code
+    assert time.monotonic() - sent < 2.0
+    reader.join(5)
+    assert "interrupted by" in lines[-1] and "Traceback" not in "".join(lines)
+    assert out.read_bytes() == b"earlier good vectors"
+    assert sorted(os.listdir(tmp_path)) == ["v.bin"]
+
+
 def test_checkpoint_and_resume_match_an_uninterrupted_run(long_corpus, tmp_path):
     common = ["--epochs", "3", "--workers", "1", "--seed", "11", "--quiet"]
     reference = tmp_path / "reference.bin"

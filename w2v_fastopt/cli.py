@@ -4,6 +4,7 @@ The only module that turns exceptions into one-line errors: ``w2v-fastopt: error
 (2 for a bad command line).  Imports TensorFlow only for ``--backend keras``.
 """
 import argparse
+import contextlib
 import math
 import os
 import signal
@@ -142,6 +143,8 @@ def _train(args):
 
 
 def _train_keras(args, params, binary, checkpoint):
+    import numpy as np
+
     from .io import write_word2vec_format
     from .model import load_corpus
     from .params import Params
@@ -157,13 +160,16 @@ def _train_keras(args, params, binary, checkpoint):
     t0 = time.perf_counter()
     corpus = load_corpus(corpus_file=args.corpus, min_count=p.min_count, max_vocab_size=p.max_vocab_size)
     vocab_seconds = time.perf_counter() - t0
-    model, history, timings = train_corpus(corpus, p, batch_size=args.batch_size,
-                                           optimizer=args.optimizer, accumulate=args.accumulate,
-                                           verbose=0 if args.quiet else 2)
+    # Keras's progress lines (and TerminateOnNaN's notice) with ours on stderr; none with --quiet
+    with open(os.devnull, "w") as devnull, \
+            contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), _stop_between_steps() as stop:
+        model, history, timings = train_corpus(corpus, p, batch_size=args.batch_size,
+                                               optimizer=args.optimizer, accumulate=args.accumulate,
+                                               verbose=0 if args.quiet else 2, callbacks=[stop])
     loss = history.history["loss"][-1]
-    if not math.isfinite(loss):
-        raise RuntimeError(f"training diverged (loss {loss}); lower --alpha or --batch-size")
     vectors = model.input_vectors.numpy()
+    if not (math.isfinite(loss) and np.isfinite(vectors).all()):
+        raise RuntimeError(f"training diverged (loss {loss}); lower --alpha or --batch-size")
     write_word2vec_format(args.output, corpus.vocab.words, vectors, binary=binary)
     if not args.quiet:
         print(f"wrote {vectors.shape[0]:,} vectors of {vectors.shape[1]} dimensions to {args.output} "
@@ -172,6 +178,35 @@ def _train_keras(args, params, binary, checkpoint):
               f"{timings['examples'] / timings['train']:,.0f} examples/s), final mean loss {loss:.4f}"
               + (f"; {corpus.invalid_tokens:,} tokens had invalid UTF-8 bytes, replaced by U+FFFD"
                  if corpus.invalid_tokens else ""), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stop_between_steps():
+    """A Keras callback that stops ``fit`` after the compiled call in which Ctrl-C or SIGTERM came.
+
+    The signal only sets a flag: an exception raised wherever the main thread happens to be inside
+    TensorFlow or Keras can be swallowed there (seen: a SIGINT that training outlived).  The
+    callback raises it at a known point, between two compiled calls (32 batches, milliseconds).
+    """
+    import keras
+
+    received = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+
+    def check(*args, **kwargs):
+        if received:
+            raise _Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+
+    saved = None
+    if threading.current_thread() is threading.main_thread():
+        saved = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield keras.callbacks.LambdaCallback(on_train_batch_end=check, on_epoch_end=check)
+    finally:
+        for s, handler in (saved or {}).items():
+            signal.signal(s, handler)
 
 
 def _import_quietly():
@@ -270,7 +305,14 @@ def main(argv=None):
         name = "SIGTERM" if terminated else "SIGINT"
         print(f"w2v-fastopt: interrupted by {name}: nothing written, earlier outputs left as they "
               "were", file=sys.stderr)
-        return 143 if terminated else 130
+        code = 143 if terminated else 130
+        if argv is None and "tensorflow" in sys.modules:
+            # TensorFlow's teardown can wait seconds on the tf.data generator thread that the
+            # interrupt left behind; there is nothing left to write or clean up: leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
         message = str(err) or type(err).__name__
         if isinstance(err, KeyError):

@@ -26,7 +26,7 @@ def make_optimizer(name, learning_rate, accumulate=None):
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate)
     if name == "softbatch":
-        return SoftBatch(keras.optimizers.SGD(learning_rate), steps=accumulate or 4)
+        return SoftBatch(keras.optimizers.SGD(learning_rate), steps=4 if accumulate is None else accumulate)
     if name == "heun":
         return Heun(learning_rate)
     if name == "rk4":
@@ -44,7 +44,8 @@ def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     if accumulate is not None and optimizer != "softbatch":
         raise ValueError(f"accumulate={accumulate} needs optimizer='softbatch'")
-    accumulate = accumulate or (4 if optimizer == "softbatch" else 1)
+    if accumulate is None:
+        accumulate = 4 if optimizer == "softbatch" else 1
     for name, value in (("batch_size", batch_size), ("accumulate", accumulate)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 24:
             raise ValueError(f"{name} must be an integer between 1 and {1 << 24}, got {value!r}")
@@ -60,6 +61,6 @@ def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate
                   steps_per_execution=STEPS_PER_EXECUTION)
     t0 = time.perf_counter()
     history = model.fit(examples.dataset(), epochs=params.epochs, verbose=verbose, shuffle=False,
-                        callbacks=callbacks)
+                        callbacks=[keras.callbacks.TerminateOnNaN(), *(callbacks or [])])
     return model, history, {"train": time.perf_counter() - t0, "examples": examples.examples_seen,
                             "words": examples.words_seen}
