@@ -39,18 +39,24 @@ def test_signal_stops_fast_and_leaves_earlier_output(long_corpus, tmp_path, sign
     out = tmp_path / "v.bin"
     out.write_bytes(b"earlier good vectors")
     child = start(long_corpus, "--output", out, "--epochs", "20", "--workers", "2")
+    interrupt(child, signum, code, lambda line: "epoch 1/20:" in line and "mean loss" in line)
+    assert out.read_bytes() == b"earlier good vectors"
+    assert sorted(os.listdir(tmp_path)) == ["v.bin"]
+
+
+def interrupt(child, signum, code, ready):
+    """Send ``signum`` once a stderr line satisfies ``ready``; the child must exit with ``code``
+    within 2 s, its last line saying so, with no traceback."""
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
     reader.start()
-    wait_for(lambda: any("epoch 1/20:" in line and "mean loss" in line for line in lines))
+    wait_for(lambda: any(ready(line) for line in lines))
     sent = time.monotonic()
     child.send_signal(signum)
     assert child.wait(timeout=30) == code
     assert time.monotonic() - sent < 2.0
     reader.join(5)
     assert "interrupted by" in lines[-1] and "Traceback" not in "".join(lines)
-    assert out.read_bytes() == b"earlier good vectors"
-    assert sorted(os.listdir(tmp_path)) == ["v.bin"]
 
 
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
@@ -60,16 +66,7 @@ def test_signal_stops_keras_training_too(long_corpus, tmp_path, signum, code):
     out = tmp_path / "v.bin"
     out.write_bytes(b"earlier good vectors")
     child = start(long_corpus, "--output", out, "--epochs", "20", "--backend", "keras")
-    lines = []
-    reader = threading.Thread(target=lambda: lines.extend(child.stderr), daemon=True)
-    reader.start()
-    wait_for(lambda: any("Epoch 2/20" in line for line in lines))
-    sent = time.monotonic()
-    child.send_signal(signum)
-    assert child.wait(timeout=30) == code
-    assert time.monotonic() - sent < 2.0
-    reader.join(5)
-    assert "interrupted by" in lines[-1] and "Traceback" not in "".join(lines)
+    interrupt(child, signum, code, lambda line: "Epoch 2/20" in line)
     assert out.read_bytes() == b"earlier good vectors"
     assert sorted(os.listdir(tmp_path)) == ["v.bin"]
 

@@ -22,9 +22,10 @@ import numpy as np
 
 from .kernels.sgns import MAX_SENTENCE
 from .kernels.tokenize import (BUILD, COUNT, DONE, GROW_IDS, GROW_POOL, GROW_WORDS, LOOKUP, N_IDS,
-                               N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, rehash, tokenize_bytes)
+                               N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, keep_words, rehash,
+                               tokenize_bytes)
 
-CHUNK_BYTES = 1 << 24
+CHUNK_BYTES = 1 << 22  # 4 MB: a chunk and its carried copy are the reader's only buffers
 
 
 @dataclass
@@ -42,7 +43,7 @@ class TokenizedCorpus:
     starts: np.ndarray
     invalid_tokens: int = 0  # tokens whose bytes were not UTF-8 (decoded with U+FFFD)
     merge: object = None  # int32[first-seen ids] -> index into words, when decoding merged some
-    store: object = None  # the IdStore holding ``ids``, for a file; None: ids are in memory
+    store: object = None  # the CorpusStore holding ``ids`` and ``starts``, for a file; None: in memory
 
     @property
     def n_tokens(self):
@@ -133,43 +134,60 @@ def _read_chunks(path, feed, chunk_bytes):
 
 
 class IdStore:
-    """int32 token ids in an unlinked temporary file mapped into memory (MAP_SHARED).
+    """A growable array in an unlinked temporary file mapped into memory (MAP_SHARED): the token ids
+    (int32), and the sentence boundaries (int64).
 
-    Pages the program is done with are handed back (``release``: madvise MADV_DONTNEED): their data
-    stays in the file and the page cache, but not in the process's resident memory, so a corpus of
-    any size costs ~JOB_WORDS-scale RSS, not 4 bytes per token.  The file lives in TMPDIR (4 bytes
-    per token on disk) and disappears with the process.
+    Growing remaps the file (``mremap`` on Linux): no copy, no second array in memory while it
+    grows.  Pages the program is done with are handed back (``release``: madvise MADV_DONTNEED): their
+    data stays in the file and the page cache, but not in the process's resident memory, so a corpus
+    of any size costs ~JOB_WORDS-scale RSS, not 4 bytes per token.  The file lives in TMPDIR and
+    disappears with the process.
     """
 
-    def __init__(self, capacity=1 << 20):
+    def __init__(self, capacity=1 << 20, dtype=np.int32, what="the token ids"):
         self.capacity = capacity
+        self.dtype = np.dtype(dtype)
+        self.what = what
         try:
             self.file = tempfile.TemporaryFile(prefix="w2v-fastopt-ids.")
-            self.file.truncate(4 * capacity)
-            self.map = mmap.mmap(self.file.fileno(), 4 * capacity)
+            self.file.truncate(self.dtype.itemsize * capacity)
+            self.map = mmap.mmap(self.file.fileno(), self.dtype.itemsize * capacity)
         except OSError as err:
             raise self._no_room(err) from None
-        self.array = np.frombuffer(self.map, dtype=np.int32)
+        self.array = np.frombuffer(self.map, dtype=self.dtype)
 
     def grow(self):
         """1.5x the capacity; ``array`` is a new view (drop every old view of it first)."""
         self.array = None
         self.capacity = self.capacity * 3 // 2
         try:
-            self.map.resize(4 * self.capacity)
+            self.map.resize(self.dtype.itemsize * self.capacity)
         except OSError as err:
             raise self._no_room(err) from None
-        self.array = np.frombuffer(self.map, dtype=np.int32)
+        self.array = np.frombuffer(self.map, dtype=self.dtype)
 
     def _no_room(self, err):
-        return OSError(err.errno, f"no room for the token ids ({4 * self.capacity / 1e6:.0f} MB) in "
+        return OSError(err.errno, f"no room for {self.what} ({self.dtype.itemsize * self.capacity / 1e6:.0f} MB) in "
                                   f"{tempfile.gettempdir()}: {err.strerror}; set TMPDIR to a larger disk")
 
     def release(self, end_token):
         """Give back the resident pages of ids[:end_token] (whole pages only)."""
-        length = (4 * int(end_token)) // mmap.PAGESIZE * mmap.PAGESIZE
+        length = (self.dtype.itemsize * int(end_token)) // mmap.PAGESIZE * mmap.PAGESIZE
         if length > 0 and hasattr(mmap, "MADV_DONTNEED"):  # Linux and macOS; elsewhere a no-op
             self.map.madvise(mmap.MADV_DONTNEED, 0, length)
+
+
+class CorpusStore:
+    """The two memory-mapped arrays of a corpus read from a file: token ids and sentence boundaries."""
+
+    def __init__(self):
+        self.ids = IdStore()
+        self.boundaries = IdStore(1 << 12, np.int64, "the sentence boundaries")
+
+    def release(self, end_sentence, end_token):
+        """Give back the resident pages of boundaries[:end_sentence] and ids[:end_token]."""
+        self.ids.release(end_token)
+        self.boundaries.release(end_sentence)
 
 
 class _CompiledTokenizer:
@@ -184,8 +202,7 @@ class _CompiledTokenizer:
         self.offsets = np.zeros((1 << 15) + 1, dtype=np.int64)
         self.pool = np.empty(1 << 18, dtype=np.uint8)
         self.counts = np.zeros(1 << 15, dtype=np.int64)
-        self.store = IdStore()
-        self.starts = np.zeros(1 << 12, dtype=np.int64)
+        self.store = CorpusStore()
         self.counters = np.zeros(6, dtype=np.int64)
         self.counters[N_STARTS] = 1
 
@@ -194,10 +211,10 @@ class _CompiledTokenizer:
         self.counters[POS] = 0
         while True:
             status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool, self.counts),
-                                    (self.store.array, self.starts), self.counters, MAX_SENTENCE,
+                                    (self.store.ids.array, self.store.boundaries.array), self.counters, MAX_SENTENCE,
                                     self.mode, self.max_words)
             if status == DONE:
-                self.store.release(self.counters[N_IDS])
+                self.store.release(self.counters[N_STARTS], self.counters[N_IDS])
                 return
             if status == PRUNE:
                 self.prune()
@@ -213,9 +230,9 @@ class _CompiledTokenizer:
             elif status == GROW_POOL:
                 self.pool = _grow(self.pool)
             elif status == GROW_IDS:
-                self.store.grow()
+                self.store.ids.grow()
             else:
-                self.starts = _grow(self.starts)
+                self.store.boundaries.grow()
 
     def restart(self, mode):
         """Keep the words, forget the corpus: the next feed starts a new one in ``mode``."""
@@ -228,18 +245,10 @@ class _CompiledTokenizer:
     def prune(self):
         """gensim's prune_vocab: forget the words seen fewer than min_reduce times, then raise it."""
         n = int(self.counters[N_WORDS])
-        alive = np.flatnonzero(self.counts[:n] >= self.min_reduce)
-        lengths = self.offsets[alive + 1] - self.offsets[alive]
-        offsets = np.zeros(len(alive) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        gather = np.repeat(self.offsets[alive] - offsets[:-1], lengths) + np.arange(offsets[-1])
-        self.pool[:offsets[-1]] = self.pool[gather]
-        self.offsets[:len(offsets)] = offsets
-        self.hashes[:len(alive)] = self.hashes[alive]
-        self.counts[:len(alive)] = self.counts[alive]
+        kept = keep_words(self.pool, self.offsets[:n + 1], self.hashes, self.counts[:n], self.min_reduce)
         self.table[:] = -1
-        rehash(self.table, self.hashes, len(alive))
-        self.counters[N_WORDS] = len(alive)
+        rehash(self.table, self.hashes, kept)
+        self.counters[N_WORDS] = kept
         self.min_reduce += 1
 
     def counted(self):
@@ -255,9 +264,12 @@ class _CompiledTokenizer:
 
     def result(self):
         n_words, n_ids, n_starts = (int(self.counters[k]) for k in (N_WORDS, N_IDS, N_STARTS))
-        starts = self.starts[:n_starts]
-        if self.counters[SENTENCE_LEN] > 0:
-            starts = np.append(starts, n_ids)
+        if self.counters[SENTENCE_LEN] > 0:  # the last line had no newline
+            if n_starts >= self.store.boundaries.capacity:
+                self.store.boundaries.grow()
+            self.store.boundaries.array[n_starts] = n_ids
+            n_starts += 1
+        starts = self.store.boundaries.array[:n_starts]
         pool, offsets = self.pool, self.offsets
         words, invalid = [], []
         for w in range(n_words):
@@ -272,7 +284,7 @@ class _CompiledTokenizer:
         merge = None
         if len(set(words)) < n_words:
             words, counts, merge = _merge_duplicates(words, counts)
-        return TokenizedCorpus(words, counts, self.store.array[:n_ids], starts, invalid_tokens, merge,
+        return TokenizedCorpus(words, counts, self.store.ids.array[:n_ids], starts, invalid_tokens, merge,
                                self.store)
 
 

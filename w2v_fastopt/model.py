@@ -286,8 +286,10 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
         words, counts, raw = count_corpus_file(corpus_file, max_vocab_size)
         _check_vocab(source, counts, min_count)
         order = vocabulary_order(counts, min_count)
-        tokenized = read_corpus_file(corpus_file, vocabulary=[raw[i] for i in order])
-        vocab, ids, starts = Vocab([words[i] for i in order], counts[order]), tokenized.ids, tokenized.starts
+        vocab, kept = Vocab([words[i] for i in order], counts[order]), [raw[i] for i in order]
+        del words, raw  # every word counted (up to max_vocab_size of them): free before the next pass
+        tokenized = read_corpus_file(corpus_file, vocabulary=kept)
+        ids, starts = tokenized.ids, tokenized.starts
     else:
         if corpus_file is not None:
             source = os.fspath(corpus_file)

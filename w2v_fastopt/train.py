@@ -114,8 +114,8 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     between segments and at every epoch end.
     stop: a threading.Event; when set (or on KeyboardInterrupt in this thread) the workers finish
     their current job and ``Stopped`` is raised.
-    release: None, or ``release(end_token)`` called after each segment to hand back the pages of
-    a memory-mapped ``ids`` below ``end_token`` (``corpus.IdStore.release``).
+    release: None, or ``release(end_sentence, end_token)`` called after each segment to hand back
+    the pages of a memory-mapped corpus before that point (``corpus.CorpusStore.release``).
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
     if len(position.rng_states) != workers:
@@ -209,7 +209,7 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
                 raise Stopped("stopped")
             position.job = end
             if release is not None:
-                release(starts[jobs[end]])
+                release(jobs[end], starts[jobs[end]])
             position.rng_states = [int(b[0][0]) for b in buffers]
             position.totals = [totals.raw, totals.effective, totals.pairs, totals.loss, seconds]
             if end < n_jobs and checkpoint is not None and checkpoint[0](position, False):

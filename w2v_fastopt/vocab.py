@@ -65,7 +65,7 @@ def build_vocab(corpus, min_count):
         read_end = starts[s1]
         out = compact_ids(corpus.ids, starts, remap, s0, s1, out)
         if corpus.store is not None:
-            corpus.store.release(read_end)
+            corpus.store.release(s1, read_end)
     starts[n_sentences] = out
     vocab = Vocab([corpus.words[i] for i in order], corpus.counts[order])
     return vocab, corpus.ids[:out], starts

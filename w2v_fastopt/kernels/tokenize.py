@@ -60,6 +60,32 @@ def rehash(table, hashes, n_words):
 
 
 @njit(nogil=True, cache=True)
+def keep_words(pool, offsets, hashes, counts, min_count):
+    """Forget the words counted fewer than ``min_count`` times, in place (gensim's prune_vocab).
+
+    The survivors keep their first-seen order; their bytes move down in ``pool``, their hashes,
+    counts and ``offsets`` with them (no temporaries: the pool can hold millions of words).
+    Returns the number of survivors; the caller rebuilds the hash table (``rehash``).
+    """
+    n = counts.shape[0]  # offsets[:n + 1]
+    kept = 0
+    end = 0
+    for w in range(n):
+        if counts[w] < min_count:
+            continue
+        begin, stop = offsets[w], offsets[w + 1]
+        offsets[kept] = end
+        for b in range(begin, stop):
+            pool[end] = pool[b]
+            end += 1
+        hashes[kept] = hashes[w]
+        counts[kept] = counts[w]
+        kept += 1
+    offsets[kept] = end
+    return kept
+
+
+@njit(nogil=True, cache=True)
 def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_words):
     """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
 
