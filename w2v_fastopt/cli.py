@@ -29,6 +29,8 @@ flag equivalents (word2vec.c / fastText):
 (TensorFlow, XLA) in batches of --batch-size examples with --optimizer sgd|softbatch|heun|rk4;
 the learning rate is --alpha per example (alpha * batch size for the batch mean), decaying
 linearly to --min-alpha.  --workers, --no-shared-negatives and checkpoints are Numba-only.
+On the Numba engine --optimizer heun|rk4 takes a Runge-Kutta step per (center, context) pair and
+softbatch applies the SGD steps of --accumulate consecutive pairs together.
 """
 
 
@@ -91,10 +93,11 @@ def _parser():
                    help="numba: the compiled SGD engine (default); keras: Keras 3 model.fit "
                    "(needs pip install 'w2v-fastopt[keras]')")
     t.add_argument("--optimizer", choices=["sgd", "softbatch", "heun", "rk4"], default="sgd",
-                   help="update rule (--backend keras): SGD, soft batch (gradient accumulation), "
-                   "Heun's method or classical Runge-Kutta (2 and 4 gradients per step)")
+                   help="update rule: SGD, soft batch (gradient accumulation), Heun's method or "
+                   "classical Runge-Kutta (2 and 4 gradients per step); on the Numba engine the last "
+                   "three run word2vec.c's pair stream (as --no-shared-negatives)")
     t.add_argument("--accumulate", type=int, default=None, metavar="K",
-                   help="softbatch: batches per update (default 4)")
+                   help="softbatch: batches (keras) or pairs (numba) per update (default 4)")
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
                    help="examples per batch (--backend keras, %(default)s)")
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
@@ -123,13 +126,10 @@ def _train(args):
     binary = args.format == "binary" or (args.format is None and not _is_text_name(args.output))
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
-                                            "seed", "shared_negatives", "max_vocab_size")}
+                                            "seed", "shared_negatives", "max_vocab_size", "optimizer",
+                                            "accumulate")}
     if args.backend == "keras":
         return _train_keras(args, params, binary, checkpoint)
-    if args.optimizer != "sgd" or args.accumulate is not None:
-        raise ValueError(f"--optimizer {args.optimizer}"
-                         f"{'' if args.accumulate is None else ' --accumulate'}: only with --backend "
-                         "keras for now (the Numba engine trains with SGD)")
     progress = None if args.quiet else ProgressBar(args.epochs)
     try:
         model = Word2Vec(progress=progress, **params)
@@ -151,7 +151,7 @@ def _train_keras(args, params, binary, checkpoint):
 
     if checkpoint is not None:
         raise ValueError("--checkpoint-every: only with --backend numba")
-    p = Params(**params)
+    p = Params(**{k: v for k, v in params.items() if k not in ("optimizer", "accumulate")})
     try:
         train_corpus = _import_quietly()
     except ImportError as err:

@@ -128,6 +128,7 @@ class Word2Vec:
                 self.vectors, self.syn1neg, tables, ids, starts, window=p.window,
                 negative=p.negative, alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs,
                 workers=p.workers, shared_negatives=p.shared_negatives, position=self._position,
+                optimizer=p.optimizer, accumulate=p.accumulate,
                 progress=self.progress, checkpoint=checkpoint, stop=stop,
                 release=self._store.release if self._store is not None else None)
         finally:

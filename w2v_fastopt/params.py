@@ -12,6 +12,9 @@ def default_workers():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+OPTIMIZERS = ("sgd", "softbatch", "heun", "rk4")
+
+
 @dataclass
 class Params:
     vector_size: int = 100
@@ -27,6 +30,8 @@ class Params:
     seed: int = 1
     shared_negatives: bool = True
     max_vocab_size: int = None  # gensim's: prune the counting pass to this many words (None: no)
+    optimizer: str = "sgd"      # sgd, heun, rk4 (a Runge-Kutta step per pair), softbatch
+    accumulate: int = None      # softbatch: pairs per update (default 4)
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -39,6 +44,12 @@ class Params:
         _check_float("ns_exponent", self.ns_exponent, -10.0, 10.0)
         if self.max_vocab_size is not None:
             _check_int("max_vocab_size", self.max_vocab_size, 1, 2**62)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.accumulate is not None:
+            if self.optimizer != "softbatch":
+                raise ValueError(f"accumulate={self.accumulate} needs optimizer='softbatch'")
+            _check_int("accumulate", self.accumulate, 1, 1 << 20)
         if not isinstance(self.shared_negatives, bool):
             raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
 

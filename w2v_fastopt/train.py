@@ -21,6 +21,7 @@ import numpy as np
 
 from .kernels.rng import seed_states
 from .kernels.sgns import MAX_SENTENCE, sgns_shared, sgns_word2vec
+from .kernels.solvers import sgns_runge_kutta, sgns_soft_batch, tableau_arrays
 
 JOB_WORDS = 10_000
 SEGMENT_JOBS = 256
@@ -103,7 +104,7 @@ class _Totals:
 
 def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_alpha, epochs,
           workers, shared_negatives, position, progress=None, checkpoint=None, stop=None,
-          release=None):
+          release=None, optimizer="sgd", accumulate=None):
     """Train ``syn0``/``syn1neg`` (float32[V, d], in place) from ``position`` to the end of ``epochs``.
 
     tables: (keep, accept, alias) sampling tables; ids/starts: the corpus as vocabulary ids.
@@ -116,6 +117,9 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     their current job and ``Stopped`` is raised.
     release: None, or ``release(end_sentence, end_token)`` called after each segment to hand back
     the pages of a memory-mapped corpus before that point (``corpus.CorpusStore.release``).
+    optimizer: "sgd" (the kernel ``shared_negatives`` picks), "heun" or "rk4" (a Runge-Kutta step
+    per pair) or "softbatch" (the steps of ``accumulate`` pairs applied together, default 4); the
+    last three run on word2vec.c's pair stream (kernels/solvers.py), whatever ``shared_negatives``.
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
     if len(position.rng_states) != workers:
@@ -130,7 +134,27 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     params = (int(window), int(negative))
     dim = syn0.shape[1]
     stop = stop if stop is not None else threading.Event()
-    if shared_negatives:
+    k1 = negative + 1
+    if optimizer in ("heun", "rk4"):
+        kernel = sgns_runge_kutta
+        a, b = tableau_arrays(optimizer)
+        params = params + ((a, b),)
+        sizes = ((None,) * dim,)
+        s = len(b)
+        buffers = [(private(1, np.uint64, r), private(MAX_SENTENCE, np.int32), private(k1, np.int64),
+                    (private(dim, np.float32), private((k1, dim), np.float32),
+                     private((s, dim), np.float32), private((s, k1, dim), np.float32),
+                     private((k1, dim), np.float32), private(k1, np.int64), private(k1, np.int64)))
+                   for r in position.rng_states]
+    elif optimizer == "softbatch":
+        kernel = sgns_soft_batch
+        steps = 4 if accumulate is None else int(accumulate)
+        params = params + (steps,)
+        sizes = ((None,) * dim,)
+        buffers = [(private(1, np.uint64, r), private(MAX_SENTENCE, np.int32), private(k1, np.int64),
+                    private((steps, k1 + 1), np.int64), private((steps, k1 + 1, dim), np.float32),
+                    private(steps, np.int64)) for r in position.rng_states]
+    elif shared_negatives:
         kernel = sgns_shared
         sizes = ((None,) * dim, (None,) * (negative + 1))
         buffers = [(private(1, np.uint64, s), private(MAX_SENTENCE, np.int32),

@@ -24,13 +24,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-TABLEAUS = {
-    "euler": ((), (1.0,)),
-    "heun": (((1.0,),), (0.5, 0.5)),
-    "midpoint": (((0.5,),), (0.0, 1.0)),
-    "rk4": (((0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1 / 6, 1 / 3, 1 / 3, 1 / 6)),
-}
-
+from ..kernels.solvers import TABLEAUS
 
 def tableau(method):
     """(a, b) of a method name in TABLEAUS, or of an explicit ``{"a": rows, "b": weights}``."""

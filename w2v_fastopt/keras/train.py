@@ -12,12 +12,12 @@ import time
 
 import keras
 
+from ..params import OPTIMIZERS
 from .dataset import SkipGramExamples
 from .model import SkipGramModel
 from .runge_kutta import RK4, Heun
 from .soft_batch import SoftBatch
 
-OPTIMIZERS = ("sgd", "softbatch", "heun", "rk4")
 STEPS_PER_EXECUTION = 32  # batches per call into the compiled step: Python overhead once per 32
 
 
