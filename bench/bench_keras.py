@@ -10,7 +10,8 @@ One corpus, one batch size (1024), the same SGNS model (V words, d=100, k=5 nega
                         XLA, 32 steps per execution
   ours, analytic + X    SkipGramModel's hand-written sparse gradient with optimizer X: SGD, SoftBatch
                         (4 batches per update), Keras's gradient_accumulation_steps=4, Heun, RK4
-  Numba engine          w2v_fastopt.Word2Vec, 2 workers (shared negatives, and word2vec.c mode)
+  Numba engine          w2v_fastopt.Word2Vec, 2 workers (shared negatives, and word2vec.c mode,
+                        and its other update rules: soft batch of 4 pairs, Heun, RK4)
   gensim                gensim 4 Word2Vec(sg=1) corpus_file mode, 2 workers
 
 Every system runs in its own process; rounds alternate between the systems so the host's noise hits
@@ -42,6 +43,9 @@ SYSTEMS = {
     "rk4": "ours: analytic, RK4",
     "numba": "Numba engine (shared negatives)",
     "numba_w2v": "Numba engine (word2vec.c mode)",
+    "numba_softbatch": "Numba engine, soft batch (4 pairs)",
+    "numba_heun": "Numba engine, Heun",
+    "numba_rk4": "Numba engine, RK4",
     "gensim": "gensim 4 corpus_file",
 }
 
@@ -96,8 +100,9 @@ def engine_worker(system, corpus_path, epochs, min_count):
         return {"seconds": seconds / epochs, "examples": None, "words": int(words), "loss": None,
                 "vocab": len(model.wv)}
     from w2v_fastopt import Word2Vec
+    optimizer = system.split("_")[1] if system.count("_") and system != "numba_w2v" else "sgd"
     model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=2, seed=1, min_count=min_count,
-                     shared_negatives=system == "numba")
+                     shared_negatives=system == "numba", optimizer=optimizer)
     seconds = model.timings["train"] / epochs
     return {"seconds": seconds, "examples": model.epoch_stats[-1].pairs,
             "words": int(model.vocab.counts.sum()), "loss": model.training_loss, "vocab": len(model.vocab)}
@@ -125,7 +130,7 @@ def main():
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
-        worker = engine_worker if a.worker in ("numba", "numba_w2v", "gensim") else keras_worker
+        worker = engine_worker if a.worker.startswith(("numba", "gensim")) else keras_worker
         print(json.dumps(worker(a.worker, a.corpus, a.epochs, a.min_count)))
         return
     systems = a.systems.split(",")
@@ -159,6 +164,11 @@ def main():
               f"{f'{step:.2f}' if step else '—'} | "
               f"{f'{e / stock:.2f}x' if e and stock else '—'} | "
               f"{f'{w / gensim:.2f}x' if gensim else '—'} | {f'{loss:.4f}' if loss else '—'} |")
+    if "numba_w2v" in results:
+        base = med("numba_w2v", lambda x: x["seconds"])
+        print("\nNumba engine, time per epoch relative to its SGD (word2vec.c mode): " + ", ".join(
+            f"{s.split('_')[1]} {med(s, lambda x: x['seconds']) / base:.2f}x" for s in systems
+            if s in ("numba_softbatch", "numba_heun", "numba_rk4")))
     if "sgd" in results:
         sgd = med("sgd", lambda x: x["step_ms"])
         print("\nstep time relative to ours, analytic, SGD: " + ", ".join(

@@ -1,5 +1,10 @@
 """Heun, RK4 and soft batch in the Numba engine: one step against the formula, against the Keras
 variant on the same examples, and trained end to end."""
+import csv
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numba import njit
@@ -117,3 +122,18 @@ def test_engine_trains_with_each_rule(small_corpus, optimizer):
     stats = runs[0].epoch_stats
     assert np.isfinite(runs[0].vectors).all() and stats[-1].loss < stats[0].loss
     assert runs[0].wv.most_similar("war", topn=1)
+
+
+def test_overfit_experiment_runs_on_a_given_corpus(small_corpus, tmp_path):
+    """bench/overfit_experiment.py --corpus: the CSV (optimizer x seed x epoch), three plots, a report."""
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bench", "overfit_experiment.py")
+    done = subprocess.run([sys.executable, script, "--corpus", str(small_corpus), "--epochs", "2",
+                           "--seeds", "3", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(open(tmp_path / "overfit.csv")))
+    assert [(r["optimizer"], r["epoch"]) for r in rows] == [(o, e) for o in ("sgd", "heun", "rk4", "softbatch")
+                                                             for e in ("1", "2")]
+    assert all(np.isfinite(float(r["heldout_loss"])) and float(r["heldout_loss"]) > 0 for r in rows)
+    assert sorted(os.listdir(tmp_path)) == ["overfit.csv", "overfit.md", "overfit_loss.png",
+                                            "overfit_quality.png", "overfit_quality_vs_time.png"]
+    assert "## Verdict" in (tmp_path / "overfit.md").read_text()

@@ -76,6 +76,21 @@ def _stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
     return prod, loss
 
 
+@njit(inline="always", cache=True)
+def draw_outputs(state, word, negative, accept, alias, outputs):
+    """outputs[:m] = the center word, then the ``negative`` draws that are not the center word
+    (word2vec.c skips those).  Returns (new rng state, m)."""
+    outputs[0] = word
+    m = 1
+    for k in range(negative):
+        state, r = rng_next(state)
+        target = draw_alias(r, accept, alias)
+        if target != word:
+            outputs[m] = target
+            m += 1
+    return state, m
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def runge_kutta_example(syn0, syn1neg, word, outputs, m, alpha, tableau, scratch, sizes, prod, loss):
     """One Runge-Kutta step on the example (input row ``word``, output rows outputs[:m], the first
@@ -161,14 +176,7 @@ def sgns_runge_kutta(weights, tables, corpus, job, params, thread, sizes):
             for a in range(lo, hi):
                 if a == c:
                     continue
-                outputs[0] = word
-                m = 1
-                for k in range(negative):
-                    state, r = rng_next(state)
-                    target = draw_alias(r, accept, alias)
-                    if target != word:
-                        outputs[m] = target
-                        m += 1
+                state, m = draw_outputs(state, word, negative, accept, alias, outputs)
                 prod, loss = runge_kutta_example(syn0, syn1neg, sentence[a], outputs, m, alpha, tableau,
                                                  scratch, sizes, prod, loss)
                 pairs += 1
@@ -246,14 +254,7 @@ def sgns_soft_batch(weights, tables, corpus, job, params, thread, sizes):
             for a in range(lo, hi):
                 if a == c:
                     continue
-                outputs[0] = word
-                m = 1
-                for k in range(negative):
-                    state, r = rng_next(state)
-                    target = draw_alias(r, accept, alias)
-                    if target != word:
-                        outputs[m] = target
-                        m += 1
+                state, m = draw_outputs(state, word, negative, accept, alias, outputs)
                 prod, loss = soft_batch_keep(syn0, syn1neg, sentence[a], outputs, m, alpha, kept,
                                              window_rows, deltas, width, sizes, prod, loss)
                 kept += 1
