@@ -86,11 +86,11 @@ def keras_worker(system, corpus_path, epochs, min_count):
             "step_ms": seconds / examples.steps_per_epoch * 1e3}
 
 
-def engine_worker(system, corpus_path, epochs, min_count):
+def engine_worker(system, corpus_path, epochs, min_count, workers=2):
     if system == "gensim":
         from gensim.models import Word2Vec
         model = Word2Vec(sg=1, hs=0, vector_size=100, window=5, negative=5, min_count=min_count, epochs=epochs,
-                         workers=2, seed=1, compute_loss=False)
+                         workers=workers, seed=1, compute_loss=False)
         model.build_vocab(corpus_file=corpus_path)
         t0 = time.perf_counter()
         model.train(corpus_file=corpus_path, total_examples=model.corpus_count,
@@ -101,16 +101,16 @@ def engine_worker(system, corpus_path, epochs, min_count):
                 "vocab": len(model.wv)}
     from w2v_fastopt import Word2Vec
     optimizer = system.split("_")[1] if system.count("_") and system != "numba_w2v" else "sgd"
-    model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=2, seed=1, min_count=min_count,
+    model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
                      shared_negatives=system == "numba", optimizer=optimizer)
     seconds = model.timings["train"] / epochs
     return {"seconds": seconds, "examples": model.epoch_stats[-1].pairs,
             "words": int(model.vocab.counts.sum()), "loss": model.training_loss, "vocab": len(model.vocab)}
 
 
-def run(system, corpus, epochs, min_count):
+def run(system, corpus, epochs, min_count, engine_workers):
     cmd = [sys.executable, __file__, "--worker", system, "--corpus", corpus, "--epochs", str(epochs),
-           "--min-count", str(min_count)]
+           "--min-count", str(min_count), "--engine-workers", str(engine_workers)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode != 0:
@@ -127,17 +127,20 @@ def main():
                    help="1 (default): every word of data/, V = 44k, where dense updates of the tables "
                    "show; 5: V = 9k")
     p.add_argument("--systems", default=",".join(SYSTEMS))
+    p.add_argument("--engine-workers", type=int, default=2, help="threads of the Numba engine and gensim")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
-        worker = engine_worker if a.worker.startswith(("numba", "gensim")) else keras_worker
-        print(json.dumps(worker(a.worker, a.corpus, a.epochs, a.min_count)))
+        if a.worker.startswith(("numba", "gensim")):
+            print(json.dumps(engine_worker(a.worker, a.corpus, a.epochs, a.min_count, a.engine_workers)))
+        else:
+            print(json.dumps(keras_worker(a.worker, a.corpus, a.epochs, a.min_count)))
         return
     systems = a.systems.split(",")
     results = {s: [] for s in systems}
     for r in range(a.rounds):
         for s in systems:
-            results[s].append(run(s, a.corpus, a.epochs, a.min_count))
+            results[s].append(run(s, a.corpus, a.epochs, a.min_count, a.engine_workers))
             print(f"round {r + 1} {s}: {results[s][-1]}", file=sys.stderr, flush=True)
 
     def med(s, f):

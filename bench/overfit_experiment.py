@@ -40,6 +40,7 @@ from w2v_fastopt.kernels.rng import seed_states  # noqa: E402
 from w2v_fastopt.kernels.sgns import MAX_SENTENCE  # noqa: E402
 
 OPTIMIZERS = ("sgd", "heun", "rk4", "softbatch")
+KERAS_OPTIMIZERS = ("sgd", "heun", "softbatch")  # with --keras: Keras fit, batch 1024, as "keras-<name>"
 EVAL_EXAMPLES = 200_000
 
 
@@ -109,11 +110,57 @@ class Recorder:
               f"an {r['analogies']:.4f} ({self.train_seconds:.1f}s)", file=sys.stderr, flush=True)
 
 
-def run(corpus, epochs, seeds, workers):
+def keras_run(train_path, held_path, optimizer, epochs, seed, rows):
+    """One Keras fit (``keras/train.py``'s settings), measured after every epoch like the engine."""
+    import keras
+
+    from w2v_fastopt import load_corpus
+    from w2v_fastopt.keras.train import train_corpus
+    from w2v_fastopt.params import Params
+
+    corpus = load_corpus(corpus_file=train_path)
+    vocab = corpus.vocab
+    held = read_corpus_file(held_path, vocabulary=[w.encode() for w in vocab.words])
+    samples = (example_sample(corpus.ids, corpus.starts, vocab, 5, 5, EVAL_EXAMPLES, 1000 + seed),
+               example_sample(held.ids, held.starts, vocab, 5, 5, EVAL_EXAMPLES, 2000 + seed))
+    name = f"keras-{optimizer}"
+    clock = {"seconds": 0.0}
+
+    def begin(epoch, logs=None):
+        clock["start"] = time.perf_counter()
+
+    def end(epoch, logs=None):
+        clock["seconds"] += time.perf_counter() - clock["start"]
+        model = holder["model"]
+        syn0, syn1neg = model.input_vectors.numpy(), model.output_vectors.numpy()
+        scores = evaluate(model.to_keyed_vectors(vocab.words))
+        rows.append({"optimizer": name, "seed": seed, "epoch": epoch + 1,
+                     "train_seconds": round(clock["seconds"], 4), "running_train_loss": logs["loss"],
+                     "train_loss": sgns_loss(syn0, syn1neg, samples[0]),
+                     "heldout_loss": sgns_loss(syn0, syn1neg, samples[1]),
+                     "wordsim353": scores["wordsim353"], "simlex999": scores["simlex999"],
+                     "analogies": scores["analogies"]})
+        print(f"{name:15s} seed {seed} epoch {epoch + 1:2d}: held-out {rows[-1]['heldout_loss']:.4f} "
+              f"WS {scores['wordsim353']:.3f}", file=sys.stderr, flush=True)
+
+    holder = {}
+
+    class Hold(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            holder["model"] = self.model
+
+    train_corpus(corpus, Params(epochs=epochs, seed=seed), optimizer=optimizer, verbose=0,
+                 callbacks=[Hold(), keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)])
+
+
+def run(corpus, epochs, seeds, workers, with_keras=False):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         train_path, held_path = split(corpus, tmp)
         for seed in seeds:
+            if with_keras:
+                for optimizer in KERAS_OPTIMIZERS:
+                    keras_run(train_path, held_path, optimizer, epochs, seed, rows)
             for optimizer in OPTIMIZERS:
                 model = Word2Vec(epochs=epochs, seed=seed, workers=workers, optimizer=optimizer,
                                  shared_negatives=False)
@@ -148,8 +195,9 @@ def plots(rows, epochs, out):
     import matplotlib.pyplot as plt
 
     x = list(range(1, epochs + 1))
+    names = list(dict.fromkeys(r["optimizer"] for r in rows))
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for optimizer in OPTIMIZERS:
+    for optimizer in names:
         line, = ax.plot(x, [mean_by(rows, optimizer, e, "train_loss") for e in x], label=f"{optimizer} train")
         ax.plot(x, [mean_by(rows, optimizer, e, "heldout_loss") for e in x], "--", color=line.get_color(),
                 label=f"{optimizer} held-out")
@@ -164,7 +212,7 @@ def plots(rows, epochs, out):
                                 ("overfit_quality_vs_time.png", "train_seconds", "training seconds")):
         fig, axes = plt.subplots(1, 3, figsize=(13, 4))
         for ax, key in zip(axes, ("wordsim353", "simlex999", "analogies")):
-            for optimizer in OPTIMIZERS:
+            for optimizer in names:
                 xs = [mean_by(rows, optimizer, e, key_x) for e in x]
                 ax.plot(xs, [mean_by(rows, optimizer, e, key) for e in x], marker=".", label=optimizer)
             ax.set_xlabel(xlabel)
@@ -178,12 +226,14 @@ def report(rows, corpus, epochs, seeds, out):
     last = epochs
     lines = [f"# Do ODE-solver optimizers overfit word2vec?\n",
              f"`python bench/overfit_experiment.py --corpus {os.path.relpath(corpus, ROOT)} --epochs {epochs} "
-             f"--seeds {' '.join(map(str, seeds))}`  (Numba engine, word2vec.c's pair stream, 2 workers; "
+             f"--seeds {' '.join(map(str, seeds))}{' --keras' if any(r['optimizer'].startswith('keras-') for r in rows) else ''}`  "
+             f"(Numba engine, word2vec.c's pair stream, 2 workers; keras-*: Keras fit, batch 1024; "
              f"every 10th line held out; means over seeds {', '.join(map(str, seeds))})\n",
              "## After equal epochs\n",
              "| optimizer | train loss | held-out loss | gap | WordSim-353 | SimLex-999 | analogies | train s |",
              "|---|---|---|---|---|---|---|---|"]
-    for o in OPTIMIZERS:
+    names = list(dict.fromkeys(r["optimizer"] for r in rows))
+    for o in names:
         tr, he = mean_by(rows, o, last, "train_loss"), mean_by(rows, o, last, "heldout_loss")
         lines.append(f"| {o} | {tr:.4f} | {he:.4f} | {he - tr:.4f} | {mean_by(rows, o, last, 'wordsim353'):.3f} | "
                      f"{mean_by(rows, o, last, 'simlex999'):.3f} | {mean_by(rows, o, last, 'analogies'):.4f} | "
@@ -191,7 +241,7 @@ def report(rows, corpus, epochs, seeds, out):
     budget = mean_by(rows, "sgd", last, "train_seconds")
     lines += [f"\n## At equal wall time ({budget:.1f} s of training, what SGD took for {epochs} epochs)\n",
               "| optimizer | epochs done | held-out loss | WordSim-353 | SimLex-999 | analogies |", "|---|---|---|---|---|---|"]
-    for o in OPTIMIZERS:
+    for o in names:
         done = at_time(rows, o, budget * 1.05, "epoch")
         if done is None:
             lines.append(f"| {o} | 0 | — | — | — | — |")
@@ -202,24 +252,25 @@ def report(rows, corpus, epochs, seeds, out):
     seeds_done = sorted({r["seed"] for r in rows})
 
     def deltas(o, key):
-        """Per seed, the optimizer's value minus SGD's after the last epoch."""
+        """Per seed, the optimizer's value minus SGD's (same engine) after the last epoch."""
+        base = "keras-sgd" if o.startswith("keras-") else "sgd"
         out = []
         for seed in seeds_done:
             final = {r["optimizer"]: r for r in rows if r["seed"] == seed and r["epoch"] == last}
-            out.append(final[o][key] - final["sgd"][key])
+            out.append(final[o][key] - final[base][key])
         return out
 
     def show(values, digits):
         return ", ".join(f"{v:+.{digits}f}" for v in values)
 
     verdict = []
-    for o in ("heun", "rk4", "softbatch"):
+    for o in [n for n in names if n not in ("sgd", "keras-sgd")]:
         train, held = deltas(o, "train_loss"), deltas(o, "heldout_loss")
         ws, sl, an = deltas(o, "wordsim353"), deltas(o, "simlex999"), deltas(o, "analogies")
         pattern = all(t < 0 for t in train) and all(h > 0 for h in held)
         worse = all(w < -0.01 for w in ws) or all(a < -0.002 for a in an)
         verdict.append(
-            f"- **{o}** minus SGD after {last} epochs, seed by seed: training loss {show(train, 4)}, "
+            f"- **{o}** minus {'Keras ' if o.startswith('keras-') else ''}SGD after {last} epochs, seed by seed: training loss {show(train, 4)}, "
             f"held-out loss {show(held, 4)}; WordSim-353 {show(ws, 3)}, SimLex-999 {show(sl, 3)}, "
             f"analogies {show(an, 4)}. "
             + ("Loss: the article's pattern (lower training loss, higher held-out loss) in every seed. "
@@ -242,6 +293,8 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", default=os.path.join(HERE, "results"))
+    p.add_argument("--keras", action="store_true",
+                   help="also Keras fit with SGD, Heun and soft batch (batch 1024; needs the [keras] extra)")
     p.add_argument("--from-csv", help="redo the plots and the report from an earlier run's overfit.csv")
     a = p.parse_args()
     if a.from_csv:
@@ -256,7 +309,7 @@ def main():
         raise SystemExit(f"overfit_experiment: error: {a.corpus}: no such file")
     os.makedirs(a.out, exist_ok=True)
     t0 = time.perf_counter()
-    rows = run(a.corpus, a.epochs, a.seeds, a.workers)
+    rows = run(a.corpus, a.epochs, a.seeds, a.workers, a.keras)
     with open(os.path.join(a.out, "overfit.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

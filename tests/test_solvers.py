@@ -12,8 +12,8 @@ from numba import njit
 import keras
 from w2v_fastopt import Word2Vec
 from w2v_fastopt.keras import Heun, RK4, SkipGramModel, SoftBatch
-from w2v_fastopt.kernels.solvers import (runge_kutta_example, soft_batch_apply, soft_batch_keep,
-                                         tableau_arrays)
+from w2v_fastopt.kernels.solvers import (heun_example, runge_kutta_example, soft_batch_apply,
+                                         soft_batch_keep, tableau_arrays)
 
 V, D, K1 = 30, 8, 4
 
@@ -24,6 +24,14 @@ def _rk_examples(syn0, syn1neg, inputs, outputs, alpha, tableau, scratch, sizes)
     for e in range(inputs.shape[0]):
         prod, loss = runge_kutta_example(syn0, syn1neg, inputs[e], outputs[e], outputs.shape[1], alpha,
                                          tableau, scratch, sizes, prod, loss)
+
+
+@njit
+def _heun_examples(syn0, syn1neg, inputs, outputs, alpha, scratch, sizes):
+    prod, loss = 1.0, 0.0
+    for e in range(inputs.shape[0]):
+        prod, loss = heun_example(syn0, syn1neg, inputs[e], outputs[e], outputs.shape[1], alpha, scratch,
+                                  sizes, prod, loss)
 
 
 @njit
@@ -41,6 +49,13 @@ def _soft_batch_examples(syn0, syn1neg, inputs, outputs, alpha, steps, rows, del
 
 
 def numba_rk(syn0, syn1neg, inputs, outputs, alpha, method):
+    """method: a tableau name (the generic kernel), or "heun-direct" (``heun_example``)."""
+    if method == "heun-direct":
+        scratch = (np.zeros(D, np.float32), np.zeros(D, np.float32)) + tuple(np.zeros(K1, np.float32)
+                                                                              for _ in range(4))
+        syn0, syn1neg = syn0.copy(), syn1neg.copy()
+        _heun_examples(syn0, syn1neg, inputs, outputs, np.float32(alpha), scratch, ((None,) * D,))
+        return syn0, syn1neg
     a, b = tableau_arrays(method)
     s = len(b)
     scratch = (np.zeros(D, np.float32), np.zeros((K1, D), np.float32), np.zeros((s, D), np.float32),
@@ -61,7 +76,7 @@ def examples(seed, n):
     return weights, inputs, outputs
 
 
-@pytest.mark.parametrize("method", ["heun", "rk4"])
+@pytest.mark.parametrize("method", ["heun", "heun-direct", "rk4"])
 def test_one_step_is_the_formula(method):
     (U, T), inputs, outputs = examples(0, 1)
     labels = np.zeros((1, K1))
@@ -69,12 +84,12 @@ def test_one_step_is_the_formula(method):
     got = numba_rk(U, T, inputs, outputs, 0.5, method)
     # reference_step of test_keras, on one example (the batch mean of one is the pair's loss)
     from test_keras import reference_step
-    want = reference_step(U, T, (inputs, outputs), labels, 0.5, method)
+    want = reference_step(U, T, (inputs, outputs), labels, 0.5, method.split("-")[0])
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, atol=2e-6)
 
 
-@pytest.mark.parametrize("method,optimizer", [("heun", Heun), ("rk4", RK4)])
+@pytest.mark.parametrize("method,optimizer", [("heun", Heun), ("heun-direct", Heun), ("rk4", RK4)])
 def test_numba_and_keras_agree_on_the_same_examples(method, optimizer):
     """20 examples one after the other: the Numba step per example and Keras's fit with batches of
     one example (mean loss = the pair's loss) end at the same weights."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from .kernels.rng import seed_states
 from .kernels.sgns import MAX_SENTENCE, sgns_shared, sgns_word2vec
-from .kernels.solvers import sgns_runge_kutta, sgns_soft_batch, tableau_arrays
+from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch, tableau_arrays
 
 JOB_WORDS = 10_000
 SEGMENT_JOBS = 256
@@ -118,7 +118,7 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     release: None, or ``release(end_sentence, end_token)`` called after each segment to hand back
     the pages of a memory-mapped corpus before that point (``corpus.CorpusStore.release``).
     optimizer: "sgd" (the kernel ``shared_negatives`` picks), "heun" or "rk4" (a Runge-Kutta step
-    per pair) or "softbatch" (the steps of ``accumulate`` pairs applied together, default 4); the
+    per pair: ``sgns_heun``, ``sgns_runge_kutta``) or "softbatch" (the steps of ``accumulate`` pairs applied together, default 4); the
     last three run on word2vec.c's pair stream (kernels/solvers.py), whatever ``shared_negatives``.
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
@@ -135,7 +135,14 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     dim = syn0.shape[1]
     stop = stop if stop is not None else threading.Event()
     k1 = negative + 1
-    if optimizer in ("heun", "rk4"):
+    if optimizer == "heun":
+        kernel = sgns_heun
+        sizes = ((None,) * dim,)
+        buffers = [(private(1, np.uint64, r), private(MAX_SENTENCE, np.int32), private(k1, np.int64),
+                    (private(dim, np.float32), private(dim, np.float32), private(k1, np.float32),
+                     private(k1, np.float32), private(k1, np.float32), private(k1, np.float32)))
+                   for r in position.rng_states]
+    elif optimizer == "rk4":
         kernel = sgns_runge_kutta
         a, b = tableau_arrays(optimizer)
         params = params + ((a, b),)

@@ -7,7 +7,10 @@ t_0 = syn1neg[center] (label 1) and t_1..t_m = syn1neg[negatives] (label 0), the
     L(u, T) = -log σ(u·t_0) - Σ_o log σ(-u·t_o)
     ∂L/∂u = Σ_o (σ(f_o) - y_o) t_o =: k_u        ∂L/∂t_o = (σ(f_o) - y_o) u =: k_o
 
-**Runge-Kutta** (``sgns_runge_kutta``): gradient descent is Euler's method on dp/dt = -∇L(p); an
+**Heun** (``sgns_heun``): the same step as the Heun tableau, with the trial point's logits
+computed from dot products instead of trial rows (``heun_example``: SGNS is bilinear).
+
+**Runge-Kutta** (``sgns_runge_kutta``, used for RK4): gradient descent is Euler's method on dp/dt = -∇L(p); an
 explicit tableau (a, b) with s stages takes, for the rows this pair touches (u and the t_o),
 
     k^1 = ∇L(p),   k^i = ∇L(p - α Σ_{j<i} a_ij k^j),   p <- p - α Σ_i b_i k^i
@@ -179,6 +182,115 @@ def sgns_runge_kutta(weights, tables, corpus, job, params, thread, sizes):
                 state, m = draw_outputs(state, word, negative, accept, alias, outputs)
                 prod, loss = runge_kutta_example(syn0, syn1neg, sentence[a], outputs, m, alpha, tableau,
                                                  scratch, sizes, prod, loss)
+                pairs += 1
+    rng[0] = state
+    return pairs, loss - math.log(prod), effective
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def heun_example(syn0, syn1neg, word, outputs, m, alpha, scratch, sizes, prod, loss):
+    """Heun's step on one example without building the trial rows: SGNS is bilinear, so the trial
+    logits follow from dot products of the rows the pair already has.
+
+    With u the input row, t_o the output rows (o < m), g_o = σ(u·t_o) - y_o, k_u = Σ_o g_o t_o and
+    G_o = Σ of g over the occurrences of t_o's row (a repeated negative moves once per occurrence):
+
+        trial rows      ũ = u - α k_u              t̃_o = t_o - α G_o u
+        trial logits    ũ·t̃_o = u·t_o - α G_o |u|² - α k_u·t_o + α² G_o k_u·u
+        g̃_o = σ(ũ·t̃_o) - y_o
+        Heun            u   <- u - α/2 (Σ_o (g_o + g̃_o) t_o - α (Σ_o g̃_o G_o) u)
+                        t_o <- t_o - α/2 ((g_o + g̃_o) u - α g̃_o k_u)      (per occurrence)
+
+    which is p - α/2 (k¹ + k²) with k¹ = ∇L(p), k² = ∇L(p - α k¹), term by term: about five passes
+    over the pair's rows against SGD's three, not twice SGD plus the trial rows.
+    scratch: (k_u float32[d], du float32[d], logits, g, g̃, G float32[K1] each).
+    """
+    ku, du, logits, g, g2, same_sum = scratch
+    dim = len(sizes[0])
+    for o in range(m):
+        t = outputs[o]
+        f = np.float32(0.0)
+        for i in range(dim):
+            f += syn0[word, i] * syn1neg[t, i]
+        sig = sigmoid(f)
+        label = o == 0
+        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        logits[o] = f
+        g[o] = sig - np.float32(label)
+    for i in range(dim):
+        ku[i] = 0.0
+    for o in range(m):
+        t = outputs[o]
+        for i in range(dim):
+            ku[i] += g[o] * syn1neg[t, i]
+    uu = np.float32(0.0)
+    ku_u = np.float32(0.0)
+    for i in range(dim):
+        uu += syn0[word, i] * syn0[word, i]
+        ku_u += ku[i] * syn0[word, i]
+    c = np.float32(0.0)
+    for o in range(m):
+        same_sum[o] = 0.0
+        for p in range(m):
+            if outputs[p] == outputs[o]:
+                same_sum[o] += g[p]
+        t = outputs[o]
+        ku_t = np.float32(0.0)
+        for i in range(dim):
+            ku_t += ku[i] * syn1neg[t, i]
+        f2 = logits[o] - alpha * same_sum[o] * uu - alpha * ku_t + alpha * alpha * same_sum[o] * ku_u
+        g2[o] = sigmoid(f2) - np.float32(o == 0)
+        c += g2[o] * same_sum[o]
+    # du from the rows as they were, then the output rows (from u as it was), then u.
+    for i in range(dim):
+        du[i] = -alpha * c * syn0[word, i]
+    for o in range(m):
+        t = outputs[o]
+        h = g[o] + g2[o]
+        for i in range(dim):
+            du[i] += h * syn1neg[t, i]
+    half = np.float32(0.5) * alpha
+    for o in range(m):
+        t = outputs[o]
+        h = g[o] + g2[o]
+        a2 = alpha * g2[o]
+        for i in range(dim):
+            syn1neg[t, i] -= half * (h * syn0[word, i] - a2 * ku[i])
+    for i in range(dim):
+        syn0[word, i] -= half * du[i]
+    return prod, loss
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sgns_heun(weights, tables, corpus, job, params, thread, sizes):
+    """word2vec.c's pair stream, each pair updated by Heun's method (``heun_example``).
+
+    As ``sgns.sgns_word2vec`` except thread = (rng uint64[1], sentence int32[MAX_SENTENCE],
+    outputs int64[K1], scratch of ``heun_example``).
+    """
+    syn0, syn1neg = weights
+    keep, accept, alias = tables
+    ids, starts = corpus
+    window, negative = params
+    rng, sentence, outputs, scratch = thread
+    state = rng[0]
+    pairs = 0
+    effective = 0
+    loss = 0.0
+    prod = 1.0
+    for s in range(job[0], job[1]):
+        alpha = sentence_alpha(job, starts, s)
+        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
+        effective += n
+        for c in range(n):
+            word = sentence[c]
+            state, lo, hi = reduced_window(state, window, c, n)
+            for a in range(lo, hi):
+                if a == c:
+                    continue
+                state, m = draw_outputs(state, word, negative, accept, alias, outputs)
+                prod, loss = heun_example(syn0, syn1neg, sentence[a], outputs, m, alpha, scratch, sizes,
+                                          prod, loss)
                 pairs += 1
     rng[0] = state
     return pairs, loss - math.log(prod), effective
