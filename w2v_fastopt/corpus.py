@@ -289,7 +289,7 @@ class _CompiledTokenizer:
 
 
 def _grow(array, extra=0):
-    """A copy 1.5 times as long (the peak while growing the token ids is 2.5x their size)."""
+    """A copy 1.5 times as long (the word table's arrays; the corpus arrays grow by remapping)."""
     bigger = np.empty((array.shape[0] - extra) * 3 // 2 + extra, dtype=array.dtype)
     bigger[:array.shape[0]] = array
     return bigger
