@@ -4,7 +4,7 @@
     from w2v_fastopt.keras import SkipGramModel, SoftBatch, Heun, skipgram_dataset
     corpus = load_corpus(corpus_file="data/enwiki-sample.txt", min_count=5)
     model = SkipGramModel(len(corpus.vocab), vector_size=100)
-    model.compile(optimizer=SoftBatch(keras.optimizers.SGD(25.6), steps=4))   # or Heun(25.6), SGD ...
+    model.compile(optimizer=SoftBatch(keras.optimizers.SGD(0.025 * 4096), steps=4))  # or Heun(25.6) ...
     model.fit(skipgram_dataset(corpus, batch_size=1024, window=5, negative=5), epochs=5)
     wv = model.to_keyed_vectors(corpus.vocab.words)
 
