@@ -142,16 +142,22 @@ def _train(args):
     _write(model, args.output, binary, args.quiet)
 
 
-def _train_keras(args, params, binary, checkpoint):
+def _train_keras(args, params, binary, checkpoint, resume=None):
+    """--backend keras: ``keras.train.train_corpus``; checkpoints every N epochs, and ``resume`` =
+    (model, epochs done) from one (``_resume_keras``)."""
     import numpy as np
 
     from .io import write_word2vec_format
-    from .model import load_corpus
+    from .model import load_corpus, parse_every
     from .params import Params
 
-    if checkpoint is not None:
-        raise ValueError("--checkpoint-every: only with --backend numba")
     p = Params(**{k: v for k, v in params.items() if k not in ("optimizer", "accumulate")})
+    every = None
+    if checkpoint is not None:
+        unit, every = parse_every(args.checkpoint_every)
+        if unit != "epochs":
+            raise ValueError(f"--checkpoint-every with --backend keras takes a number of epochs, got "
+                             f"{args.checkpoint_every!r}")
     try:
         train_corpus = _import_quietly()
     except ImportError as err:
@@ -160,17 +166,27 @@ def _train_keras(args, params, binary, checkpoint):
     t0 = time.perf_counter()
     corpus = load_corpus(corpus_file=args.corpus, min_count=p.min_count, max_vocab_size=p.max_vocab_size)
     vocab_seconds = time.perf_counter() - t0
+    if resume is not None and resume[0].vocab_size != len(corpus.vocab):
+        raise ValueError(f"{args.corpus}: not the corpus {args.resume} was trained on "
+                         f"({len(corpus.vocab)} words, the checkpoint has {resume[0].vocab_size})")
+    run = {"corpus": os.path.abspath(args.corpus), "output": os.path.abspath(args.output),
+           "binary": binary, "params": p.to_dict(), "batch_size": args.batch_size,
+           "optimizer": args.optimizer, "accumulate": args.accumulate,
+           "checkpoint_every": args.checkpoint_every}
     # Keras's progress lines (and TerminateOnNaN's notice) with ours on stderr; none with --quiet
     with open(os.devnull, "w") as devnull, \
             contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), _stop_between_steps() as stop:
-        model, history, timings = train_corpus(corpus, p, batch_size=args.batch_size,
-                                               optimizer=args.optimizer, accumulate=args.accumulate,
-                                               verbose=0 if args.quiet else 2, callbacks=[stop])
+        model, history, timings = train_corpus(
+            corpus, p, batch_size=args.batch_size, optimizer=args.optimizer, accumulate=args.accumulate,
+            verbose=0 if args.quiet else 2, callbacks=[stop], resume=resume,
+            checkpoint=(checkpoint, every, run) if checkpoint is not None else None)
     loss = history.history["loss"][-1]
     vectors = model.input_vectors.numpy()
     if not (math.isfinite(loss) and np.isfinite(vectors).all()):
         raise RuntimeError(f"training diverged (loss {loss}); lower --alpha or --batch-size")
     write_word2vec_format(args.output, corpus.vocab.words, vectors, binary=binary)
+    if checkpoint is not None and os.path.exists(checkpoint):
+        os.unlink(checkpoint)
     if not args.quiet:
         print(f"wrote {vectors.shape[0]:,} vectors of {vectors.shape[1]} dimensions to {args.output} "
               f"({'binary' if binary else 'text'}); vocabulary {vocab_seconds:.2f}s, training "
@@ -178,6 +194,28 @@ def _train_keras(args, params, binary, checkpoint):
               f"{timings['examples'] / timings['train']:,.0f} examples/s), final mean loss {loss:.4f}"
               + (f"; {corpus.invalid_tokens:,} tokens had invalid UTF-8 bytes, replaced by U+FFFD"
                  if corpus.invalid_tokens else ""), file=sys.stderr)
+
+
+def _resume_keras(args):
+    """--resume of a Keras checkpoint: the run's settings come from the checkpoint."""
+    from .io import check_writable
+
+    try:
+        _import_quietly()
+    except ImportError as err:
+        raise RuntimeError(f"{args.resume}: a Keras checkpoint; resuming needs TensorFlow and Keras 3 "
+                           f"({err}); pip install 'w2v-fastopt[keras]'") from None
+    from .keras.train import load_checkpoint
+
+    model, run = load_checkpoint(args.resume)
+    args.corpus = args.corpus or run["corpus"]
+    args.output = args.output or run["output"]
+    binary = run["binary"] if args.format is None else args.format == "binary"
+    args.batch_size, args.optimizer, args.accumulate = run["batch_size"], run["optimizer"], run["accumulate"]
+    args.checkpoint_every = run["checkpoint_every"]
+    check_writable(args.output)
+    params = dict(run["params"], optimizer=run["optimizer"], accumulate=run["accumulate"])
+    _train_keras(args, params, binary, args.resume, resume=(model, run["epochs_done"]))
 
 
 @contextlib.contextmanager
@@ -231,6 +269,8 @@ def _resume(args):
 
     if not os.path.isfile(args.resume):
         raise FileNotFoundError(f"{args.resume}: no such checkpoint file")
+    if _is_keras_checkpoint(args.resume):
+        return _resume_keras(args)
     header = read_header(args.resume)
     if "position" not in header:
         raise ValueError(f"{args.resume}: a saved model, not a training checkpoint")
@@ -247,6 +287,14 @@ def _resume(args):
         if progress is not None:
             progress.close()
     _write(model, path, binary, args.quiet)
+
+
+def _is_keras_checkpoint(path):
+    import zipfile
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return "run.json" in z.namelist()
 
 
 def _write(model, path, binary, quiet):
