@@ -28,7 +28,8 @@ flag equivalents (word2vec.c / fastText):
 --backend keras: the same corpus reader, vocabulary and sampler, trained by Keras 3 model.fit
 (TensorFlow, XLA) in batches of --batch-size examples with --optimizer sgd|softbatch|heun|rk4;
 the learning rate is --alpha per example (alpha * batch size for the batch mean), decaying
-linearly to --min-alpha.  --workers, --no-shared-negatives and checkpoints are Numba-only.
+linearly to --min-alpha.  --workers and --no-shared-negatives are Numba-only; Keras checkpoints
+(--checkpoint-every N, --resume STATE) are per epoch.
 On the Numba engine --optimizer heun|rk4 takes a Runge-Kutta step per (center, context) pair and
 softbatch applies the SGD steps of --accumulate consecutive pairs together.
 """
