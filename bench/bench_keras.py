@@ -100,7 +100,7 @@ def engine_worker(system, corpus_path, epochs, min_count, workers=2):
         return {"seconds": seconds / epochs, "examples": None, "words": int(words), "loss": None,
                 "vocab": len(model.wv)}
     from w2v_fastopt import Word2Vec
-    optimizer = system.split("_")[1] if system.count("_") and system != "numba_w2v" else "sgd"
+    optimizer = {"numba_softbatch": "softbatch", "numba_heun": "heun", "numba_rk4": "rk4"}.get(system, "sgd")
     model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
                      shared_negatives=system == "numba", optimizer=optimizer)
     seconds = model.timings["train"] / epochs

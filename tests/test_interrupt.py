@@ -71,44 +71,33 @@ def test_signal_stops_keras_training_too(long_corpus, tmp_path, signum, code):
     assert sorted(os.listdir(tmp_path)) == ["v.bin"]
 
 
-def test_checkpoint_and_resume_match_an_uninterrupted_run(long_corpus, tmp_path):
-    common = ["--epochs", "3", "--workers", "1", "--seed", "11", "--quiet"]
+@pytest.mark.parametrize("backend", ["numba", "keras"])
+def test_checkpoint_and_resume_match_an_uninterrupted_run(long_corpus, small_corpus, tmp_path, backend):
+    """Checkpoint every epoch, SIGINT, --resume: the uninterrupted run's file byte for byte.
+
+    numba: one worker (bit-identical).  keras: a zip of the Keras model (optimizer state included,
+    a soft batch saved mid-window) and the run's settings, written atomically."""
+    if backend == "numba":
+        corpus, common = long_corpus, ["--epochs", "3", "--workers", "1", "--seed", "11", "--quiet"]
+    else:
+        corpus, common = small_corpus, ["--backend", "keras", "--epochs", "12", "--batch-size", "256",
+                                        "--optimizer", "softbatch", "--accumulate", "3", "--min-count", "3",
+                                        "--quiet"]
     reference = tmp_path / "reference.bin"
-    assert start(long_corpus, "--output", reference, *common).wait(timeout=300) == 0
+    assert start(corpus, "--output", reference, *common).wait(timeout=300) == 0
 
-    out = tmp_path / "v.bin"
-    state = tmp_path / "state.ckpt"
-    child = start(long_corpus, "--output", out, "--checkpoint-every", "1", "--checkpoint", state, *common)
-    wait_for(state.exists)
-    child.send_signal(signal.SIGINT)
-    assert child.wait(timeout=30) == 130
-    assert not out.exists() and state.exists()
-
-    resumed = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", "--resume", state, "--quiet"],
-                             capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert out.read_bytes() == reference.read_bytes()  # bit-identical with one worker
-    assert not state.exists()  # removed once training has ended
-
-
-def test_keras_checkpoint_and_resume_match_an_uninterrupted_run(small_corpus, tmp_path):
-    """--backend keras --checkpoint-every 1: a zip of the Keras model (optimizer state included) and
-    the run's settings, written atomically; SIGINT, then --resume: the uninterrupted run's file."""
-    common = ["--backend", "keras", "--epochs", "12", "--batch-size", "256", "--optimizer", "softbatch",
-              "--accumulate", "3", "--min-count", "3", "--quiet"]
-    reference = tmp_path / "reference.bin"
-    assert start(small_corpus, "--output", reference, *common).wait(timeout=300) == 0
     out, state = tmp_path / "v.bin", tmp_path / "state.ckpt"
-    child = start(small_corpus, "--output", out, "--checkpoint-every", "1", "--checkpoint", state, *common)
+    child = start(corpus, "--output", out, "--checkpoint-every", "1", "--checkpoint", state, *common)
     wait_for(state.exists)
     child.send_signal(signal.SIGINT)
     assert child.wait(timeout=30) == 130
     assert not out.exists() and state.exists()
+
     resumed = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", "--resume", state, "--quiet"],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == reference.read_bytes()
-    assert not state.exists()
+    assert not state.exists()  # removed once training has ended
 
 
 def test_mid_epoch_checkpoint_resumes_bit_identical(corpus_path, tmp_path, monkeypatch):
