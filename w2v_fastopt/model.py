@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import count_corpus_file, read_corpus_file, tokenize
+from .corpus import count_corpus_file, hand_back_free_heap, read_corpus_file, tokenize
 from .io import atomic_path, write_word2vec_format
 from .params import Params
 from .progress import epoch_summary
@@ -307,6 +307,7 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
                        source, tokenized.invalid_tokens)
     logger.info("%s: %d tokens, %d distinct words, %d with count >= %d (%d tokens kept)",
                 source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count, ids.shape[0])
+    hand_back_free_heap()  # the counting tables are gone
     return TrainingCorpus(ids, starts, vocab, tokenized.n_tokens, tokenized.invalid_tokens, source,
                           tokenized.store)
 

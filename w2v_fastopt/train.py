@@ -115,8 +115,10 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
     between segments and at every epoch end.
     stop: a threading.Event; when set (or on KeyboardInterrupt in this thread) the workers finish
     their current job and ``Stopped`` is raised.
-    release: None, or ``release(end_sentence, end_token)`` called after each segment to hand back
-    the pages of a memory-mapped corpus before that point (``corpus.CorpusStore.release``).
+    release: None, or ``release(end_sentence, end_token, start_sentence, start_token)``, which hands
+    back the resident pages of a memory-mapped corpus (``corpus.CorpusStore.release``): called by
+    each thread after each job on the job's pages, so the corpus costs a few jobs' worth of memory
+    (measured: 2-4 MB of token ids resident at 100M tokens).
     optimizer: "sgd" (the kernel ``shared_negatives`` picks), "heun" or "rk4" (a Runge-Kutta step
     per pair: ``sgns_heun``, ``sgns_runge_kutta``) or "softbatch" (the steps of ``accumulate`` pairs applied together, default 4); the
     last three run on word2vec.c's pair stream (kernels/solvers.py), whatever ``shared_negatives``.
@@ -126,6 +128,8 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
         raise ValueError(f"the saved state has {len(position.rng_states)} worker RNG states; "
                          f"resume with workers={len(position.rng_states)}")
     jobs = job_boundaries(starts)
+    if release is not None:  # the binary searches touched pages all over a memory-mapped ``starts``
+        release(len(starts), 0)
     n_jobs = len(jobs) - 1
     corpus_words = int(starts[-1])
     total_words = corpus_words * epochs
@@ -200,6 +204,8 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
                     job = (s0, s1, alpha_at(w0), alpha_at(w1))
                     pairs, loss, effective = kernel(weights, tables, corpus, job, params, thread, sizes)
                     totals.add(w1 - w0, effective, pairs, loss)
+                    if release is not None:
+                        release(s1, starts[s1], s0, starts[s0])
             except BaseException as err:  # re-raised by the main thread
                 totals.error = err
                 stop.set()
@@ -239,7 +245,7 @@ def train(syn0, syn1neg, tables, ids, starts, *, window, negative, alpha, min_al
             if stop.is_set():
                 raise Stopped("stopped")
             position.job = end
-            if release is not None:
+            if release is not None:  # whatever the jobs' hand-backs missed
                 release(jobs[end], starts[jobs[end]])
             position.rng_states = [int(b[0][0]) for b in buffers]
             position.totals = [totals.raw, totals.effective, totals.pairs, totals.loss, seconds]
