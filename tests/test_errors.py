@@ -217,3 +217,25 @@ def test_edge_inputs_train_to_finite_vectors(tmp_path, case, text, params, share
     assert np.isfinite(model.vectors).all() and np.isfinite(model.training_loss)
     if case.startswith("invalid"):
         assert model.invalid_tokens == 5 and "caf\ufffd" in model.wv.key_to_index
+
+
+# Every numeric parameter against each kind of bad value: (parameter, values that must be refused)
+BAD_NUMBERS = {name: [-10**6, 10**30, float("nan"), float("inf"), "5", None] + extra for name, extra in {
+    "vector_size": [0, 2.0], "window": [0, 2.0], "negative": [0, 2.0], "min_count": [0, 2.0],
+    "epochs": [0, 2.0], "workers": [0, 2.0], "seed": [1.0], "max_vocab_size": [0, 2.0],
+    "sample": [1], "alpha": [0], "min_alpha": [1], "ns_exponent": [],
+}.items()}
+BAD_NUMBERS["max_vocab_size"].remove(None)  # None: no pruning
+BAD_NUMBERS["ns_exponent"].remove(-10**6)
+BAD_NUMBERS["ns_exponent"].append(-100)
+
+
+@pytest.mark.parametrize("name", BAD_NUMBERS)
+def test_every_numeric_parameter_refuses_each_kind_of_bad_value(name):
+    """0, negative, huge, NaN, inf, a string, None, a float for an integer: each refused with a
+    ValueError or TypeError whose message starts with the parameter's name and says what it got."""
+    for value in BAD_NUMBERS[name]:
+        with pytest.raises((ValueError, TypeError)) as info:
+            Word2Vec(**{name: value})
+        message = str(info.value)
+        assert message.startswith(name + " must be ") and ", got " in message, (value, message)
