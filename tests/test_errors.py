@@ -220,14 +220,17 @@ def test_edge_inputs_train_to_finite_vectors(tmp_path, case, text, params, share
 
 
 # Every numeric parameter against each kind of bad value: (parameter, values that must be refused)
-BAD_NUMBERS = {name: [-10**6, 10**30, float("nan"), float("inf"), "5", None] + extra for name, extra in {
-    "vector_size": [0, 2.0], "window": [0, 2.0], "negative": [0, 2.0], "min_count": [0, 2.0],
-    "epochs": [0, 2.0], "workers": [0, 2.0], "seed": [1.0], "max_vocab_size": [0, 2.0],
-    "sample": [1], "alpha": [0], "min_alpha": [1], "ns_exponent": [],
-}.items()}
-BAD_NUMBERS["max_vocab_size"].remove(None)  # None: no pruning
-BAD_NUMBERS["ns_exponent"].remove(-10**6)
-BAD_NUMBERS["ns_exponent"].append(-100)
+COMMON_BAD = [10**30, float("nan"), float("inf"), "5"]
+BAD_NUMBERS = {
+    **{name: COMMON_BAD + [-10**6, None, 0, 2.0]
+       for name in ("vector_size", "window", "negative", "min_count", "epochs", "workers")},
+    "max_vocab_size": COMMON_BAD + [-10**6, 0, 2.0],  # None: no pruning
+    "seed": COMMON_BAD + [-10**6, None, 1.0],
+    "sample": COMMON_BAD + [-10**6, None, 1],
+    "alpha": COMMON_BAD + [-10**6, None, 0],
+    "min_alpha": COMMON_BAD + [-10**6, None, 1],
+    "ns_exponent": COMMON_BAD + [-100, None],         # any exponent in [-10, 10] is valid
+}
 
 
 @pytest.mark.parametrize("name", BAD_NUMBERS)
