@@ -32,6 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from w2v_fastopt.rules import RULES  # noqa: E402
+
 BATCH = 1024
 SYSTEMS = {
     "stock": "stock Keras fit (Embedding, SGD)",
@@ -41,13 +43,19 @@ SYSTEMS = {
     "builtin": "ours: analytic, SGD gradient_accumulation_steps=4",
     "heun": "ours: analytic, Heun",
     "rk4": "ours: analytic, RK4",
-    "numba": "Numba engine (shared negatives)",
-    "numba_w2v": "Numba engine (word2vec.c mode)",
-    "numba_softbatch": "Numba engine, soft batch (4 pairs)",
-    "numba_heun": "Numba engine, Heun",
-    "numba_rk4": "Numba engine, RK4",
-    "gensim": "gensim 4 corpus_file",
 }
+
+
+def engine_system(rule):
+    """The benchmark's name for a rule of the Numba engine (``rules.RULES``)."""
+    if rule.optimizer == "sgd":
+        return "numba" if rule.shared_negatives else "numba_w2v"
+    return f"numba_{rule.optimizer}"
+
+
+ENGINE_RULES = {engine_system(rule): rule for rule in RULES}
+SYSTEMS.update({name: f"Numba engine, {rule.help.split(' (')[0]}" for name, rule in ENGINE_RULES.items()})
+SYSTEMS["gensim"] = "gensim 4 corpus_file"
 
 
 def keras_worker(system, corpus_path, epochs, min_count):
@@ -55,7 +63,8 @@ def keras_worker(system, corpus_path, epochs, min_count):
     import tensorflow as tf  # noqa: F401
 
     from w2v_fastopt import load_corpus
-    from w2v_fastopt.keras import Heun, RK4, SkipGramExamples, SkipGramLoss, SkipGramModel, SoftBatch
+    from w2v_fastopt.keras import SkipGramExamples, SkipGramLoss, SkipGramModel
+    from w2v_fastopt.keras.train import make_optimizer
 
     corpus = load_corpus(corpus_file=corpus_path, min_count=min_count)
     V = len(corpus.vocab)
@@ -70,10 +79,12 @@ def keras_worker(system, corpus_path, epochs, min_count):
         model = keras.Model([words, outputs], logits)
         model.compile(optimizer=keras.optimizers.SGD(lr), loss=SkipGramLoss())
     else:
-        optimizer = {"autodiff": lambda: keras.optimizers.SGD(lr), "sgd": lambda: keras.optimizers.SGD(lr),
-                     "softbatch": lambda: SoftBatch(keras.optimizers.SGD(lr), steps=4),
-                     "builtin": lambda: keras.optimizers.SGD(lr, gradient_accumulation_steps=4),
-                     "heun": lambda: Heun(lr), "rk4": lambda: RK4(lr)}[system]()
+        if system == "autodiff":
+            optimizer = keras.optimizers.SGD(lr)
+        elif system == "builtin":
+            optimizer = keras.optimizers.SGD(lr, gradient_accumulation_steps=4)
+        else:  # sgd, softbatch (4 batches), heun, rk4: what --backend keras builds
+            optimizer = make_optimizer(system, lr, accumulate=4 if system == "softbatch" else None)
         model = SkipGramModel(V, 100, gradient="autodiff" if system == "autodiff" else "analytic", seed=1)
         model.compile(optimizer=optimizer, steps_per_execution=32)
     times = []
@@ -100,9 +111,10 @@ def engine_worker(system, corpus_path, epochs, min_count, workers=2):
         return {"seconds": seconds / epochs, "examples": None, "words": int(words), "loss": None,
                 "vocab": len(model.wv)}
     from w2v_fastopt import Word2Vec
-    optimizer = {"numba_softbatch": "softbatch", "numba_heun": "heun", "numba_rk4": "rk4"}.get(system, "sgd")
+    rule = ENGINE_RULES[system]
     model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
-                     shared_negatives=system == "numba", optimizer=optimizer)
+                     optimizer=rule.optimizer, shared_negatives=rule.shared_negatives,
+                     accumulate=4 if rule.optimizer == "softbatch" else None)
     seconds = model.timings["train"] / epochs
     return {"seconds": seconds, "examples": model.epoch_stats[-1].pairs,
             "words": int(model.vocab.counts.sum()), "loss": model.training_loss, "vocab": len(model.vocab)}
@@ -171,7 +183,7 @@ def main():
         base = med("numba_w2v", lambda x: x["seconds"])
         print("\nNumba engine, time per epoch relative to its SGD (word2vec.c mode): " + ", ".join(
             f"{s.split('_')[1]} {med(s, lambda x: x['seconds']) / base:.2f}x" for s in systems
-            if s in ("numba_softbatch", "numba_heun", "numba_rk4")))
+            if s in ENGINE_RULES and ENGINE_RULES[s].optimizer != "sgd"))
     if "sgd" in results:
         sgd = med("sgd", lambda x: x["step_ms"])
         print("\nstep time relative to ours, analytic, SGD: " + ", ".join(

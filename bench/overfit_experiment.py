@@ -37,9 +37,10 @@ from w2v_fastopt.corpus import read_corpus_file  # noqa: E402
 from w2v_fastopt.evaluate import evaluate  # noqa: E402
 from w2v_fastopt.kernels.pairs import skipgram_examples  # noqa: E402
 from w2v_fastopt.kernels.rng import seed_states  # noqa: E402
-from w2v_fastopt.kernels.sgns import MAX_SENTENCE  # noqa: E402
+from w2v_fastopt.kernels.walk import MAX_SENTENCE  # noqa: E402
+from w2v_fastopt.rules import OPTIMIZERS as RULE_NAMES  # noqa: E402
 
-OPTIMIZERS = ("sgd", "heun", "rk4", "softbatch")
+OPTIMIZERS = RULE_NAMES  # sgd (word2vec.c mode), softbatch, heun, rk4
 KERAS_OPTIMIZERS = ("sgd", "heun", "softbatch")  # with --keras: Keras fit, batch 1024, as "keras-<name>"
 EVAL_EXAMPLES = 200_000
 
@@ -163,7 +164,7 @@ def run(corpus, epochs, seeds, workers, with_keras=False):
                     keras_run(train_path, held_path, optimizer, epochs, seed, rows)
             for optimizer in OPTIMIZERS:
                 model = Word2Vec(epochs=epochs, seed=seed, workers=workers, optimizer=optimizer,
-                                 shared_negatives=False)
+                                 shared_negatives=False)  # SGD on the pair stream the others walk
                 model.build_vocab(corpus_file=train_path)
                 vocab = model.vocab
                 ids, starts = model._corpus
@@ -224,9 +225,10 @@ def plots(rows, epochs, out):
 
 def report(rows, corpus, epochs, seeds, out):
     last = epochs
-    lines = [f"# Do ODE-solver optimizers overfit word2vec?\n",
+    keras_flag = " --keras" if any(r["optimizer"].startswith("keras-") for r in rows) else ""
+    lines = ["# Do ODE-solver optimizers overfit word2vec?\n",
              f"`python bench/overfit_experiment.py --corpus {os.path.relpath(corpus, ROOT)} --epochs {epochs} "
-             f"--seeds {' '.join(map(str, seeds))}{' --keras' if any(r['optimizer'].startswith('keras-') for r in rows) else ''}`  "
+             f"--seeds {' '.join(map(str, seeds))}{keras_flag}`  "
              f"(Numba engine, word2vec.c's pair stream, 2 workers; keras-*: Keras fit, batch 1024; "
              f"every 10th line held out; means over seeds {', '.join(map(str, seeds))})\n",
              "## After equal epochs\n",
@@ -240,15 +242,17 @@ def report(rows, corpus, epochs, seeds, out):
                      f"{mean_by(rows, o, last, 'train_seconds'):.1f} |")
     budget = mean_by(rows, "sgd", last, "train_seconds")
     lines += [f"\n## At equal wall time ({budget:.1f} s of training, what SGD took for {epochs} epochs)\n",
-              "| optimizer | epochs done | held-out loss | WordSim-353 | SimLex-999 | analogies |", "|---|---|---|---|---|---|"]
+              "| optimizer | epochs done | held-out loss | WordSim-353 | SimLex-999 | analogies |",
+              "|---|---|---|---|---|---|"]
     for o in names:
         done = at_time(rows, o, budget * 1.05, "epoch")
         if done is None:
             lines.append(f"| {o} | 0 | — | — | — | — |")
             continue
-        lines.append(f"| {o} | {done:.1f} | {at_time(rows, o, budget * 1.05, 'heldout_loss'):.4f} | "
-                     f"{at_time(rows, o, budget * 1.05, 'wordsim353'):.3f} | {at_time(rows, o, budget * 1.05, 'simlex999'):.3f} | "
-                     f"{at_time(rows, o, budget * 1.05, 'analogies'):.4f} |")
+        at = {key: at_time(rows, o, budget * 1.05, key)
+              for key in ("heldout_loss", "wordsim353", "simlex999", "analogies")}
+        lines.append(f"| {o} | {done:.1f} | {at['heldout_loss']:.4f} | {at['wordsim353']:.3f} | "
+                     f"{at['simlex999']:.3f} | {at['analogies']:.4f} |")
     seeds_done = sorted({r["seed"] for r in rows})
 
     def deltas(o, key):
@@ -271,7 +275,8 @@ def report(rows, corpus, epochs, seeds, out):
         held_up = all(h > 0.005 for h in held)
         worse = all(w < -0.01 for w in ws) or all(a < -0.002 for a in an)
         verdict.append(
-            f"- **{o}** minus {'Keras ' if o.startswith('keras-') else ''}SGD after {last} epochs, seed by seed: training loss {show(train, 4)}, "
+            f"- **{o}** minus {'Keras ' if o.startswith('keras-') else ''}SGD after {last} epochs, seed by seed: "
+            f"training loss {show(train, 4)}, "
             f"held-out loss {show(held, 4)}; WordSim-353 {show(ws, 3)}, SimLex-999 {show(sl, 3)}, "
             f"analogies {show(an, 4)}. "
             + ("Loss: the article's pattern (training loss lower, held-out loss higher, both by more "

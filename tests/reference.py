@@ -75,12 +75,94 @@ def _subsample(ids, keep, rng):
     return out
 
 
-def train_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state,
-                    shared):
-    """One job over all sentences, updating float32 ``syn0``/``syn1neg`` in place like the kernels.
+def pair_stream(ids, starts, tables, window, negative, rng, jobs):
+    """word2vec.c's pair stream, as the kernels walk it: yield (job index, alpha, context word, outputs)
+    with outputs = [center] + the negatives not equal to the center (a skipped draw still costs
+    one draw).  jobs: [(first sentence, end sentence, alpha0, alpha1)], alpha linear over each job's
+    raw words."""
+    keep, accept, alias = tables
+    for j, (s0, s1, alpha0, alpha1) in enumerate(jobs):
+        total = max(int(starts[s1] - starts[s0]), 1)
+        for s in range(s0, s1):
+            alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s0]) / total)
+            sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
+            for c, context in _windows(sentence, window, rng):
+                word = sentence[c]
+                for p in context:
+                    draws = [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
+                    yield j, alpha, sentence[p], [word] + [t for t in draws if t != word]
 
-    Returns (pairs, summed loss, effective words, final rng state).
-    """
+
+def runge_kutta_step(U, T, x, y, h, method):
+    """One explicit Runge-Kutta step of the gradient flow of the mean SGNS loss of the batch
+    x = (inputs, outputs), labels y, step h; method: a name in ``tableaus.TABLEAUS``.  Float64,
+    trial points as whole tables (``batch_gradient``): independent of both engines' shortcuts."""
+    from w2v_fastopt.tableaus import TABLEAUS
+
+    rows, b = TABLEAUS[method]
+    U, T = U.astype(np.float64), T.astype(np.float64)
+    ks = [batch_gradient(U, T, x[0], x[1], y)]
+    for row in rows:
+        ks.append(batch_gradient(U - h * sum(a * k[0] for a, k in zip(row, ks)),
+                                 T - h * sum(a * k[1] for a, k in zip(row, ks)), x[0], x[1], y))
+    return U - h * sum(w * k[0] for w, k in zip(b, ks)), T - h * sum(w * k[1] for w, k in zip(b, ks))
+
+
+def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, rule,
+                          accumulate=1):
+    """The pair-stream rules over ``jobs``, updating float32 ``syn0``/``syn1neg`` in place:
+    rule "sgd" (word2vec.c's step), "heun"/"rk4" (``runge_kutta_step`` on each pair) or "softbatch"
+    (the SGD steps of ``accumulate`` pairs taken at the same weights, applied together; what is
+    left at the end of a job is applied then).  Returns (pairs, summed loss, final rng state)."""
+    rng = XorShift(state)
+    pairs, loss = 0, 0.0
+    kept = []
+
+    def flush():
+        for word, outputs, du, dts in kept:
+            syn0[word] -= du.astype(np.float32)
+            for t, dt in zip(outputs, dts):
+                syn1neg[t] -= dt.astype(np.float32)
+        kept.clear()
+
+    last_job = 0
+    for j, alpha, word, outputs in pair_stream(ids, starts, tables, window, negative, rng, jobs):
+        if j != last_job:
+            flush()
+            last_job = j
+        labels = [1.0] + [0.0] * (len(outputs) - 1)
+        pairs += 1
+        if rule == "sgd":  # word2vec.c: each output row read as the previous ones left it, u at the end
+            u, neu1e = syn0[word].astype(np.float64), np.zeros(syn0.shape[1])
+            for t, y in zip(outputs, labels):
+                t_row = syn1neg[t].astype(np.float64)
+                loss += sgns_loss(u, [t_row], [y])
+                g = float(alpha) * (sigmoid(float(np.dot(u, t_row))) - y)
+                neu1e += g * t_row
+                syn1neg[t] -= (g * u).astype(np.float32)
+            syn0[word] -= neu1e.astype(np.float32)
+            continue
+        u, T = syn0[word].astype(np.float64), syn1neg[outputs].astype(np.float64)
+        loss += sgns_loss(u, T, labels)
+        if rule in ("heun", "rk4"):
+            x = (np.array([word]), np.array([outputs]))
+            new0, new1 = runge_kutta_step(syn0, syn1neg, x, np.array([labels]), float(alpha), rule)
+            syn0[word] = new0[word]
+            syn1neg[outputs] = new1[outputs]
+            continue
+        du, dts = sgns_gradient(u, T, labels)
+        step = (word, outputs, float(alpha) * du, [float(alpha) * dt for dt in dts])
+        kept.append(step)
+        if len(kept) == accumulate:
+            flush()
+    flush()
+    return pairs, loss, rng.state
+
+
+def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state):
+    """Shared negatives over one job of all sentences: a center's window takes the SGD steps of its
+    pairs at the same point, against one set of negatives.  Returns (pairs, summed loss, effective
+    words, final rng state)."""
     keep, accept, alias = tables
     rng = XorShift(state)
     pairs, loss, effective = 0, 0.0, 0
@@ -91,48 +173,27 @@ def train_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0
         effective += len(sentence)
         for c, context in _windows(sentence, window, rng):
             word = sentence[c]
-            if shared:
-                if not context:
-                    continue
-                outputs = [word] + [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
-                rows = [(o, t) for o, t in enumerate(outputs) if o == 0 or t != word]
-                U = syn0[[sentence[a] for a in context]].astype(np.float64)
-                T = syn1neg[[t for _, t in rows]].astype(np.float64)
-                labels = [1.0 if o == 0 else 0.0 for o, _ in rows]
-                dU = np.zeros_like(U)
-                dT = np.zeros_like(T)
-                for a in range(len(context)):
-                    loss += sgns_loss(U[a], T, labels)
-                    du, dts = sgns_gradient(U[a], T, labels)
-                    dU[a] = du
-                    for j, dt in enumerate(dts):
-                        dT[j] += dt
-                # Deltas are added row by row, so repeated words accumulate.
-                for j, (_, t) in enumerate(rows):
-                    syn1neg[t] += (-alpha * dT[j]).astype(np.float32)
-                for a, p in enumerate(context):
-                    syn0[sentence[p]] += (-alpha * dU[a]).astype(np.float32)
-                pairs += len(context)
-            else:
-                for p in context:
-                    l1 = sentence[p]
-                    neu1e = np.zeros(syn0.shape[1], dtype=np.float64)
-                    for k in range(negative + 1):
-                        if k == 0:
-                            target, label = word, 1.0
-                        else:
-                            target, label = alias_draw(rng.next(), accept, alias), 0.0
-                            if target == word:
-                                continue
-                        u = syn0[l1].astype(np.float64)
-                        t = syn1neg[target].astype(np.float64)
-                        f = float(np.dot(u, t))
-                        loss += -math.log(sigmoid(f) if label else sigmoid(-f))
-                        g = alpha * (label - sigmoid(f))
-                        neu1e += g * t
-                        syn1neg[target] += (g * u).astype(np.float32)
-                    syn0[l1] += neu1e.astype(np.float32)
-                    pairs += 1
+            if not context:
+                continue
+            outputs = [word] + [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
+            rows = [(o, t) for o, t in enumerate(outputs) if o == 0 or t != word]
+            U = syn0[[sentence[a] for a in context]].astype(np.float64)
+            T = syn1neg[[t for _, t in rows]].astype(np.float64)
+            labels = [1.0 if o == 0 else 0.0 for o, _ in rows]
+            dU = np.zeros_like(U)
+            dT = np.zeros_like(T)
+            for a in range(len(context)):
+                loss += sgns_loss(U[a], T, labels)
+                du, dts = sgns_gradient(U[a], T, labels)
+                dU[a] = du
+                for j, dt in enumerate(dts):
+                    dT[j] += dt
+            # Deltas are added row by row, so repeated words accumulate.
+            for j, (_, t) in enumerate(rows):
+                syn1neg[t] += (-alpha * dT[j]).astype(np.float32)
+            for a, p in enumerate(context):
+                syn0[sentence[p]] += (-alpha * dU[a]).astype(np.float32)
+            pairs += len(context)
     return pairs, loss, effective, rng.state
 
 

@@ -1,4 +1,10 @@
-"""The engine end to end: quality against gensim, reproducibility, exact loss, the gensim-shaped API."""
+"""The engine end to end: quality against gensim, reproducibility, exact loss, the gensim-shaped API,
+the other update rules."""
+import csv
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
@@ -6,6 +12,7 @@ from gensim.models import Word2Vec as GensimWord2Vec
 
 from w2v_fastopt import Word2Vec
 from w2v_fastopt.evaluate import evaluate
+from w2v_fastopt.rules import OPTIMIZERS
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +97,8 @@ def test_save_load_and_word2vec_formats(our_model, tmp_path):
     wv = our_model.wv
     assert isinstance(wv, KeyedVectors)
     assert wv.get_vecattr("the", "count") == max(wv.expandos["count"])
-    neighbours = [w for w, _ in wv.most_similar("king", topn=20)]
-    assert len(neighbours) == 20
+    # Calibrated over seeds 1-5, both kernels: "february" ranks 1-6th of 9,002 (random: ~4,500th).
+    assert "february" in [w for w, _ in wv.most_similar("january", topn=10)]
 
     our_model.save(tmp_path / "m.w2v")
     loaded = Word2Vec.load(tmp_path / "m.w2v")
@@ -109,3 +116,33 @@ def test_save_load_and_word2vec_formats(our_model, tmp_path):
             back = KeyedVectors.load_word2vec_format(path, binary=binary)
             assert back.index_to_key == wv.index_to_key
             assert np.array_equal(back.vectors, wv.vectors)  # float32 round-trips in text too
+
+
+@pytest.mark.parametrize("optimizer", ["heun", "rk4", "softbatch"])
+def test_engine_trains_with_each_rule(small_corpus, optimizer):
+    """Through Word2Vec: reproducible with one worker, finite, the loss falls; the rule walks the same
+    pairs as SGD in word2vec.c mode (same counts every epoch) and trains them differently."""
+    runs = [Word2Vec(corpus_file=small_corpus, epochs=3, workers=1, seed=5, min_count=3, optimizer=optimizer)
+            for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].vectors, runs[1].vectors)
+    stats = runs[0].epoch_stats
+    assert np.isfinite(runs[0].vectors).all() and stats[-1].loss < stats[0].loss
+    sgd = Word2Vec(corpus_file=small_corpus, epochs=3, workers=1, seed=5, min_count=3, shared_negatives=False)
+    assert [(s.pairs, s.effective_words) for s in stats] == [(s.pairs, s.effective_words)
+                                                             for s in sgd.epoch_stats]
+    assert not np.array_equal(runs[0].vectors, sgd.vectors)
+
+
+def test_overfit_experiment_runs_on_a_given_corpus(small_corpus, tmp_path):
+    """bench/overfit_experiment.py --corpus: the CSV (optimizer x seed x epoch), three plots, a report."""
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bench", "overfit_experiment.py")
+    done = subprocess.run([sys.executable, script, "--corpus", str(small_corpus), "--epochs", "2",
+                           "--seeds", "3", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(open(tmp_path / "overfit.csv")))
+    assert [(r["optimizer"], r["epoch"]) for r in rows] == [(o, e) for o in OPTIMIZERS
+                                                             for e in ("1", "2")]
+    assert all(np.isfinite(float(r["heldout_loss"])) and float(r["heldout_loss"]) > 0 for r in rows)
+    assert sorted(os.listdir(tmp_path)) == ["overfit.csv", "overfit.md", "overfit_loss.png",
+                                            "overfit_quality.png", "overfit_quality_vs_time.png"]
+    assert "## Verdict" in (tmp_path / "overfit.md").read_text()

@@ -57,8 +57,8 @@ def test_gradient_equals_reference(gradient):
     g0, g1 = reference.batch_gradient(U, T, x[0], x[1], y)
     np.testing.assert_allclose(dense(grads[0]), g0, atol=1e-5)
     np.testing.assert_allclose(dense(grads[1]), g1, atol=1e-5)
-    expected = np.mean([reference.sgns_loss(U[i].astype(np.float64), T[o].astype(np.float64), l)
-                        for i, o, l in zip(x[0], x[1], y)])
+    expected = np.mean([reference.sgns_loss(U[i].astype(np.float64), T[o].astype(np.float64), labels)
+                        for i, o, labels in zip(x[0], x[1], y)])
     assert abs(float(loss) - expected) < 1e-5
     assert all(isinstance(g, tf.IndexedSlices) for g in grads)  # sparse end to end
 
@@ -80,7 +80,8 @@ def test_analytic_equals_autodiff_on_a_real_batch(corpus_path):
 
 
 def dense_model(seed):
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed))])
+    model = keras.Sequential([keras.Input((5,)),
+                              keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed))])
     return model
 
 
@@ -121,7 +122,7 @@ def test_soft_batch_equals_one_big_batch(kind, momentum):
     steps = 4
     batches = small_batches(kind, 3 * steps, 16)
     model, args = make(kind)
-    soft = train(model, SoftBatch(keras.optimizers.SGD(0.5, momentum=momentum), steps=steps), batches, **args)
+    soft = train(model, SoftBatch(keras.optimizers.SGD(0.5, momentum=momentum), accumulate=steps), batches, **args)
     assert int(model.optimizer.iterations) == 3
     model, args = make(kind)
     big = train(model, keras.optimizers.SGD(0.5, momentum=momentum), joined(batches, steps), **args)
@@ -134,7 +135,7 @@ def test_soft_batch_agrees_with_keras_gradient_accumulation(kind):
     """Same weights and iterations as Keras's own gradient_accumulation_steps, also mid-window."""
     batches = small_batches(kind, 10, 16)
     model, args = make(kind)
-    ours = train(model, SoftBatch(keras.optimizers.SGD(0.3, momentum=0.5), steps=4), batches, **args)
+    ours = train(model, SoftBatch(keras.optimizers.SGD(0.3, momentum=0.5), accumulate=4), batches, **args)
     ours_iterations = int(model.optimizer.iterations)
     model, args = make(kind)
     builtin = train(model, keras.optimizers.SGD(0.3, momentum=0.5, gradient_accumulation_steps=4),
@@ -145,7 +146,7 @@ def test_soft_batch_agrees_with_keras_gradient_accumulation(kind):
 
 
 @pytest.mark.parametrize("optimizer", [
-    lambda: SoftBatch(keras.optimizers.SGD(0.5, momentum=0.9), steps=4),
+    lambda: SoftBatch(keras.optimizers.SGD(0.5, momentum=0.9), accumulate=4),
     lambda: Heun(0.5, momentum=0.5),
     lambda: RungeKutta(0.25, method={"a": [[0.5]], "b": [0.0, 1.0]}),
 ], ids=["softbatch", "heun", "custom-tableau"])
@@ -172,22 +173,6 @@ def test_save_load_round_trip(tmp_path, optimizer):
         np.testing.assert_allclose(a, b, atol=1e-7)
 
 
-def reference_step(U, T, x, y, h, method):
-    """One step of Heun or RK4 written out by hand, float64."""
-    def g(U, T):
-        return reference.batch_gradient(U, T, x[0], x[1], y)
-    U, T = U.astype(np.float64), T.astype(np.float64)
-    k1 = g(U, T)
-    if method == "heun":
-        k2 = g(U - h * k1[0], T - h * k1[1])
-        return U - h / 2 * (k1[0] + k2[0]), T - h / 2 * (k1[1] + k2[1])
-    k2 = g(U - h / 2 * k1[0], T - h / 2 * k1[1])
-    k3 = g(U - h / 2 * k2[0], T - h / 2 * k2[1])
-    k4 = g(U - h * k3[0], T - h * k3[1])
-    return (U - h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
-            T - h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1]))
-
-
 @pytest.mark.parametrize("gradient", ["analytic", "autodiff"])
 @pytest.mark.parametrize("method", ["heun", "rk4"])
 def test_one_step_is_the_formula(gradient, method):
@@ -198,7 +183,7 @@ def test_one_step_is_the_formula(gradient, method):
     U, T = weights(model)
     model.compile(optimizer=Heun(2.0) if method == "heun" else RK4(2.0))
     model.train_on_batch(x, y)
-    expected = reference_step(U, T, x, y, 2.0, method)
+    expected = reference.runge_kutta_step(U, T, x, y, 2.0, method)
     for got, want in zip(weights(model), expected):
         np.testing.assert_allclose(got, want, atol=2e-6)
     assert int(model.optimizer.iterations) == 1

@@ -1,13 +1,18 @@
-"""The SGNS kernels against independent computations: finite differences and a naive reference."""
+"""The Numba kernels against independent computations: finite differences, a naive reference fed
+the same random stream, the exact sampling distribution.  No TensorFlow here."""
 import math
 
 import numpy as np
 import pytest
 
-from reference import MASK64, XorShift, sgns_gradient, sgns_loss, train_reference
+from reference import (MASK64, XorShift, sgns_gradient, sgns_loss, train_pairs_reference,
+                       train_shared_reference)
 from w2v_fastopt.corpus import tokenize
 from w2v_fastopt.kernels.rng import rng_next, seed_states
-from w2v_fastopt.kernels.sgns import MAX_SENTENCE, sgns_shared, sgns_word2vec, sigmoid
+from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
+from w2v_fastopt.kernels.sgns import sigmoid
+from w2v_fastopt.kernels.walk import MAX_SENTENCE
+from w2v_fastopt.rules import RULES, find_rule
 from w2v_fastopt.vocab import build_vocab
 
 
@@ -65,35 +70,71 @@ def _tiny_problem(seed, vocab_size=25, dim=16, sample=0.02):
     return tables, ids, starts, syn0, syn1neg
 
 
-@pytest.mark.parametrize("shared", [True, False], ids=["shared", "word2vec"])
-@pytest.mark.parametrize("seed", range(3))
-def test_kernel_matches_naive_reference(shared, seed):
-    """Same RNG stream, same corpus: the kernel's vectors, pair count, loss and RNG state match."""
-    window, negative, alpha0, alpha1 = 3, 4, 0.05, 0.01
+def _thread(rule, state, dim, window, negative, accumulate):
+    return (state, np.empty(MAX_SENTENCE, np.int32), np.empty(negative + 1, np.int64),
+            rule.scratch(lambda shape, dtype: np.zeros(shape, dtype), dim, window, negative, accumulate))
+
+
+RULE_IDS = {(r.optimizer, r.shared_negatives): r.optimizer + ("-shared" if r.shared_negatives else "")
+            for r in RULES}
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: RULE_IDS[r.optimizer, r.shared_negatives])
+@pytest.mark.parametrize("seed", range(2))
+def test_kernel_matches_naive_reference(rule, seed):
+    """Every rule's kernel over two jobs against the slow reference on the same RNG stream: the
+    vectors, the pair count, the loss and the RNG state match.  Soft batch accumulates 3 pairs: the
+    jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too."""
+    window, negative, accumulate = 3, 4, 3
     tables, ids, starts, syn0, syn1neg = _tiny_problem(seed)
-    dim = syn0.shape[1]
+    dim, half = syn0.shape[1], (len(starts) - 1) // 2
+    jobs = [(0, half, 0.05, 0.03), (half, len(starts) - 1, 0.03, 0.01)]
     state = seed_states(seed, 1)
     ref0, ref1 = syn0.copy(), syn1neg.copy()
-    pairs_ref, loss_ref, eff_ref, state_ref = train_reference(
-        ref0, ref1, tables, ids, starts, window, negative, alpha0, alpha1, state[0], shared)
-
-    job = (0, len(starts) - 1, alpha0, alpha1)
-    sentence = np.empty(MAX_SENTENCE, np.int32)
-    if shared:
-        thread = (state, sentence, np.empty(2 * window, np.int64), np.empty(negative + 1, np.int64),
-                  np.empty((2 * window, negative + 1), np.float32),
-                  np.empty((2 * window, negative + 1), np.float32),
-                  np.empty((2 * window, dim), np.float32))
-        pairs, loss, eff = sgns_shared((syn0, syn1neg), tables, (ids, starts), job, (window, negative),
-                                       thread, ((None,) * dim, (None,) * (negative + 1)))
+    if rule.shared_negatives:
+        assert len(jobs) == 2  # the shared reference takes one job: run the kernel on one too
+        jobs = [(0, len(starts) - 1, 0.05, 0.01)]
+        pairs_ref, loss_ref, _, state_ref = train_shared_reference(
+            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0])
     else:
-        thread = (state, sentence, np.empty(dim, np.float32))
-        pairs, loss, eff = sgns_word2vec((syn0, syn1neg), tables, (ids, starts), job,
-                                         (window, negative), thread, ((None,) * dim,))
-    assert (pairs, eff, int(state[0])) == (pairs_ref, eff_ref, state_ref)
-    assert pairs > 200
+        pairs_ref, loss_ref, state_ref = train_pairs_reference(
+            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, rule.optimizer, accumulate)
+    thread = _thread(rule, state, dim, window, negative, accumulate)
+    pairs, loss = 0, 0.0
+    for job in jobs:
+        p, job_loss, _ = rule.kernel((syn0, syn1neg), tables, (ids, starts), job, (window, negative), thread,
+                              rule.sizes(dim, negative))
+        pairs, loss = pairs + p, loss + job_loss
+        if rule.optimizer == "softbatch":
+            assert p % accumulate != 0
+    assert (pairs, int(state[0])) == (pairs_ref, state_ref)
     assert math.isclose(loss, loss_ref, rel_tol=1e-5)
     moved = np.abs(ref0 - _tiny_problem(seed)[3]).max()
     assert moved > 1e-2  # the comparison below is not vacuous
-    np.testing.assert_allclose(syn0, ref0, rtol=0, atol=2e-6)
-    np.testing.assert_allclose(syn1neg, ref1, rtol=0, atol=2e-6)
+    # float32 rounding, and LLVM's freedom under FASTMATH (NUMBA_BOUNDSCHECK=1 compiles RK4 to
+    # 2.1e-6 here); a wrong term in a step moves rows by 1e-4 and more.
+    np.testing.assert_allclose(syn0, ref0, rtol=0, atol=5e-6)
+    np.testing.assert_allclose(syn1neg, ref1, rtol=0, atol=5e-6)
+
+
+def test_rules_refuse_what_they_cannot_do():
+    assert find_rule("sgd").shared_negatives and not find_rule("sgd", False).shared_negatives
+    assert find_rule("heun").kernel is not find_rule("rk4").kernel
+    with pytest.raises(ValueError, match="shared_negatives=True is only for optimizer='sgd'"):
+        find_rule("heun", True)
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, softbatch, heun, rk4"):
+        find_rule("adam")
+
+
+def test_alias_draws_follow_the_distribution():
+    """Pearson's chi-square of 400,000 draws against count^0.75 over a Zipf vocabulary of 50 words.
+    df = 49: the 0.1% critical value is 85.4; a table off by one slot's mass fails by far."""
+    counts = 1e6 / np.arange(1, 51) ** 1.1
+    p = counts ** 0.75 / (counts ** 0.75).sum()
+    accept, alias = build_alias_table(counts ** 0.75)
+    rng = XorShift(12345)
+    draws = np.array([draw_alias(np.uint64(rng.next()), accept, alias) for _ in range(400_000)])
+    observed = np.bincount(draws, minlength=50)
+    expected = p * len(draws)
+    chi2 = ((observed - expected) ** 2 / expected).sum()
+    assert chi2 < 85.4

@@ -26,7 +26,8 @@ def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, small_co
         resource.setrlimit(resource.RLIMIT_FSIZE, (6 << 20, 6 << 20))
 
     r = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", str(small_corpus), "-o", str(out),
-                        "--epochs", "1", "--min-count", "2", "--vector-size", "1000", "--quiet"], capture_output=True, text=True,
+                        "--epochs", "1", "--min-count", "2", "--vector-size", "1000", "--quiet"],
+                       capture_output=True, text=True,
                        preexec_fn=limit, timeout=120)
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
@@ -104,3 +105,31 @@ def test_training_hands_back_the_corpus_pages_job_by_job(tmp_path, corpus_path, 
         sampler.join()
     assert len(samples) > 20
     assert max(samples) < 7_000, f"{max(samples)} KB of the corpus resident during training"
+
+
+FRESH_AND_CACHED = """
+import hashlib, sys
+from w2v_fastopt import Word2Vec
+from w2v_fastopt.rules import RULES
+for rule in RULES:
+    m = Word2Vec(corpus_file=sys.argv[1], epochs=1, workers=1, seed=7, min_count=2,
+                 optimizer=rule.optimizer, shared_negatives=rule.shared_negatives)
+    print(rule.kernel.__name__, hashlib.sha256(m.vectors.tobytes() + m.syn1neg.tobytes()).hexdigest())
+"""
+
+
+def test_a_freshly_compiled_kernel_and_a_cached_one_give_the_same_bits(tmp_path, small_corpus):
+    """Every rule, one worker, d = 100: the first process compiles the kernels into an empty Numba
+    cache, the second loads them from it (each one: NUMBA_DEBUG_CACHE says so); same vectors to the
+    bit.  Heun, RK4 and soft batch used to differ (a non-inlined update compiled apart from its
+    kernel: kernels/walk.py says why)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", FRESH_AND_CACHED, str(small_corpus)], capture_output=True,
+                           text=True, timeout=600, env=dict(env, NUMBA_DEBUG_CACHE=str(i)))
+            for i in (0, 1)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    fresh, cached = ([line for line in r.stdout.splitlines() if not line.startswith("[cache]")] for r in runs)
+    assert len(fresh) == 5 and fresh == cached
+    loaded = [line for line in runs[1].stdout.splitlines() if line.startswith("[cache] data loaded")]
+    for line in fresh:
+        assert any(f".{line.split()[0]}-" in entry for entry in loaded), line

@@ -12,7 +12,7 @@ from gensim.models import Word2Vec as GensimWord2Vec
 from w2v_fastopt import Word2Vec
 from w2v_fastopt.corpus import read_corpus_file, tokenize
 from w2v_fastopt.kernels.sampling import ONE
-from w2v_fastopt.kernels.sgns import MAX_SENTENCE
+from w2v_fastopt.kernels.walk import MAX_SENTENCE
 from w2v_fastopt.vocab import build_vocab
 
 

@@ -43,6 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser():
     from .params import Params, default_workers
+    from .rules import ACCUMULATE, OPTIMIZERS, RULES
     d = Params(workers=1)
     parser = _Parser(prog="w2v-fastopt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -79,9 +80,9 @@ def _parser():
     t.add_argument("--workers", type=int, default=default_workers(),
                    help="threads (default: number of cores, %(default)s here)")
     t.add_argument("--seed", type=int, default=d.seed, help="random seed (%(default)s)")
-    t.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false",
-                   help="word2vec.c's exact algorithm: fresh negatives for every (center, context) "
-                   "pair (default: one set per center word shared by its window, faster)")
+    t.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false", default=None,
+                   help="SGD with word2vec.c's exact algorithm: fresh negatives for every (center, "
+                   "context) pair (default: one set per center word shared by its window, faster)")
     t.add_argument("--checkpoint-every", metavar="N|TIME",
                    help="save a resumable state every N epochs, or every TIME (90s, 10m, 1h), "
                    "atomically; removed when training ends")
@@ -93,12 +94,11 @@ def _parser():
     t.add_argument("--backend", choices=["numba", "keras"], default="numba",
                    help="numba: the compiled SGD engine (default); keras: Keras 3 model.fit "
                    "(needs pip install 'w2v-fastopt[keras]')")
-    t.add_argument("--optimizer", choices=["sgd", "softbatch", "heun", "rk4"], default="sgd",
-                   help="update rule: SGD, soft batch (gradient accumulation), Heun's method or "
-                   "classical Runge-Kutta (2 and 4 gradients per step); on the Numba engine the last "
-                   "three run word2vec.c's pair stream (as --no-shared-negatives)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
+                   help="update rule (default sgd); on the Numba engine: "
+                   + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES))
     t.add_argument("--accumulate", type=int, default=None, metavar="K",
-                   help="softbatch: batches (keras) or pairs (numba) per update (default 4)")
+                   help=f"softbatch: batches (keras) or pairs (numba) per update (default {ACCUMULATE})")
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
                    help="examples per batch (--backend keras, %(default)s)")
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
@@ -111,7 +111,8 @@ def _parser():
 
 def _train(args):
     from .io import check_writable
-    from .model import Word2Vec, parse_every
+    from .checkpoint import parse_every
+    from .model import Word2Vec
     from .progress import ProgressBar
 
     if args.resume is not None:
@@ -149,7 +150,8 @@ def _train_keras(args, params, binary, checkpoint, resume=None):
     import numpy as np
 
     from .io import write_word2vec_format
-    from .model import load_corpus, parse_every
+    from .checkpoint import parse_every
+    from .prepare import load_corpus
     from .params import Params
 
     p = Params(**{k: v for k, v in params.items() if k not in ("optimizer", "accumulate")})
@@ -265,7 +267,8 @@ def _import_quietly():
 
 def _resume(args):
     from .io import check_writable
-    from .model import Word2Vec, read_header
+    from .io import read_header
+    from .model import Word2Vec
     from .progress import ProgressBar
 
     if not os.path.isfile(args.resume):

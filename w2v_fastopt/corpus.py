@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels.sgns import MAX_SENTENCE
+from .kernels.walk import MAX_SENTENCE
 from .kernels.tokenize import (BUILD, COUNT, DONE, GROW_IDS, GROW_POOL, GROW_WORDS, LOOKUP, N_IDS,
                                N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, keep_words, rehash,
                                tokenize_bytes)

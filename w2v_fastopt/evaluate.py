@@ -45,7 +45,8 @@ def load_vectors(path):
     The format is read from the file: a ``Word2Vec.save`` archive (zip), else word2vec binary if the
     first record after the header is not text, else word2vec text.  Errors name the file.
     """
-    from .model import Word2Vec, is_model_file
+    from .io import is_model_file
+    from .model import Word2Vec
 
     path = os.fspath(path)
     if not os.path.exists(path):

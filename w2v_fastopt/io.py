@@ -1,11 +1,13 @@
-"""Writing outputs: atomically, and in word2vec.c's vectors formats.
+"""Writing outputs: atomically, and in word2vec.c's vectors formats; reading a model archive's header.
 
 Every output goes to a temporary file beside its target and is renamed over it: a failed or
 interrupted write leaves no partial file and never destroys an earlier good output.
 """
 import contextlib
+import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -77,3 +79,23 @@ def write_word2vec_format(path, words, vectors, binary=True):
                 f.write(f"{word} {row_format % tuple(row)}\n".encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
+
+
+MODEL_FORMAT = "w2v_fastopt-model-1"
+
+
+def read_header(path):
+    """The JSON header of a file written by ``save`` (cheap: the arrays are not read)."""
+    try:
+        with zipfile.ZipFile(path) as z, z.open("header.npy") as f:
+            return json.loads(np.lib.format.read_array(f, allow_pickle=False).tobytes().decode())
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
+
+
+def is_model_file(path):
+    """True if ``path`` is an archive written by ``Word2Vec.save``."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return "header.npy" in z.namelist()

@@ -10,20 +10,18 @@ import logging
 import os
 import time
 import zipfile
-from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import count_corpus_file, hand_back_free_heap, read_corpus_file, tokenize
-from .io import atomic_path, write_word2vec_format
+from .checkpoint import Checkpoint, load_position
+from .io import MODEL_FORMAT, atomic_path, write_word2vec_format
 from .params import Params
+from .prepare import load_corpus
 from .progress import epoch_summary
 from .train import EpochStats, Position, train
-from .vocab import Vocab, build_vocab, vocabulary_order
+from .vocab import Vocab
 
 logger = logging.getLogger(__name__)
-
-MODEL_FORMAT = "w2v_fastopt-model-1"
 
 
 class Word2Vec:
@@ -119,16 +117,12 @@ class Word2Vec:
             self._position = Position.start(p.seed, p.workers)
         checkpoint = None
         if checkpoint_path is not None:
-            checkpoint = _checkpoint_schedule(self, checkpoint_path, checkpoint_every)
+            checkpoint = Checkpoint(self, checkpoint_path, checkpoint_every)
         tables = (self.vocab.keep_thresholds(p.sample),) + tuple(self.vocab.negative_table(p.ns_exponent))
-        ids, starts = self._corpus
         t0 = time.perf_counter()
         try:
             history, compile_seconds = train(
-                self.vectors, self.syn1neg, tables, ids, starts, window=p.window,
-                negative=p.negative, alpha=p.alpha, min_alpha=p.min_alpha, epochs=p.epochs,
-                workers=p.workers, shared_negatives=p.shared_negatives, position=self._position,
-                optimizer=p.optimizer, accumulate=p.accumulate,
+                self.vectors, self.syn1neg, tables, self._corpus, p, self._position,
                 progress=self.progress, checkpoint=checkpoint, stop=stop,
                 release=self._store.release if self._store is not None else None)
         finally:
@@ -168,9 +162,7 @@ class Word2Vec:
             raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on "
                              "(its vocabulary differs)")
         model.vectors, model.syn1neg, model._wv = vectors, syn1neg, None
-        saved = header["position"]
-        model._position = Position(saved["epoch"], saved["job"], saved["rng_states"], saved["totals"],
-                                   [EpochStats(**e) for e in header["epoch_stats"]])
+        model._position = load_position(header)
         return model.train(checkpoint_path=state_path, checkpoint_every=header.get("checkpoint_every"),
                            stop=stop)
 
@@ -252,140 +244,3 @@ class Word2Vec:
         model.corpus_file = header.get("corpus_file")
         model._header = header
         return model
-
-
-@dataclass
-class TrainingCorpus:
-    """A corpus read for training: the in-vocabulary tokens as ids, sentence by sentence.
-
-    ids: int32[N] vocabulary indices (out-of-vocabulary tokens removed, as gensim does before
-    windows are formed); starts: int64[S+1] sentence boundaries into ids; vocab: the Vocab;
-    raw_tokens: tokens read, before min_count; invalid_tokens: tokens with non-UTF-8 bytes (kept,
-    with U+FFFD); source: the file name, or "sentences".  ``ids`` may be memory-mapped (``store``).
-    """
-    ids: np.ndarray
-    starts: np.ndarray
-    vocab: Vocab
-    raw_tokens: int
-    invalid_tokens: int
-    source: str
-    store: object = None
-
-
-def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size=None):
-    """Read a corpus (an iterable of token lists, or a file: UTF-8, plain/.gz/.bz2), count words,
-    keep those with count >= min_count in gensim's order; returns a ``TrainingCorpus``.
-
-    The text is read once; twice with ``max_vocab_size`` (gensim's pruned counting pass, then the ids).
-    Raises ValueError naming the source if no word is left.
-    """
-    if (sentences is None) == (corpus_file is None):
-        raise TypeError("give exactly one of sentences or corpus_file")
-    if corpus_file is not None and max_vocab_size is not None:
-        # gensim's two passes: count with pruning, then read the ids of the final vocabulary
-        source = os.fspath(corpus_file)
-        words, counts, raw = count_corpus_file(corpus_file, max_vocab_size)
-        _check_vocab(source, counts, min_count)
-        order = vocabulary_order(counts, min_count)
-        vocab, kept = Vocab([words[i] for i in order], counts[order]), [raw[i] for i in order]
-        del words, raw  # every word counted (up to max_vocab_size of them): free before the next pass
-        tokenized = read_corpus_file(corpus_file, vocabulary=kept)
-        ids, starts = tokenized.ids, tokenized.starts
-    else:
-        if corpus_file is not None:
-            source = os.fspath(corpus_file)
-            tokenized = read_corpus_file(corpus_file)
-        elif max_vocab_size is not None:
-            raise ValueError("max_vocab_size needs corpus_file= (it reads the text twice)")
-        else:
-            source = "sentences"
-            tokenized = _tokenize_sentences(sentences)
-        _check_vocab(source, tokenized.counts, min_count)
-        vocab, ids, starts = build_vocab(tokenized, min_count)
-    if tokenized.invalid_tokens:
-        logger.warning("%s: %d tokens had bytes that are not UTF-8; kept, with U+FFFD in their place",
-                       source, tokenized.invalid_tokens)
-    logger.info("%s: %d tokens, %d distinct words, %d with count >= %d (%d tokens kept)",
-                source, tokenized.n_tokens, len(tokenized.words), len(vocab), min_count, ids.shape[0])
-    hand_back_free_heap()  # the counting tables are gone
-    return TrainingCorpus(ids, starts, vocab, tokenized.n_tokens, tokenized.invalid_tokens, source,
-                          tokenized.store)
-
-
-def _check_vocab(source, counts, min_count):
-    if counts.sum() == 0:
-        raise ValueError(f"{source}: the corpus has no tokens (empty or whitespace-only)")
-    if counts.max() < min_count:
-        raise ValueError(f"{source}: empty vocabulary: no word occurs min_count={min_count} times "
-                         f"(the most frequent word occurs {int(counts.max())} times)")
-
-
-def read_header(path):
-    """The JSON header of a file written by ``save`` (cheap: the arrays are not read)."""
-    try:
-        with zipfile.ZipFile(path) as z, z.open("header.npy") as f:
-            return json.loads(np.lib.format.read_array(f, allow_pickle=False).tobytes().decode())
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
-
-
-def is_model_file(path):
-    """True if ``path`` is an archive written by ``Word2Vec.save``."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as z:
-        return "header.npy" in z.namelist()
-
-
-def _tokenize_sentences(sentences):
-    if isinstance(sentences, (str, bytes, os.PathLike)):
-        raise TypeError("sentences must be an iterable of token lists; for a file use corpus_file=")
-    try:
-        tokenized = tokenize(sentences)
-    except TypeError as err:
-        raise TypeError(f"sentences must be an iterable of lists of str tokens ({err})") from None
-    bad = next((w for w in tokenized.words if not isinstance(w, str)), None)
-    if bad is not None:
-        raise TypeError(f"sentences must contain str tokens, found {type(bad).__name__} {bad!r}")
-    return tokenized
-
-
-def parse_every(spec):
-    """``3`` or ``"3"`` -> ("epochs", 3); ``"90s"``, ``"10m"``, ``"1.5h"`` -> ("seconds", value)."""
-    text = str(spec).strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if text and text[-1] in units:
-            seconds = float(text[:-1]) * units[text[-1]]
-            if seconds >= 0 and np.isfinite(seconds):
-                return "seconds", seconds
-        else:
-            epochs = int(text)
-            if epochs >= 1:
-                return "epochs", epochs
-    except ValueError:
-        pass
-    raise ValueError(f"checkpoint_every must be a number of epochs (>= 1) or a time like 90s, 10m, "
-                     f"1h; got {spec!r}")
-
-
-def _checkpoint_schedule(model, path, every):
-    """The (should_save, save) pair that ``train.train`` calls between segments and epochs."""
-    unit, amount = parse_every(every if every is not None else 1)
-    last = [time.monotonic()]
-
-    def should_save(position, epoch_ended):
-        if unit == "epochs":
-            return epoch_ended and position.epoch % amount == 0
-        return time.monotonic() - last[0] >= amount
-
-    def save(position):
-        model.epoch_stats = list(position.history)
-        state = {"position": {"epoch": position.epoch, "job": position.job,
-                              "rng_states": [int(s) for s in position.rng_states],
-                              "totals": list(position.totals)},
-                 "checkpoint_every": str(every if every is not None else 1)}
-        model.save(path, _extra=state)
-        last[0] = time.monotonic()
-
-    return should_save, save

@@ -7,12 +7,11 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 
+from .rules import ACCUMULATE, find_rule
+
 
 def default_workers():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-OPTIMIZERS = ("sgd", "softbatch", "heun", "rk4")
 
 
 @dataclass
@@ -28,10 +27,10 @@ class Params:
     ns_exponent: float = 0.75
     workers: int = field(default_factory=default_workers)
     seed: int = 1
-    shared_negatives: bool = True
+    shared_negatives: bool = None  # None: the optimizer's default (True for sgd, False otherwise)
     max_vocab_size: int = None  # gensim's: prune the counting pass to this many words (None: no)
-    optimizer: str = "sgd"      # sgd, heun, rk4 (a Runge-Kutta step per pair), softbatch
-    accumulate: int = None      # softbatch: pairs per update (default 4)
+    optimizer: str = "sgd"      # one of rules.OPTIMIZERS
+    accumulate: int = None      # softbatch: pairs per update (None: rules.ACCUMULATE)
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -44,14 +43,14 @@ class Params:
         _check_float("ns_exponent", self.ns_exponent, -10.0, 10.0)
         if self.max_vocab_size is not None:
             _check_int("max_vocab_size", self.max_vocab_size, 1, 2**62)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.accumulate is not None:
-            if self.optimizer != "softbatch":
-                raise ValueError(f"accumulate={self.accumulate} needs optimizer='softbatch'")
-            _check_int("accumulate", self.accumulate, 1, 1 << 20)
-        if not isinstance(self.shared_negatives, bool):
+        if self.shared_negatives is not None and not isinstance(self.shared_negatives, bool):
             raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
+        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives).shared_negatives
+        if self.optimizer == "softbatch":
+            self.accumulate = ACCUMULATE if self.accumulate is None else self.accumulate
+            _check_int("accumulate", self.accumulate, 1, 1 << 20)
+        elif self.accumulate is not None:
+            raise ValueError(f"accumulate={self.accumulate} needs optimizer='softbatch'")
 
     def to_dict(self):
         return asdict(self)

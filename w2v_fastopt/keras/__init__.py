@@ -4,7 +4,7 @@
     from w2v_fastopt.keras import SkipGramModel, SoftBatch, Heun, skipgram_dataset
     corpus = load_corpus(corpus_file="data/enwiki-sample.txt", min_count=5)
     model = SkipGramModel(len(corpus.vocab), vector_size=100)
-    model.compile(optimizer=SoftBatch(keras.optimizers.SGD(0.025 * 4096), steps=4))  # or Heun(25.6) ...
+    model.compile(optimizer=SoftBatch(keras.optimizers.SGD(0.025 * 4096), accumulate=4))  # or Heun(25.6) ...
     model.fit(skipgram_dataset(corpus, batch_size=1024, window=5, negative=5), epochs=5)
     wv = model.to_keyed_vectors(corpus.vocab.words)
 
@@ -16,7 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.21 prints its start-u
 
 from .dataset import SkipGramExamples, skipgram_dataset  # noqa: E402
 from .model import SkipGramLoss, SkipGramModel  # noqa: E402
-from .runge_kutta import RK4, TABLEAUS, Heun, RungeKutta, RungeKuttaMixin  # noqa: E402
+from ..tableaus import TABLEAUS  # noqa: E402
+from .runge_kutta import RK4, Heun, RungeKutta, RungeKuttaMixin  # noqa: E402
 from .soft_batch import SoftBatch  # noqa: E402
 
 __all__ = ["SkipGramModel", "SkipGramLoss", "SkipGramExamples", "skipgram_dataset", "SoftBatch",

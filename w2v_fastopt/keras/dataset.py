@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ..kernels.pairs import skipgram_examples
 from ..kernels.rng import seed_states
-from ..kernels.sgns import MAX_SENTENCE
+from ..kernels.walk import MAX_SENTENCE
 
 CHUNK_BATCHES = 64  # batches handed from the sampler to tf.data at a time
 

@@ -24,7 +24,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from ..kernels.solvers import TABLEAUS
+from ..tableaus import TABLEAUS
+
 
 def tableau(method):
     """(a, b) of a method name in TABLEAUS, or of an explicit ``{"a": rows, "b": weights}``."""

@@ -2,19 +2,19 @@
 
 ```
 sum += g                       # every batch
-if batch % steps == steps - 1:
-    inner.apply(sum / steps)   # the inner optimizer's own update, with the mean gradient
+if batch % accumulate == accumulate - 1:
+    inner.apply(sum / accumulate)   # the inner optimizer's own update, with the mean gradient
     sum = 0
 ```
 
-``steps`` batches of size b then move the weights exactly as one batch of size steps*b would (with a
+``accumulate`` batches of size b then move the weights exactly as one batch of size accumulate*b would (with a
 mean loss), whatever the inner optimizer (SGD, momentum, Adam ...): its state and ``iterations``
 advance once per applied update, as with Keras's ``gradient_accumulation_steps``.
 
 Keras's built-in accumulation keeps a dense accumulator per variable and adds every gradient into
 it: an embedding's sparse gradient (``tf.IndexedSlices``, a few rows) is densified into a full
 vocabulary x dim add on every batch, and the update is dense too.  Here a sparse gradient is kept as
-it is: its rows and values are written into a buffer of ``steps`` slots (``steps`` x rows per batch),
+it is: its rows and values are written into a buffer of ``accumulate`` slots (``accumulate`` x rows per batch),
 and the update hands the inner optimizer one ``IndexedSlices`` of all of them (repeated rows add up,
 as they do within one batch).  Dense gradients are summed in a dense accumulator as usual.
 
@@ -26,31 +26,33 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from ..rules import ACCUMULATE
+
 DENSE, SPARSE = 1, 2
 
 
 @keras.saving.register_keras_serializable(package="w2v_fastopt")
 class SoftBatch(keras.optimizers.Optimizer):
-    """Accumulate the gradients of ``steps`` batches, then apply their mean with ``inner_optimizer``.
+    """Accumulate the gradients of ``accumulate`` batches, then apply their mean with ``inner_optimizer``.
 
     Args:
         inner_optimizer: any ``keras.optimizers.Optimizer`` (its learning rate, schedule, momentum
             and clipping apply to the averaged gradient).
-        steps: batches per update (an integer >= 1; 1 is the inner optimizer alone).
+        accumulate: batches per update (an integer >= 1, default 4; 1 is the inner optimizer alone).
 
     ``iterations`` and ``learning_rate`` are the inner optimizer's (updates applied, not batches).
     """
 
-    def __init__(self, inner_optimizer, steps=2, name=None, **kwargs):
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    def __init__(self, inner_optimizer, accumulate=ACCUMULATE, name=None, **kwargs):
+        if isinstance(accumulate, bool) or not isinstance(accumulate, (int, np.integer)) or accumulate < 1:
+            raise ValueError(f"accumulate must be an integer >= 1, got {accumulate!r}")
         if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
             raise TypeError(f"inner_optimizer must be a keras optimizer, got {type(inner_optimizer).__name__}")
         if kwargs:
             raise ValueError(f"SoftBatch does not take {', '.join(kwargs)}: set it on the inner optimizer")
         super().__init__(learning_rate=0.0, name=name or "soft_batch")
         self.inner_optimizer = inner_optimizer
-        self.steps = int(steps)
+        self.accumulate = int(accumulate)
         # Made at the first apply: kept out of Keras's automatic variable tracking, and listed
         # after the inner optimizer's variables (``variables``), so that save/load sees one order.
         object.__setattr__(self, "_layout", [])
@@ -90,7 +92,7 @@ class SoftBatch(keras.optimizers.Optimizer):
         with tf.init_scope():
             if isinstance(shape_or_grad, tf.IndexedSlices) or isinstance(shape_or_grad, tuple):
                 rows, width = (shape_or_grad if isinstance(shape_or_grad, tuple)
-                               else (shape_or_grad.indices.shape[0] * self.steps,
+                               else (shape_or_grad.indices.shape[0] * self.accumulate,
                                      shape_or_grad.values.shape[1:]))
                 if rows is None:
                     raise ValueError("SoftBatch needs sparse gradients of a fixed number of rows "
@@ -125,9 +127,9 @@ class SoftBatch(keras.optimizers.Optimizer):
                     raise ValueError(f"{variable.name}: gradient was sparse, now dense")
                 indices, values = (v.value for v in self._sums[i])
                 n = grad.indices.shape[0]
-                if n * self.steps != indices.shape[0]:
+                if n * self.accumulate != indices.shape[0]:
                     raise ValueError(f"{variable.name}: sparse gradients of {n} rows, the buffers hold "
-                                     f"{indices.shape[0] // self.steps}: batches must keep one size")
+                                     f"{indices.shape[0] // self.accumulate}: batches must keep one size")
                 where = slot * n + tf.range(n)
                 indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
                 values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
@@ -142,21 +144,21 @@ class SoftBatch(keras.optimizers.Optimizer):
                     mean.append(None)
                 elif self._layout[i] == SPARSE:
                     indices, values = self._sums[i]
-                    mean.append(tf.IndexedSlices(values.value / self.steps, indices.value,
+                    mean.append(tf.IndexedSlices(values.value / self.accumulate, indices.value,
                                                  tf.shape(variable.value, out_type=tf.int64)))
                 else:
-                    mean.append(self._sums[i].value / self.steps)
+                    mean.append(self._sums[i].value / self.accumulate)
             self.inner_optimizer.apply(mean, trainable_variables)
             for variable, grad in zip(trainable_variables, grads):
                 i = self._get_variable_index(variable)
                 if grad is not None and self._layout[i] == DENSE:
                     self._sums[i].assign(ops.zeros_like(self._sums[i]))
 
-        if self.steps == 1:
+        if self.accumulate == 1:
             update()
         else:
-            ops.cond(ops.equal(slot, self.steps - 1), update, lambda: None)
-        self.slot.assign((slot + 1) % self.steps)
+            ops.cond(ops.equal(slot, self.accumulate - 1), update, lambda: None)
+        self.slot.assign((slot + 1) % self.accumulate)
 
     def save_own_variables(self, store):
         super().save_own_variables(store)
@@ -180,7 +182,7 @@ class SoftBatch(keras.optimizers.Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self):
-        return {"name": self.name, "steps": self.steps,
+        return {"name": self.name, "accumulate": self.accumulate,
                 "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer)}
 
     @classmethod

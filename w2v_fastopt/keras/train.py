@@ -17,7 +17,7 @@ import zipfile
 import keras
 
 from ..io import atomic_path
-from ..params import OPTIMIZERS
+from ..rules import ACCUMULATE, OPTIMIZERS
 from .dataset import SkipGramExamples
 from .model import SkipGramModel
 from .runge_kutta import RK4, Heun
@@ -27,11 +27,13 @@ STEPS_PER_EXECUTION = 32  # batches per call into the compiled step: Python over
 
 
 def make_optimizer(name, learning_rate, accumulate=None):
-    """The optimizer called ``name`` (OPTIMIZERS) with a learning rate or schedule."""
+    """The Keras optimizer for the rule called ``name`` (``rules.OPTIMIZERS``) with a learning rate
+    or schedule; soft batch over ``accumulate`` batches (default ``rules.ACCUMULATE``)."""
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate)
     if name == "softbatch":
-        return SoftBatch(keras.optimizers.SGD(learning_rate), steps=4 if accumulate is None else accumulate)
+        return SoftBatch(keras.optimizers.SGD(learning_rate),
+                         accumulate=ACCUMULATE if accumulate is None else accumulate)
     if name == "heun":
         return Heun(learning_rate)
     if name == "rk4":
@@ -99,7 +101,7 @@ def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate
     if accumulate is not None and optimizer != "softbatch":
         raise ValueError(f"accumulate={accumulate} needs optimizer='softbatch'")
     if accumulate is None:
-        accumulate = 4 if optimizer == "softbatch" else 1
+        accumulate = ACCUMULATE if optimizer == "softbatch" else 1
     for name, value in (("batch_size", batch_size), ("accumulate", accumulate)):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1 << 24:
             raise ValueError(f"{name} must be an integer between 1 and {1 << 24}, got {value!r}")

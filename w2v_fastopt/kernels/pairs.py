@@ -1,6 +1,6 @@
 """Skip-gram training examples for a batched trainer (the Keras variant): pairs plus negatives.
 
-The same draws as the SGD kernels in ``sgns.py``: word2vec.c's subsampling and dynamic window, and
+The same draws as the training kernels (``walk.py``): word2vec.c's subsampling and dynamic window, and
 negatives from the unigram^ns_exponent alias table.  One example is
 
     inputs[e]     = the context word (its *input* vector is trained, as ``syn0`` in word2vec.c)
@@ -14,7 +14,7 @@ from numba import njit
 
 from .rng import rng_next
 from .sampling import draw_alias
-from .sgns import reduced_window, subsample
+from .walk import reduced_window, subsample
 
 
 @njit(nogil=True, cache=True)

@@ -1,21 +1,22 @@
-"""Skip-gram negative-sampling (SGNS) update kernels: one kernel per update rule, gradients by hand.
+"""Skip-gram negative sampling (SGNS): the loss, its gradient by hand, and the SGD updates.
 
 Notation (word2vec.c's): for a (center, context) pair the *input* vector is the context word's row
-``u = syn0[context]``; the *output* vectors are ``v = syn1neg[center]`` (label 1) and
-``n_k = syn1neg[neg_k]`` for k negatives drawn from unigram^ns_exponent (label 0).  The pair's loss is
+``u = syn0[word]``; the *outputs* are ``t_0 = syn1neg[center]`` (label y_0 = 1) and
+``t_o = syn1neg[neg_o]`` for the negatives drawn from unigram^ns_exponent (label 0).  The pair's loss is
 
-    L = -log σ(u·v) - Σ_k log σ(-u·n_k)
+    L = -log σ(u·t_0) - Σ_{o>0} log σ(-u·t_o)
 
-and with f = u·t for an output t and label y ∈ {1, 0}, since dσ(f)/df = σ(f)(1-σ(f)):
+and with f_o = u·t_o, since dσ(f)/df = σ(f)(1-σ(f)):
 
-    ∂L/∂f = σ(f) - y
-    ∂L/∂u = Σ_t (σ(f_t) - y_t) t        ∂L/∂t = (σ(f_t) - y_t) u
+    ∂L/∂f_o = σ(f_o) - y_o =: g_o
+    ∂L/∂u = Σ_o g_o t_o            ∂L/∂t_o = g_o u
 
-SGD with learning rate α moves every row against its gradient.  With ``g_t = α (y_t - σ(f_t))``:
+One sign convention everywhere (here, ``solvers.py`` and ``keras/model.py``): g is the derivative
+σ - y, and every update *subtracts* a step, p <- p - α ∂L/∂p.  SGD with learning rate α:
 
-    u += Σ_t g_t t        t += g_t u
+    e = α Σ_o g_o t_o  (word2vec.c's ``neu1e``),   t_o <- t_o - α g_o u,   then u <- u - e
 
-(word2vec.c calls Σ_t g_t t ``neu1e`` and adds it to u after all outputs are updated; so do we.)
+(word2vec.c writes g for α(y - σ) and adds; the same numbers bit for bit: negation is exact.)
 
 The sigmoid: σ(f) = (1 + tanh(f/2)) / 2 with tanh as a [13/6] rational function (Eigen's float
 tanh; |error| < 4e-7 on all of ℝ, see tests) instead of a libm exp and a division per dot product: it
@@ -40,47 +41,9 @@ import numpy as np
 from numba import njit
 
 from . import FASTMATH
-from .rng import below, rng_next
+from .rng import rng_next
 from .sampling import draw_alias
-
-MAX_SENTENCE = 10_000  # longest sentence a kernel sees; the corpus reader chunks longer lines
-
-
-@njit(inline="always", cache=True)
-def subsample(ids, begin, end, keep, state, sentence):
-    """Copy ``ids[begin:end]`` into ``sentence``, dropping word w with probability 1 - keep[w]/2^32.
-
-    Returns ``(number kept, new rng state)``.  A word whose keep threshold is 2^32 costs no draw.
-    """
-    n = 0
-    for p in range(begin, end):
-        w = ids[p]
-        k = keep[w]
-        if k < np.uint64(4294967296):
-            state, r = rng_next(state)
-            if (r >> np.uint64(32)) >= k:
-                continue
-        sentence[n] = w
-        n += 1
-    return n, state
-
-
-@njit(inline="always", cache=True)
-def sentence_alpha(job, starts, s):
-    """Learning rate for sentence s: linear from the job's first to its last raw word."""
-    s_begin, s_end, alpha0, alpha1 = job
-    job_words = max(starts[s_end] - starts[s_begin], 1)
-    return np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
-
-
-@njit(inline="always", cache=True)
-def reduced_window(state, window, c, n):
-    """word2vec.c's dynamic window: reach b uniform in 1..window around position c of n.
-
-    Returns (new rng state, first context position, end position)."""
-    state, r = rng_next(state)
-    reach = window - below(r, window)
-    return state, max(0, c - reach), min(n, c + reach + 1)
+from .walk import each_pair, walk
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -114,167 +77,143 @@ def log_accumulate(prod, loss, f, sig, label):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
-def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
-    """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair.
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def logit(syn0, word, syn1neg, t, dim):
+    """f = u·t for the input row syn0[word] and the output row syn1neg[t], in float32."""
+    f = np.float32(0.0)
+    for i in range(dim):
+        f += syn0[word, i] * syn1neg[t, i]
+    return f
 
-    weights: (syn0 float32[V, d], syn1neg float32[V, d]), updated in place.
-    tables:  (keep uint64[V], accept uint64[V], alias int32[V]) from ``vocab``/``sampling``.
-    corpus:  (ids int32[N] vocabulary indices, starts int64[S+1] sentence boundaries into ids).
-    job:     (first sentence, end sentence, alpha at the job's first word, alpha after its last word);
-             alpha decays linearly over the job's raw words.
-    params:  (window, negative).
-    thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], neu1e float32[d]) owned by one thread.
-    sizes:   ((None,) * d,): d reaches the kernel as a tuple's *type*, so Numba compiles (and caches)
-             one specialization per vector size, with constant trip counts in the row loops
-             (measured here: +15-20% words/s at d=100 over a runtime d, whose loop remainders cost).
-    Returns (pairs trained, summed pair loss, effective words after subsampling).
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """One SGD step on one pair: input row ``word``, output rows outputs[:m] (the first labelled 1).
+
+    As the derivation above, in word2vec.c's order: for each output, f = u·t, g = α(σ(f) - y),
+    e += g t, t -= g u; then u -= e.  scratch: (e float32[d],).  Returns (prod, loss) with the
+    pair's loss folded in (``log_accumulate``).
     """
     syn0, syn1neg = weights
-    keep, accept, alias = tables
-    ids, starts = corpus
-    window, negative = params
-    rng, sentence, neu1e = thread
+    neu1e = scratch[0]
     dim = len(sizes[0])
-    state = rng[0]
-    pairs = 0
-    effective = 0
-    loss = 0.0
-    prod = 1.0
-    for s in range(job[0], job[1]):
-        alpha = sentence_alpha(job, starts, s)
-        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
-        effective += n
-        for c in range(n):
-            word = sentence[c]
-            state, lo, hi = reduced_window(state, window, c, n)
-            for a in range(lo, hi):
-                if a == c:
-                    continue
-                l1 = sentence[a]
-                for i in range(dim):
-                    neu1e[i] = 0.0
-                for k in range(negative + 1):
-                    if k == 0:
-                        target = np.int64(word)
-                    else:
-                        state, r = rng_next(state)
-                        target = draw_alias(r, accept, alias)
-                        if target == word:
-                            continue
-                    f = np.float32(0.0)
-                    for i in range(dim):
-                        f += syn0[l1, i] * syn1neg[target, i]
-                    sig = sigmoid(f)
-                    label = k == 0
-                    g = alpha * (np.float32(label) - sig)
-                    prod, loss = log_accumulate(prod, loss, f, sig, label)
-                    for i in range(dim):
-                        neu1e[i] += g * syn1neg[target, i]
-                        syn1neg[target, i] += g * syn0[l1, i]
-                for i in range(dim):
-                    syn0[l1, i] += neu1e[i]
-                pairs += 1
-    rng[0] = state
-    return pairs, loss - math.log(prod), effective
+    for i in range(dim):
+        neu1e[i] = 0.0
+    for o in range(m):
+        t = outputs[o]
+        f = logit(syn0, word, syn1neg, t, dim)
+        sig = sigmoid(f)
+        label = o == 0
+        g = alpha * (sig - np.float32(label))
+        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        for i in range(dim):
+            neu1e[i] += g * syn1neg[t, i]
+            syn1neg[t, i] -= g * syn0[word, i]
+    for i in range(dim):
+        syn0[word, i] -= neu1e[i]
+    return prod, loss
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
+    """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair, ``sgd_pair``.
+
+    Arguments and result as ``walk.walk``; scratch = (e float32[d],); sizes = ((None,) * d,).
+    """
+    return walk(each_pair, sgd_pair, weights, tables, corpus, job, params, thread, sizes)
+
+
+@njit(inline="always", cache=True)
+def shared_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+    """The center at c with one set of negatives for its whole window: contexts gathered into
+    scratch[0], outputs = [center, K1 - 1 draws] (a draw equal to the center keeps its slot, with a
+    zero gradient, so the block is always K1 wide), then ``update`` once on the block.
+    Returns (rng state, pairs, prod, loss)."""
+    accept, alias = tables[1], tables[2]
+    sentence, outputs, scratch = thread[1], thread[2], thread[3]
+    contexts = scratch[0]
+    m = 0
+    for a in range(lo, hi):
+        if a != c:
+            contexts[m] = sentence[a]
+            m += 1
+    if m == 0:
+        return state, 0, prod, loss
+    outputs[0] = sentence[c]
+    for o in range(1, len(sizes[1])):
+        state, r = rng_next(state)
+        outputs[o] = draw_alias(r, accept, alias)
+    prod, loss = update(weights, scratch, sizes, m, outputs, alpha, prod, loss)
+    return state, m, prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
+    """The SGD step of a center's m pairs taken together (pWord2Vec/HogBatch).
+
+    With the inputs U = syn0[contexts[:m]] (m×d) and the outputs T = syn1neg[outputs] (K1×d), the
+    m K1 pair losses are one small dense block:
+
+        F = U Tᵀ (m×K1),   G = α (σ(F) - Y)   with Y[:, 0] = 1, Y[:, 1:] = 0
+        E = G T,           T <- T - Gᵀ U,      U <- U - E      (both from the values before the step)
+
+    the sum of the per-pair SGD steps at the same point (a mini-batch of the center's pairs).  Rows
+    move by adding deltas, so repeated words in the window or among the negatives accumulate, and
+    concurrent Hogwild writes are not lost.  A negative equal to the center gets G = 0.
+    scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], delta float32[2 window, d]).
+    """
+    syn0, syn1neg = weights
+    contexts, logits, grad, delta = scratch
+    dim = len(sizes[0])
+    nout = len(sizes[1])
+    word = outputs[0]
+    # Forward: F = U Tᵀ; then σ over the whole block in one vectorizable loop.
+    for a in range(m):
+        for o in range(nout):
+            logits[a, o] = logit(syn0, contexts[a], syn1neg, outputs[o], dim)
+    for a in range(m):
+        for o in range(nout):
+            grad[a, o] = sigmoid(logits[a, o])
+    # G = α (σ(F) - Y), and the loss.
+    for a in range(m):
+        for o in range(nout):
+            sig = grad[a, o]
+            label = o == 0
+            if o > 0 and outputs[o] == word:
+                grad[a, o] = 0.0
+                continue
+            grad[a, o] = alpha * (sig - np.float32(label))
+            prod, loss = log_accumulate(prod, loss, logits[a, o], sig, label)
+    # E = G T (before T moves).
+    for a in range(m):
+        for i in range(dim):
+            delta[a, i] = 0.0
+        for o in range(nout):
+            g = grad[a, o]
+            t = outputs[o]
+            for i in range(dim):
+                delta[a, i] += g * syn1neg[t, i]
+    # T -= Gᵀ U (U not yet moved).
+    for o in range(nout):
+        t = outputs[o]
+        for a in range(m):
+            g = grad[a, o]
+            u = contexts[a]
+            for i in range(dim):
+                syn1neg[t, i] -= g * syn0[u, i]
+    # U -= E.
+    for a in range(m):
+        u = contexts[a]
+        for i in range(dim):
+            syn0[u, i] -= delta[a, i]
+    return prod, loss
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
-    """SGNS with one set of negatives per center word, shared by its whole window (pWord2Vec/HogBatch).
+    """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
-    For a center word with m context words (inputs U, m×d) and the outputs T = [center, n_1..n_k]
-    ((k+1)×d), the m(k+1) pair losses above are one small dense block:
-
-        F = U Tᵀ (m×(k+1)),   G = α (Y - σ(F))   with Y[:, 0] = 1, Y[:, 1:] = 0
-        U += G T              T += Gᵀ U          (both from the values before this step)
-
-    which is the sum of the per-pair SGD steps of the word2vec kernel taken at the same point (a
-    mini-batch of the center's pairs).  Rows are updated by adding deltas, so repeated words in the
-    window or among the negatives accumulate correctly, and concurrent Hogwild writes are not lost.
-
-    Arguments as ``sgns_word2vec`` except ``sizes`` = ((None,) * d, (None,) * (negative + 1)), both
-    compile-time constants, and ``thread``:
-    (rng uint64[1], sentence int32[MAX_SENTENCE], contexts int64[2*window], outputs int64[negative+1],
-     logits float32[2*window, negative+1], grad float32[2*window, negative+1],
-     delta float32[2*window, d]).
+    Arguments and result as ``walk.walk``; scratch as ``sgd_block``'s; sizes = ((None,) * d,
+    (None,) * K1), both compile-time constants.
     """
-    syn0, syn1neg = weights
-    keep, accept, alias = tables
-    ids, starts = corpus
-    window, negative = params
-    rng, sentence, contexts, outputs, logits, grad, delta = thread
-    dim = len(sizes[0])
-    nout = len(sizes[1])  # negative + 1
-    state = rng[0]
-    pairs = 0
-    effective = 0
-    loss = 0.0
-    prod = 1.0
-    for s in range(job[0], job[1]):
-        alpha = sentence_alpha(job, starts, s)
-        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
-        effective += n
-        for c in range(n):
-            word = sentence[c]
-            state, lo, hi = reduced_window(state, window, c, n)
-            m = 0
-            for a in range(lo, hi):
-                if a != c:
-                    contexts[m] = sentence[a]
-                    m += 1
-            if m == 0:
-                continue
-            # Outputs: the center word, then the negatives.  A negative that equals the center word
-            # keeps its slot with a zero gradient, so that the block is always (k+1) wide.
-            outputs[0] = word
-            for o in range(1, nout):
-                state, r = rng_next(state)
-                outputs[o] = draw_alias(r, accept, alias)
-            # Forward: F = U Tᵀ; then σ over the whole block in one vectorizable loop.
-            for a in range(m):
-                u = contexts[a]
-                for o in range(nout):
-                    t = outputs[o]
-                    f = np.float32(0.0)
-                    for i in range(dim):
-                        f += syn0[u, i] * syn1neg[t, i]
-                    logits[a, o] = f
-            for a in range(m):
-                for o in range(nout):
-                    grad[a, o] = sigmoid(logits[a, o])
-            # G = α (Y - σ(F)), and the loss.
-            for a in range(m):
-                for o in range(nout):
-                    sig = grad[a, o]
-                    label = o == 0
-                    if o > 0 and outputs[o] == word:
-                        grad[a, o] = 0.0
-                        continue
-                    grad[a, o] = alpha * (np.float32(label) - sig)
-                    prod, loss = log_accumulate(prod, loss, logits[a, o], sig, label)
-            # delta = G T (before T moves).
-            for a in range(m):
-                for i in range(dim):
-                    delta[a, i] = 0.0
-                for o in range(nout):
-                    g = grad[a, o]
-                    t = outputs[o]
-                    for i in range(dim):
-                        delta[a, i] += g * syn1neg[t, i]
-            # T += Gᵀ U (U not yet moved).
-            for o in range(nout):
-                t = outputs[o]
-                for a in range(m):
-                    g = grad[a, o]
-                    u = contexts[a]
-                    for i in range(dim):
-                        syn1neg[t, i] += g * syn0[u, i]
-            # U += delta.
-            for a in range(m):
-                u = contexts[a]
-                for i in range(dim):
-                    syn0[u, i] += delta[a, i]
-            pairs += m
-    rng[0] = state
-    return pairs, loss - math.log(prod), effective
+    return walk(shared_window, sgd_block, weights, tables, corpus, job, params, thread, sizes)

@@ -1,16 +1,18 @@
-"""SGNS update rules beyond SGD, word2vec.c's pair stream: Runge-Kutta steps and soft batch.
+"""SGNS update rules beyond SGD on word2vec.c's pair stream: Runge-Kutta steps and soft batch.
 
-Same pairs as ``sgns.sgns_word2vec`` (fresh negatives per pair, a negative equal to the center word
-skipped), same notation: for one pair the input row u = syn0[context], the output rows
-t_0 = syn1neg[center] (label 1) and t_1..t_m = syn1neg[negatives] (label 0), the pair's loss
+Each rule is a per-pair update for ``walk.each_pair`` (the same pairs as ``sgns.sgns_word2vec``:
+fresh negatives per pair, a negative equal to the center word skipped) and a thin cached kernel.
+Notation and sign convention as ``sgns.py``: for one pair the input row u = syn0[word], the output
+rows t_0 = syn1neg[center] (label 1) and t_o = syn1neg[negatives] (label 0), g_o = σ(f_o) - y_o and
 
-    L(u, T) = -log σ(u·t_0) - Σ_o log σ(-u·t_o)
-    ∂L/∂u = Σ_o (σ(f_o) - y_o) t_o =: k_u        ∂L/∂t_o = (σ(f_o) - y_o) u =: k_o
+    ∂L/∂u = Σ_o g_o t_o =: k_u        ∂L/∂t_o = g_o u =: k_o
 
-**Heun** (``sgns_heun``): the same step as the Heun tableau, with the trial point's logits
-computed from dot products instead of trial rows (``heun_example``: SGNS is bilinear).
+every step subtracting α times a gradient.
 
-**Runge-Kutta** (``sgns_runge_kutta``, used for RK4): gradient descent is Euler's method on dp/dt = -∇L(p); an
+**Heun** (``heun_pair``): the same step as the Heun tableau, with the trial point's logits
+computed from dot products instead of trial rows (SGNS is bilinear).
+
+**Runge-Kutta** (``runge_kutta_pair``, used for RK4): gradient descent is Euler's method on dp/dt = -∇L(p); an
 explicit tableau (a, b) with s stages takes, for the rows this pair touches (u and the t_o),
 
     k^1 = ∇L(p),   k^i = ∇L(p - α Σ_{j<i} a_ij k^j),   p <- p - α Σ_i b_i k^i
@@ -21,45 +23,25 @@ occurrences' terms, at trial points and in the final step (as the Keras variant'
 ``keras/model.py``, does for a batch; tested equal to 1e-5).  A stage evaluates only this pair's
 rows, so Heun costs about two SGD steps, RK4 about four.
 
-**Soft batch** (``sgns_soft_batch``): the SGD steps of K consecutive pairs are computed at the same
-weights (nothing moves meanwhile), kept, and applied together: Σ of K per-pair steps, each with its
-own α (word2vec's per-pair learning rate, so K = 1 is plain SGD).  Windows of K pairs do not cross
-jobs (~10,000 words): the last window of a job is applied short.
+**Soft batch** (``soft_batch_pair``, ``soft_batch_flush``): the SGD steps of K consecutive pairs
+(K = ``accumulate``) are computed at the same weights (nothing moves meanwhile), kept, and applied
+together: Σ of K per-pair steps, each with its own α (word2vec's per-pair learning rate, so K = 1 is
+plain SGD).  Accumulations do not cross jobs (~10,000 words): the last one of a job is applied short.
 
 The loss is the pair's loss at the start point p (what SGD reports), exact as in ``sgns.py``.
 """
-import math
-
 import numpy as np
 from numba import njit
 
 from . import FASTMATH
-from .rng import rng_next
-from .sampling import draw_alias
-from .sgns import log_accumulate, reduced_window, sentence_alpha, sigmoid, subsample
-
-# Butcher tableaus of explicit Runge-Kutta methods for an autonomous ODE: (a rows 2..s, b).
-TABLEAUS = {
-    "euler": ((), (1.0,)),
-    "heun": (((1.0,),), (0.5, 0.5)),
-    "midpoint": (((0.5,),), (0.0, 1.0)),
-    "rk4": (((0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), (1 / 6, 1 / 3, 1 / 3, 1 / 6)),
-}
-
-
-def tableau_arrays(method):
-    """(a float32[s, s] strictly lower triangular, b float32[s]) of a method in TABLEAUS."""
-    rows, weights = TABLEAUS[method]
-    a = np.zeros((len(weights), len(weights)), dtype=np.float32)
-    for i, row in enumerate(rows):
-        a[i + 1, :len(row)] = row
-    return a, np.array(weights, dtype=np.float32)
+from .sgns import log_accumulate, logit, sigmoid
+from .walk import each_pair, walk
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
-    """k^st at the point whose input row is u [d] and output rows t[rows[o]] (o < m); the loss of
-    stage 0 is folded into (prod, loss)."""
+def stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
+    """k^st at the point whose input row is u [d] and output rows t[rows[o]] (o < m): ku[st] = k_u,
+    kt[st, o] = k_o; the loss of stage 0 is folded into (prod, loss)."""
     dim = len(sizes[0])
     for i in range(dim):
         ku[st, i] = 0.0
@@ -79,30 +61,15 @@ def _stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
     return prod, loss
 
 
-@njit(inline="always", cache=True)
-def draw_outputs(state, word, negative, accept, alias, outputs):
-    """outputs[:m] = the center word, then the ``negative`` draws that are not the center word
-    (word2vec.c skips those).  Returns (new rng state, m)."""
-    outputs[0] = word
-    m = 1
-    for k in range(negative):
-        state, r = rng_next(state)
-        target = draw_alias(r, accept, alias)
-        if target != word:
-            outputs[m] = target
-            m += 1
-    return state, m
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def runge_kutta_example(syn0, syn1neg, word, outputs, m, alpha, tableau, scratch, sizes, prod, loss):
-    """One Runge-Kutta step on the example (input row ``word``, output rows outputs[:m], the first
-    labelled 1).  tableau: (a float32[s, s], b float32[s]).  scratch: (u [d], t [K1, d],
-    ku [s, d], kt [s, K1, d], move [K1, d], same int64[K1], order int64[K1]).  The tables are not
-    written until the final step, so stage 1 reads them directly.  Returns (prod, loss) with the
-    example's loss at the start point folded in (``log_accumulate``)."""
-    a, b = tableau
-    u, t, ku, kt, move, same, order = scratch
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def runge_kutta_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """One Runge-Kutta step on one pair (input row ``word``, output rows outputs[:m], the first
+    labelled 1).  scratch: (a float32[s, s], b float32[s] the tableau, ``tableaus.tableau_arrays``;
+    u float32[d], t float32[K1, d], ku float32[s, d], kt float32[s, K1, d], move float32[K1, d],
+    same int64[K1], order int64[K1]).  The tables are not written until the final step, so stage 1
+    reads them directly.  Returns (prod, loss) with the pair's loss at the start point folded in."""
+    syn0, syn1neg = weights
+    a, b, u, t, ku, kt, move, same, order = scratch
     dim = len(sizes[0])
     stages = b.shape[0]
     for o in range(m):
@@ -112,7 +79,7 @@ def runge_kutta_example(syn0, syn1neg, word, outputs, m, alpha, tableau, scratch
             if outputs[p] == outputs[o]:
                 same[o] = same[p]
                 break
-    prod, loss = _stage_gradient(syn0[word], syn1neg, outputs, m, 0, ku, kt, sizes, prod, loss)
+    prod, loss = stage_gradient(syn0[word], syn1neg, outputs, m, 0, ku, kt, sizes, prod, loss)
     for st in range(1, stages):
         # The trial point p - α Σ_j a[st, j] k^j: per occurrence, then each repeated row's terms
         # folded into its first occurrence.
@@ -137,7 +104,7 @@ def runge_kutta_example(syn0, syn1neg, word, outputs, m, alpha, tableau, scratch
             r, f = outputs[o], same[o]
             for i in range(dim):
                 t[o, i] = syn1neg[r, i] - move[f, i]
-        prod, loss = _stage_gradient(u, t, order, m, st, ku, kt, sizes, prod, loss)
+        prod, loss = stage_gradient(u, t, order, m, st, ku, kt, sizes, prod, loss)
     # p <- p - α Σ_i b_i k^i, occurrence by occurrence (repeated rows add up).
     for j in range(stages):
         c = alpha * b[j]
@@ -153,43 +120,16 @@ def runge_kutta_example(syn0, syn1neg, word, outputs, m, alpha, tableau, scratch
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sgns_runge_kutta(weights, tables, corpus, job, params, thread, sizes):
-    """word2vec.c's pair stream, each pair updated by one Runge-Kutta step (module docstring).
+    """word2vec.c's pair stream, each pair updated by one Runge-Kutta step (``runge_kutta_pair``).
 
-    As ``sgns.sgns_word2vec`` except params = (window, negative, (a float32[s, s], b float32[s]))
-    and thread = (rng uint64[1], sentence int32[MAX_SENTENCE], outputs int64[K1], scratch of
-    ``runge_kutta_example``).  Returns (pairs, summed pair loss at the start points, effective words).
+    Arguments and result as ``walk.walk``; scratch as ``runge_kutta_pair``'s; sizes = ((None,) * d,).
     """
-    syn0, syn1neg = weights
-    keep, accept, alias = tables
-    ids, starts = corpus
-    window, negative, tableau = params
-    rng, sentence, outputs, scratch = thread
-    state = rng[0]
-    pairs = 0
-    effective = 0
-    loss = 0.0
-    prod = 1.0
-    for s in range(job[0], job[1]):
-        alpha = sentence_alpha(job, starts, s)
-        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
-        effective += n
-        for c in range(n):
-            word = sentence[c]
-            state, lo, hi = reduced_window(state, window, c, n)
-            for a in range(lo, hi):
-                if a == c:
-                    continue
-                state, m = draw_outputs(state, word, negative, accept, alias, outputs)
-                prod, loss = runge_kutta_example(syn0, syn1neg, sentence[a], outputs, m, alpha, tableau,
-                                                 scratch, sizes, prod, loss)
-                pairs += 1
-    rng[0] = state
-    return pairs, loss - math.log(prod), effective
+    return walk(each_pair, runge_kutta_pair, weights, tables, corpus, job, params, thread, sizes)
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def heun_example(syn0, syn1neg, word, outputs, m, alpha, scratch, sizes, prod, loss):
-    """Heun's step on one example without building the trial rows: SGNS is bilinear, so the trial
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def heun_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """Heun's step on one pair without building the trial rows: SGNS is bilinear, so the trial
     logits follow from dot products of the rows the pair already has.
 
     With u the input row, t_o the output rows (o < m), g_o = σ(u·t_o) - y_o, k_u = Σ_o g_o t_o and
@@ -205,13 +145,12 @@ def heun_example(syn0, syn1neg, word, outputs, m, alpha, scratch, sizes, prod, l
     over the pair's rows against SGD's three, not twice SGD plus the trial rows.
     scratch: (k_u float32[d], du float32[d], logits, g, g̃, G float32[K1] each).
     """
+    syn0, syn1neg = weights
     ku, du, logits, g, g2, same_sum = scratch
     dim = len(sizes[0])
     for o in range(m):
         t = outputs[o]
-        f = np.float32(0.0)
-        for i in range(dim):
-            f += syn0[word, i] * syn1neg[t, i]
+        f = logit(syn0, word, syn1neg, t, dim)
         sig = sigmoid(f)
         label = o == 0
         prod, loss = log_accumulate(prod, loss, f, sig, label)
@@ -263,117 +202,71 @@ def heun_example(syn0, syn1neg, word, outputs, m, alpha, scratch, sizes, prod, l
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sgns_heun(weights, tables, corpus, job, params, thread, sizes):
-    """word2vec.c's pair stream, each pair updated by Heun's method (``heun_example``).
+    """word2vec.c's pair stream, each pair updated by Heun's method (``heun_pair``).
 
-    As ``sgns.sgns_word2vec`` except thread = (rng uint64[1], sentence int32[MAX_SENTENCE],
-    outputs int64[K1], scratch of ``heun_example``).
+    Arguments and result as ``walk.walk``; scratch as ``heun_pair``'s; sizes = ((None,) * d,).
     """
+    return walk(each_pair, heun_pair, weights, tables, corpus, job, params, thread, sizes)
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def soft_batch_flush(weights, scratch, sizes):
+    """Apply the kept steps and empty the accumulation: kept pair e moves syn0[rows[e, 0]] by
+    -deltas[e, 0] and syn1neg[rows[e, o]] by -deltas[e, o] for o = 1..width[e]-1."""
     syn0, syn1neg = weights
-    keep, accept, alias = tables
-    ids, starts = corpus
-    window, negative = params
-    rng, sentence, outputs, scratch = thread
-    state = rng[0]
-    pairs = 0
-    effective = 0
-    loss = 0.0
-    prod = 1.0
-    for s in range(job[0], job[1]):
-        alpha = sentence_alpha(job, starts, s)
-        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
-        effective += n
-        for c in range(n):
-            word = sentence[c]
-            state, lo, hi = reduced_window(state, window, c, n)
-            for a in range(lo, hi):
-                if a == c:
-                    continue
-                state, m = draw_outputs(state, word, negative, accept, alias, outputs)
-                prod, loss = heun_example(syn0, syn1neg, sentence[a], outputs, m, alpha, scratch, sizes,
-                                          prod, loss)
-                pairs += 1
-    rng[0] = state
-    return pairs, loss - math.log(prod), effective
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def soft_batch_apply(syn0, syn1neg, window_rows, deltas, count, width, sizes):
-    """Add the kept steps of ``count`` pairs: pair e moves syn0[window_rows[e, 0]] by deltas[e, 0]
-    and syn1neg[window_rows[e, o]] by deltas[e, o] for o = 1..width[e]-1."""
+    rows, deltas, width, kept = scratch
     dim = len(sizes[0])
-    for e in range(count):
-        w = window_rows[e, 0]
+    for e in range(kept[0]):
+        w = rows[e, 0]
         for i in range(dim):
-            syn0[w, i] += deltas[e, 0, i]
+            syn0[w, i] -= deltas[e, 0, i]
         for o in range(1, width[e]):
-            t = window_rows[e, o]
+            t = rows[e, o]
             for i in range(dim):
-                syn1neg[t, i] += deltas[e, o, i]
+                syn1neg[t, i] -= deltas[e, o, i]
+    kept[0] = 0
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def soft_batch_keep(syn0, syn1neg, word, outputs, m, alpha, slot, window_rows, deltas, width, sizes,
-                    prod, loss):
-    """Compute the SGD step of one example at the current weights and keep it in ``slot``:
-    rows [word, outputs[:m]], deltas [α Σ_o g_o t_o, g_o u ...] with g_o = α (y_o - σ(u·t_o))."""
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def soft_batch_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """Compute one pair's SGD step at the current weights and keep it: rows [word, outputs[:m]],
+    deltas [α Σ_o g_o t_o, α g_o u ...] with g_o = σ(u·t_o) - y_o; apply the K kept steps when the
+    K-th arrives.  scratch: (rows int64[K, K1 + 1], deltas float32[K, K1 + 1, d], width int64[K],
+    kept int64[1] the number of steps kept so far)."""
+    syn0, syn1neg = weights
+    rows, deltas, width, kept = scratch
     dim = len(sizes[0])
-    window_rows[slot, 0] = word
+    slot = kept[0]
+    rows[slot, 0] = word
     for i in range(dim):
         deltas[slot, 0, i] = 0.0
     for o in range(m):
         t = outputs[o]
-        window_rows[slot, o + 1] = t
+        rows[slot, o + 1] = t
         f = np.float32(0.0)
         for i in range(dim):
             f += syn0[word, i] * syn1neg[t, i]
         sig = sigmoid(f)
         label = o == 0
         prod, loss = log_accumulate(prod, loss, f, sig, label)
-        g = alpha * (np.float32(label) - sig)
+        g = alpha * (sig - np.float32(label))
         for i in range(dim):
             deltas[slot, 0, i] += g * syn1neg[t, i]
             deltas[slot, o + 1, i] = g * syn0[word, i]
     width[slot] = m + 1
+    kept[0] = slot + 1
+    if kept[0] == rows.shape[0]:
+        soft_batch_flush(weights, scratch, sizes)
     return prod, loss
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sgns_soft_batch(weights, tables, corpus, job, params, thread, sizes):
-    """word2vec.c's pair stream with the steps of K consecutive pairs applied together.
+    """word2vec.c's pair stream with the steps of K consecutive pairs applied together
+    (``soft_batch_pair``); what a job leaves kept is applied at its end (``soft_batch_flush``).
 
-    As ``sgns.sgns_word2vec`` except params = (window, negative, K) and thread = (rng uint64[1],
-    sentence int32[MAX_SENTENCE], outputs int64[K1], window_rows int64[K, K1 + 1],
-    deltas float32[K, K1 + 1, d], width int64[K]).
+    Arguments and result as ``walk.walk``; scratch as ``soft_batch_pair``'s; sizes = ((None,) * d,).
     """
-    syn0, syn1neg = weights
-    keep, accept, alias = tables
-    ids, starts = corpus
-    window, negative, steps = params
-    rng, sentence, outputs, window_rows, deltas, width = thread
-    state = rng[0]
-    pairs = 0
-    effective = 0
-    loss = 0.0
-    prod = 1.0
-    kept = 0
-    for s in range(job[0], job[1]):
-        alpha = sentence_alpha(job, starts, s)
-        n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
-        effective += n
-        for c in range(n):
-            word = sentence[c]
-            state, lo, hi = reduced_window(state, window, c, n)
-            for a in range(lo, hi):
-                if a == c:
-                    continue
-                state, m = draw_outputs(state, word, negative, accept, alias, outputs)
-                prod, loss = soft_batch_keep(syn0, syn1neg, sentence[a], outputs, m, alpha, kept,
-                                             window_rows, deltas, width, sizes, prod, loss)
-                kept += 1
-                pairs += 1
-                if kept == steps:
-                    soft_batch_apply(syn0, syn1neg, window_rows, deltas, kept, width, sizes)
-                    kept = 0
-    soft_batch_apply(syn0, syn1neg, window_rows, deltas, kept, width, sizes)
-    rng[0] = state
-    return pairs, loss - math.log(prod), effective
+    result = walk(each_pair, soft_batch_pair, weights, tables, corpus, job, params, thread, sizes)
+    soft_batch_flush(weights, thread[3], sizes)
+    return result

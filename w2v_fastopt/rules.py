@@ -1,0 +1,103 @@
+"""The Numba engine's update rules in one table: each rule's kernel, its per-thread scratch and its
+compile-time sizes side by side.  The driver (``train.py``), the parameters (``params.py``), the
+command line, the Keras trainer and the benchmarks read the names from here.
+
+A rule is an ``optimizer`` name and whether its negatives are shared by a center's window.  Only SGD
+has both kernels (shared negatives by default, word2vec.c's fresh negatives per pair on request);
+the other rules run word2vec.c's pair stream, so asking them for shared negatives is an error, not a
+silent fallback.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .kernels.sgns import sgns_shared, sgns_word2vec
+from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch
+from .tableaus import tableau_arrays
+
+ACCUMULATE = 4  # soft batch: pairs (Numba) or batches (Keras) per update when not given
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One update rule of the engine.
+
+    kernel:  a cached Numba kernel with ``walk.walk``'s arguments.
+    scratch: ``scratch(alloc, dim, window, negative, accumulate)`` -> the tuple of per-thread arrays
+             the kernel's update takes (its docstring gives the layout); ``alloc(shape, dtype)``
+             makes one array (``train.private``: alone on its cache lines).
+    sizes:   ``sizes(dim, negative)`` -> the compile-time sizes (tuples of None).
+    """
+    optimizer: str
+    shared_negatives: bool
+    kernel: object
+    scratch: Callable
+    sizes: Callable
+    help: str
+
+
+def _vector_size(dim, negative):
+    return ((None,) * dim,)
+
+
+def _vector_size_and_outputs(dim, negative):
+    return ((None,) * dim, (None,) * (negative + 1))
+
+
+def _sgd_block_scratch(alloc, dim, window, negative, accumulate):
+    return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
+            alloc((2 * window, negative + 1), np.float32), alloc((2 * window, dim), np.float32))
+
+
+def _sgd_pair_scratch(alloc, dim, window, negative, accumulate):
+    return (alloc(dim, np.float32),)
+
+
+def _soft_batch_scratch(alloc, dim, window, negative, accumulate):
+    k1 = negative + 1
+    return (alloc((accumulate, k1 + 1), np.int64), alloc((accumulate, k1 + 1, dim), np.float32),
+            alloc(accumulate, np.int64), alloc(1, np.int64))
+
+
+def _heun_scratch(alloc, dim, window, negative, accumulate):
+    k1 = negative + 1
+    return (alloc(dim, np.float32), alloc(dim, np.float32)) + tuple(alloc(k1, np.float32) for _ in range(4))
+
+
+def _rk4_scratch(alloc, dim, window, negative, accumulate):
+    a, b = tableau_arrays("rk4")
+    s, k1 = len(b), negative + 1
+    return (a, b, alloc(dim, np.float32), alloc((k1, dim), np.float32), alloc((s, dim), np.float32),
+            alloc((s, k1, dim), np.float32), alloc((k1, dim), np.float32), alloc(k1, np.int64),
+            alloc(k1, np.int64))
+
+
+RULES = (
+    Rule("sgd", True, sgns_shared, _sgd_block_scratch, _vector_size_and_outputs,
+         "SGD, one set of negatives per center shared by its window (default)"),
+    Rule("sgd", False, sgns_word2vec, _sgd_pair_scratch, _vector_size,
+         "SGD, word2vec.c's fresh negatives for every pair (--no-shared-negatives)"),
+    Rule("softbatch", False, sgns_soft_batch, _soft_batch_scratch, _vector_size,
+         f"soft batch: the SGD steps of --accumulate pairs (default {ACCUMULATE}) applied together"),
+    Rule("heun", False, sgns_heun, _heun_scratch, _vector_size,
+         "Heun's method: a Runge-Kutta step of order 2 per pair (2 gradients)"),
+    Rule("rk4", False, sgns_runge_kutta, _rk4_scratch, _vector_size,
+         "classical Runge-Kutta: order 4 per pair (4 gradients)"),
+)
+
+OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES))
+
+
+def find_rule(optimizer, shared_negatives=None):
+    """The Rule for ``optimizer`` (one of OPTIMIZERS); ``shared_negatives`` None takes the
+    optimizer's first (default) kernel.  ValueError for an unknown name or a combination with no
+    kernel."""
+    rules = [rule for rule in RULES if rule.optimizer == optimizer]
+    if not rules:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    for rule in rules:
+        if shared_negatives is None or rule.shared_negatives == shared_negatives:
+            return rule
+    raise ValueError(f"optimizer={optimizer!r} runs word2vec.c's pair stream (fresh negatives for every "
+                     f"pair); shared_negatives=True is only for optimizer='sgd'")
