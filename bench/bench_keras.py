@@ -54,7 +54,7 @@ def engine_system(rule):
 
 
 ENGINE_RULES = {engine_system(rule): rule for rule in RULES}
-SYSTEMS.update({name: f"Numba engine, {rule.help.split(' (')[0]}" for name, rule in ENGINE_RULES.items()})
+SYSTEMS.update({name: f"Numba engine, {rule.label}" for name, rule in ENGINE_RULES.items()})
 SYSTEMS["gensim"] = "gensim 4 corpus_file"
 
 

@@ -30,8 +30,6 @@ flag equivalents (word2vec.c / fastText):
 the learning rate is --alpha per example (alpha * batch size for the batch mean), decaying
 linearly to --min-alpha.  --workers and --no-shared-negatives are Numba-only; Keras checkpoints
 (--checkpoint-every N, --resume STATE) are per epoch.
-On the Numba engine --optimizer heun|rk4 takes a Runge-Kutta step per (center, context) pair and
-softbatch applies the SGD steps of --accumulate consecutive pairs together.
 """
 
 

@@ -28,13 +28,15 @@ class Rule:
              the kernel's update takes (its docstring gives the layout); ``alloc(shape, dtype)``
              makes one array (``train.private``: alone on its cache lines).
     sizes:   ``sizes(dim, negative)`` -> the compile-time sizes (tuples of None).
+    Pairs of a pair-stream rule are word2vec.c's; ``shared_negatives`` rules train a window at once.
     """
     optimizer: str
     shared_negatives: bool
     kernel: object
     scratch: Callable
     sizes: Callable
-    help: str
+    label: str   # what tables and reports call it
+    help: str    # one line for --help
 
 
 def _vector_size(dim, negative):
@@ -75,15 +77,15 @@ def _rk4_scratch(alloc, dim, window, negative, accumulate):
 
 RULES = (
     Rule("sgd", True, sgns_shared, _sgd_block_scratch, _vector_size_and_outputs,
-         "SGD, one set of negatives per center shared by its window (default)"),
+         "SGD, shared negatives", "one set of negatives per center word, shared by its window"),
     Rule("sgd", False, sgns_word2vec, _sgd_pair_scratch, _vector_size,
-         "SGD, word2vec.c's fresh negatives for every pair (--no-shared-negatives)"),
+         "SGD, word2vec.c mode", "with --no-shared-negatives, word2vec.c's fresh negatives for every pair"),
     Rule("softbatch", False, sgns_soft_batch, _soft_batch_scratch, _vector_size,
-         f"soft batch: the SGD steps of --accumulate pairs (default {ACCUMULATE}) applied together"),
+         "soft batch", f"the SGD steps of --accumulate pairs (default {ACCUMULATE}) applied together"),
     Rule("heun", False, sgns_heun, _heun_scratch, _vector_size,
-         "Heun's method: a Runge-Kutta step of order 2 per pair (2 gradients)"),
+         "Heun", "a Heun step (Runge-Kutta of order 2: 2 gradients) per pair"),
     Rule("rk4", False, sgns_runge_kutta, _rk4_scratch, _vector_size,
-         "classical Runge-Kutta: order 4 per pair (4 gradients)"),
+         "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
 )
 
 OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES))

@@ -165,18 +165,18 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     syn0, syn1neg = weights
     contexts, logits, grad, delta = scratch
     dim = len(sizes[0])
-    nout = len(sizes[1])
+    k1 = len(sizes[1])
     word = outputs[0]
     # Forward: F = U Tᵀ; then σ over the whole block in one vectorizable loop.
     for a in range(m):
-        for o in range(nout):
+        for o in range(k1):
             logits[a, o] = logit(syn0, contexts[a], syn1neg, outputs[o], dim)
     for a in range(m):
-        for o in range(nout):
+        for o in range(k1):
             grad[a, o] = sigmoid(logits[a, o])
     # G = α (σ(F) - Y), and the loss.
     for a in range(m):
-        for o in range(nout):
+        for o in range(k1):
             sig = grad[a, o]
             label = o == 0
             if o > 0 and outputs[o] == word:
@@ -188,13 +188,13 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     for a in range(m):
         for i in range(dim):
             delta[a, i] = 0.0
-        for o in range(nout):
+        for o in range(k1):
             g = grad[a, o]
             t = outputs[o]
             for i in range(dim):
                 delta[a, i] += g * syn1neg[t, i]
     # T -= Gᵀ U (U not yet moved).
-    for o in range(nout):
+    for o in range(k1):
         t = outputs[o]
         for a in range(m):
             g = grad[a, o]

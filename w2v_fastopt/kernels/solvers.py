@@ -12,16 +12,17 @@ every step subtracting α times a gradient.
 **Heun** (``heun_pair``): the same step as the Heun tableau, with the trial point's logits
 computed from dot products instead of trial rows (SGNS is bilinear).
 
-**Runge-Kutta** (``runge_kutta_pair``, used for RK4): gradient descent is Euler's method on dp/dt = -∇L(p); an
-explicit tableau (a, b) with s stages takes, for the rows this pair touches (u and the t_o),
+**Runge-Kutta** (``runge_kutta_pair``, used for RK4): gradient descent is Euler's method on
+dp/dt = -∇L(p); an explicit tableau (a, b) with s stages takes, for the rows this pair touches
+(u and the t_o),
 
     k^1 = ∇L(p),   k^i = ∇L(p - α Σ_{j<i} a_ij k^j),   p <- p - α Σ_i b_i k^i
 
 Heun: a = [[1]], b = [1/2, 1/2]; RK4: the classical tableau.  Rows are moved as a scatter would move
 them: an output row that occurs twice in the pair (two equal negatives) moves by the sum of both
 occurrences' terms, at trial points and in the final step (as the Keras variant's analytic path,
-``keras/model.py``, does for a batch; tested equal to 1e-5).  A stage evaluates only this pair's
-rows, so Heun costs about two SGD steps, RK4 about four.
+``keras/model.py``, does for a batch; both are tested against one float64 reference).  A stage
+evaluates only this pair's rows, so Heun costs about two SGD steps, RK4 about four.
 
 **Soft batch** (``soft_batch_pair``, ``soft_batch_flush``): the SGD steps of K consecutive pairs
 (K = ``accumulate``) are computed at the same weights (nothing moves meanwhile), kept, and applied
