@@ -213,8 +213,10 @@ EDGE_CASES = [
 def test_edge_inputs_train_to_finite_vectors(tmp_path, case, text, params, shared):
     path = tmp_path / "c.txt"
     path.write_bytes(text.encode("latin-1") if case.startswith("invalid") else text.encode())
-    model = Word2Vec(corpus_file=path, min_count=1, epochs=2, workers=2, shared_negatives=shared, **params)
+    model = Word2Vec(corpus_file=path, min_count=1, epochs=2, workers=2, shared_negatives=shared, sample=0,
+                     **params)
     assert np.isfinite(model.vectors).all() and np.isfinite(model.training_loss)
+    assert model.epoch_stats[-1].pairs > 0  # trained something (sample=0: tiny corpora are all subsampled)
     if case.startswith("invalid"):
         assert model.invalid_tokens == 5 and "caf\ufffd" in model.wv.key_to_index
 

@@ -126,7 +126,8 @@ def test_compiled_tokenizer_equals_str_split(tmp_path_factory, pieces, chunk_byt
     path = tmp_path_factory.mktemp("tok") / "t.txt"
     path.write_bytes(data)
     compiled = read_corpus_file(path, chunk_bytes=chunk_bytes)
-    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline=None)
+    # utf-8-sig: a byte-order mark that starts the file is skipped (corpus.open_binary), not a word
+    lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline=None)
     reference = tokenize(lines)
     assert compiled.words == reference.words
     ids = compiled.ids if compiled.merge is None else compiled.merge[compiled.ids]  # U+FFFD merges

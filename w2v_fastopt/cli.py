@@ -5,6 +5,7 @@ The only module that turns exceptions into one-line errors: ``w2v-fastopt: error
 """
 import argparse
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -108,8 +109,8 @@ def _parser():
 
 
 def _train(args):
-    from .io import check_writable
     from .checkpoint import parse_every
+    from .io import check_output
     from .model import Word2Vec
     from .progress import ProgressBar
 
@@ -117,12 +118,17 @@ def _train(args):
         return _resume(args)
     if args.corpus is None or args.output is None:
         raise ValueError("train needs CORPUS and --output PATH (or --resume STATE)")
-    check_writable(args.output)
+    if args.corpus == "-" and (args.checkpoint_every is not None or args.max_vocab_size is not None):
+        raise ValueError("-: standard input can be read only once; --checkpoint-every and "
+                         "--max-vocab-size need a corpus file")
+    check_output(args.output, inputs=[args.corpus])
     checkpoint = None
     if args.checkpoint_every is not None:
         parse_every(args.checkpoint_every)
         checkpoint = args.checkpoint or args.output + ".checkpoint"
-        check_writable(checkpoint)
+        check_output(checkpoint, inputs=[args.corpus], outputs=[args.output])
+    elif args.checkpoint is not None:
+        raise ValueError("--checkpoint STATE needs --checkpoint-every N|TIME")
     binary = args.format == "binary" or (args.format is None and not _is_text_name(args.output))
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
@@ -131,15 +137,25 @@ def _train(args):
     if args.backend == "keras":
         return _train_keras(args, params, binary, checkpoint)
     progress = None if args.quiet else ProgressBar(args.epochs)
+    logging.getLogger("w2v_fastopt.model").setLevel(logging.ERROR)  # its warnings are our errors here
     try:
         model = Word2Vec(progress=progress, **params)
         model.build_vocab(corpus_file=args.corpus)
-        model.output = {"path": args.output, "binary": binary}
+        model.output = {"path": os.path.abspath(args.output), "binary": binary}
         model.train(checkpoint_path=checkpoint, checkpoint_every=args.checkpoint_every)
     finally:
         if progress is not None:
             progress.close()
     _write(model, args.output, binary, args.quiet)
+
+
+def _refuse_untrained(model):
+    """The command line's answer to a run that trained no pair: an error, nothing written."""
+    from .train import nothing_trained
+
+    message = nothing_trained(model.epoch_stats, model.params.sample)
+    if message:
+        raise ValueError(message)
 
 
 def _train_keras(args, params, binary, checkpoint, resume=None):
@@ -199,7 +215,7 @@ def _train_keras(args, params, binary, checkpoint, resume=None):
 
 def _resume_keras(args):
     """--resume of a Keras checkpoint: the run's settings come from the checkpoint."""
-    from .io import check_writable
+    from .io import check_output
 
     try:
         _import_quietly()
@@ -214,7 +230,7 @@ def _resume_keras(args):
     binary = run["binary"] if args.format is None else args.format == "binary"
     args.batch_size, args.optimizer, args.accumulate = run["batch_size"], run["optimizer"], run["accumulate"]
     args.checkpoint_every = run["checkpoint_every"]
-    check_writable(args.output)
+    check_output(args.output, inputs=[args.corpus, args.resume])
     params = dict(run["params"], optimizer=run["optimizer"], accumulate=run["accumulate"])
     _train_keras(args, params, binary, args.resume, resume=(model, run["epochs_done"]))
 
@@ -264,8 +280,7 @@ def _import_quietly():
 
 
 def _resume(args):
-    from .io import check_writable
-    from .io import read_header
+    from .io import check_output, read_header
     from .model import Word2Vec
     from .progress import ProgressBar
 
@@ -281,7 +296,7 @@ def _resume(args):
     if path is None:
         raise ValueError(f"{args.resume}: no output path recorded; give --output PATH")
     binary = output.get("binary", True) if args.format is None else args.format == "binary"
-    check_writable(path)
+    check_output(path, inputs=[args.corpus or header.get("corpus_file"), args.resume])
     progress = None if args.quiet else ProgressBar(header["params"]["epochs"])
     try:
         model = Word2Vec.resume(args.resume, corpus_file=args.corpus, progress=progress)
@@ -300,6 +315,7 @@ def _is_keras_checkpoint(path):
 
 
 def _write(model, path, binary, quiet):
+    _refuse_untrained(model)
     model.save_word2vec_format(path, binary=binary)
     if not quiet:
         n, dim = model.vectors.shape
@@ -323,12 +339,23 @@ def _evaluate(args):
 
     wv = load_vectors(args.vectors)
     s = evaluate(wv)
-    print(f"{args.vectors}: {len(wv):,} words, {wv.vector_size} dimensions")
-    print(f"{'set':<14}{'score':>8}  measure")
-    print(f"{'wordsim353':<14}{s['wordsim353']:>8.4f}  Spearman ({s['wordsim353_oov']:.1f}% pairs OOV)")
-    print(f"{'simlex999':<14}{s['simlex999']:>8.4f}  Spearman ({s['simlex999_oov']:.1f}% pairs OOV)")
-    print(f"{'analogies':<14}{s['analogies']:>8.4f}  accuracy ({s['analogies_questions']:,} "
-          f"of 19,544 questions in vocabulary)")
+    report = "\n".join([
+        f"{args.vectors}: {len(wv):,} words, {wv.vector_size} dimensions",
+        f"{'set':<14}{'score':>8}  measure",
+        f"{'wordsim353':<14}{_score(s['wordsim353'])}  Spearman ({s['wordsim353_oov']:.1f}% pairs OOV)",
+        f"{'simlex999':<14}{_score(s['simlex999'])}  Spearman ({s['simlex999_oov']:.1f}% pairs OOV)",
+        f"{'analogies':<14}{s['analogies']:>8.4f}  accuracy ({s['analogies_questions']:,} "
+        f"of 19,544 questions in vocabulary)"])
+    try:
+        print(report)
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise OSError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def _score(value):
+    return f"{'n/a':>8}" if math.isnan(value) else f"{value:>8.4f}"
 
 
 class _Terminated(KeyboardInterrupt):
@@ -350,6 +377,15 @@ def main(argv=None):
             _train(args)
         else:
             _evaluate(args)
+        _flush_stdout()  # a closed pipe or a full disk shows here, not at the interpreter's exit
+    except BrokenPipeError:  # the reader left (| head): nothing to say, and nobody to say it to
+        _drop_stdout()
+        return 141
+    except MemoryError as err:
+        _drop_stdout()
+        print(f"w2v-fastopt: error: out of memory{': ' + str(err) if str(err) else ''} (a smaller "
+              "--vector-size, --max-vocab-size or --accumulate needs less)", file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, Stopped) as err:
         terminated = isinstance(err, _Terminated) or isinstance(err.__context__, _Terminated)
         name = "SIGTERM" if terminated else "SIGINT"
@@ -368,8 +404,27 @@ def main(argv=None):
         if isinstance(err, KeyError):
             message = f"{message} not in vocabulary"
         print(f"w2v-fastopt: error: {' '.join(message.split())}", file=sys.stderr)
+        _drop_stdout()
         return 1
     return 0
+
+
+def _flush_stdout():
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise OSError(f"cannot write to standard output: {err.strerror or err}") from None
+
+
+def _drop_stdout():
+    """Point stdout at /dev/null: what is left in its buffer cannot be written (a closed pipe, a full
+    disk), and the interpreter's last flush would print "Exception ignored" and exit 120."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ with the same result for the same text.
 """
 import bz2
 import ctypes
+import errno
 import gzip
 import mmap
 import os
+import sys
 import tempfile
 import zlib
 from array import array
@@ -60,20 +62,36 @@ def open_binary(path):
     Raises FileNotFoundError / IsADirectoryError / PermissionError with the path in the message.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path}: is a directory, not a corpus file")
-    if not os.access(path, os.R_OK):
-        raise PermissionError(f"{path}: permission denied")
-    raw = open(path, "rb")
-    magic = raw.read(3)
-    raw.seek(0)
+    if path == "-":  # standard input, read once, as it comes (a pipe cannot seek: peek)
+        raw = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    else:
+        try:
+            os.stat(path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                loop = OSError(f"{path}: a loop of symbolic links")
+                loop.errno = errno.ELOOP
+                raise loop from None
+            raise FileNotFoundError(f"{path}: no such file") from None
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path}: is a directory, not a corpus file")
+        if not os.access(path, os.R_OK):
+            raise PermissionError(f"{path}: permission denied")
+        raw = open(path, "rb")
+    magic = raw.peek(3)[:3]
+    f = raw
     if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)
-    if magic == b"BZh":
-        return bz2.BZ2File(raw)
-    return raw
+        f = gzip.GzipFile(fileobj=raw)
+    elif magic == b"BZh":
+        f = bz2.BZ2File(raw)
+    head = f.peek(3)[:3]
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        f.close()
+        raise ValueError(f"{path}: UTF-16 text (it starts with a UTF-16 byte-order mark); the corpus must "
+                         f"be UTF-8: convert it first, e.g. iconv -f UTF-16 -t UTF-8")
+    if head == b"\xef\xbb\xbf":  # a UTF-8 byte-order mark is not part of the first word
+        f.read(3)
+    return f
 
 
 def read_corpus_file(path, chunk_bytes=CHUNK_BYTES, vocabulary=None):
@@ -101,6 +119,13 @@ def count_corpus_file(path, max_vocab_size, chunk_bytes=CHUNK_BYTES):
     return tokenizer.counted()
 
 
+def _looks_utf16(data):
+    """Whether ``data`` looks like UTF-16 text without a byte-order mark: NULs at one parity."""
+    sample = data[:4096]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    return max(even, odd) > 0.4 * len(sample) / 2 and min(even, odd) < 0.05 * len(sample) / 2
+
+
 def _read_chunks(path, feed, chunk_bytes):
     """Feed the file's bytes to ``feed(data, n)`` in chunks of whole lines (see read_corpus_file).
 
@@ -118,6 +143,9 @@ def _read_chunks(path, feed, chunk_bytes):
                 nul = chunk.find(b"\0")
                 if nul >= 0:
                     line = lines + data.count(b"\n", 0, len(data) - len(chunk) + nul) + 1
+                    if line == 1 and _looks_utf16(data):
+                        raise ValueError(f"{path}: UTF-16 text (every other byte is NUL); the corpus must be "
+                                         "UTF-8: convert it first, e.g. iconv -f UTF-16LE -t UTF-8")
                     raise ValueError(f"{path}: line {line}: NUL byte: this is a binary file, not text")
                 if not chunk:
                     feed(data, len(data))
@@ -132,7 +160,8 @@ def _read_chunks(path, feed, chunk_bytes):
                 lines += data.count(b"\n", 0, cut)
                 carry = data[cut:]
     except (EOFError, OSError, zlib.error) as err:
-        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)):
+        if isinstance(err, (FileNotFoundError, IsADirectoryError, PermissionError)) or (
+                isinstance(err, OSError) and err.errno == errno.ELOOP):
             raise
         raise OSError(f"{path}: cannot read corpus: {err}") from None
 

@@ -6,8 +6,8 @@ whose four words are in the vocabulary (gensim's ``evaluate_word_analogies`` con
 """
 import logging
 import os
+import stat
 
-import numpy as np
 from gensim.models import KeyedVectors
 from gensim.utils import open as gensim_open
 from gensim.test.utils import datapath
@@ -17,25 +17,25 @@ ANALOGIES = "questions-words.txt"
 
 
 def evaluate(wv):
-    """Scores of ``wv`` (KeyedVectors): dict of name -> value, plus each set's OOV share in percent."""
+    """Scores of ``wv`` (KeyedVectors): dict of name -> value, plus each set's OOV share in percent.
+    A word-pair set with fewer than two pairs in the vocabulary has no correlation: NaN."""
     gensim_log = logging.getLogger("gensim")
     level = gensim_log.level
     gensim_log.setLevel(logging.ERROR)  # gensim logs every OOV pair at INFO/WARNING
     try:
         scores = {}
         for name, filename in WORD_PAIRS.items():
-            _, spearman, oov = wv.evaluate_word_pairs(datapath(filename))
-            scores[name] = float(spearman.statistic)
-            scores[f"{name}_oov"] = float(oov)
+            try:
+                _, spearman, oov = wv.evaluate_word_pairs(datapath(filename))
+                scores[name], scores[f"{name}_oov"] = float(spearman.statistic), float(oov)
+            except ValueError:  # scipy: fewer than two pairs in the vocabulary
+                scores[name], scores[f"{name}_oov"] = float("nan"), 100.0
         accuracy, sections = wv.evaluate_word_analogies(datapath(ANALOGIES))
         total = next(s for s in sections if s["section"] == "Total accuracy")
         scores["analogies"] = float(accuracy)
         scores["analogies_questions"] = len(total["correct"]) + len(total["incorrect"])
     finally:
         gensim_log.setLevel(level)
-    for key, value in scores.items():
-        if isinstance(value, float) and np.isnan(value):
-            scores[key] = 0.0
     return scores
 
 
@@ -45,7 +45,7 @@ def load_vectors(path):
     The format is read from the file: a ``Word2Vec.save`` archive (zip), else word2vec binary if the
     first record after the header is not text, else word2vec text.  Errors name the file.
     """
-    from .io import is_model_file
+    from .io import check_finite, is_model_file
     from .model import Word2Vec
 
     path = os.fspath(path)
@@ -53,14 +53,19 @@ def load_vectors(path):
         raise FileNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path}: is a directory, not a vectors file")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path}: not a regular file (a device, FIFO or socket); give a vectors file")
     if is_model_file(path):
-        return Word2Vec.load(path).wv
-    binary = _looks_binary(path)
-    try:
-        return KeyedVectors.load_word2vec_format(path, binary=binary)
-    except Exception as err:
-        kind = "binary" if binary else "text"
-        raise ValueError(f"{path}: not a valid word2vec {kind} vectors file ({err})") from None
+        wv = Word2Vec.load(path).wv
+    else:
+        binary = _looks_binary(path)
+        try:
+            wv = KeyedVectors.load_word2vec_format(path, binary=binary)
+        except Exception as err:
+            kind = "binary" if binary else "text"
+            raise ValueError(f"{path}: not a valid word2vec {kind} vectors file ({err})") from None
+    check_finite(wv.vectors, path)
+    return wv
 
 
 def _looks_binary(path):

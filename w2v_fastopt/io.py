@@ -3,15 +3,62 @@
 Every output goes to a temporary file beside its target and is renamed over it: a failed or
 interrupted write leaves no partial file and never destroys an earlier good output.
 """
+import bz2
 import contextlib
+import gzip
 import json
 import os
+import re
+import stat
 import tempfile
 import zipfile
 
 import numpy as np
 
 WRITE_ROWS = 4096
+
+
+TEMPORARY_EXTRA_BYTES = 16  # what ``atomic_path``'s temporary sibling adds to the target's name
+
+
+def check_output(path, inputs=(), outputs=()):
+    """Refuse, before any training, an output ``path`` that cannot be written or whose writing
+    would destroy something: an input (``inputs``: the corpus, a checkpoint being resumed; the same
+    file through any link) or another output of the run (``outputs``).  Raises ValueError/OSError
+    naming the path.  A symbolic link is followed: its target is replaced, the link kept."""
+    path = os.fspath(path)
+    if path == "":
+        raise ValueError("the output path is empty")
+    if path == "-":
+        raise ValueError("-: writing to standard output is not supported (outputs are written to a "
+                         "temporary file and renamed into place); give a file path")
+    if path.endswith(("/", os.sep)) and not os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: ends with '/': give a file path, not a directory")
+    check_writable(path)
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path}: not a regular file (a device, FIFO or socket); outputs are written "
+                         "to a temporary file and renamed into place: give a file path")
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
+    name_max = os.pathconf(folder, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if len(name.encode()) + TEMPORARY_EXTRA_BYTES > name_max:
+        raise ValueError(f"{path}: file name too long ({len(name.encode())} bytes; at most "
+                         f"{name_max - TEMPORARY_EXTRA_BYTES} here, its temporary sibling needs "
+                         f"{TEMPORARY_EXTRA_BYTES} more)")
+    for other in inputs:
+        if other is not None and _same_file(path, other):
+            raise ValueError(f"{path}: is the input {other} (the same file); writing it would destroy "
+                             "it: choose another output path")
+    for other in outputs:
+        if other is not None and (_same_file(path, other) or target == os.path.realpath(other)):
+            raise ValueError(f"{path}: is also the path of another output of this run ({other})")
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def check_writable(path):
@@ -35,17 +82,21 @@ def atomic_path(path):
     """Yield a temporary path in the target's directory; on success rename it to ``path``.
 
     The temporary name keeps the target's suffixes (``.bin.gz`` stays gzip for gensim/smart_open).
-    On any exception the temporary file is removed and ``path`` is left as it was.
+    On any exception the temporary file is removed and ``path`` is left as it was.  The file gets
+    the mode of the file it replaces, or the umask's default for a new file (0644 with umask 022);
+    a symbolic link at ``path`` keeps pointing to the new file.
     """
     path = os.fspath(path)
-    check_writable(path)
-    folder, name = os.path.split(os.path.abspath(path))
+    check_output(path)
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
     stem, dot, suffixes = name.partition(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{dot}{suffixes}", dir=folder)
     os.close(fd)
     try:
         yield tmp
-        os.replace(tmp, path)
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -55,30 +106,70 @@ def atomic_path(path):
         raise
 
 
+def _mode_for(target):
+    """The permission bits a new file at ``target`` gets: those of the file it replaces, or
+    0666 less the umask (what ``open`` gives a new file)."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_word2vec_format(path, words, vectors, binary=True):
     """Write ``vectors`` (float32[V, d]) for ``words`` (list of V str) as word2vec.c does, atomically.
 
     Header ``"V d\n"``; then per word, binary: the UTF-8 word, a space, d little-endian float32 and
     ``"\n"``; text: the word and d numbers with 9 significant digits (float32 round-trips exactly).
     Readable by gensim's ``KeyedVectors.load_word2vec_format`` and word2vec.c's tools.  Written here
-    rather than through gensim so that ``w2v-fastopt train`` never imports gensim (~0.5 s).
+    rather than through gensim so that ``w2v-fastopt train`` never imports gensim (~0.5 s).  A path
+    ending in ``.gz`` or ``.bz2`` is compressed (as gensim's writer does).  Refused (ValueError):
+    vectors that are not finite, and words with whitespace, which both formats use as separators.
     """
     vectors = np.ascontiguousarray(vectors, dtype="<f4")
     n, dim = vectors.shape
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(f"{n} {dim}\n".encode())
-        if binary:
-            for first in range(0, n, WRITE_ROWS):  # in batches: no copy of the whole matrix
-                rows = vectors[first:first + WRITE_ROWS].tobytes()
-                stride = 4 * dim
-                f.write(b"".join(word.encode("utf-8") + b" " + rows[i * stride:(i + 1) * stride] + b"\n"
-                                 for i, word in enumerate(words[first:first + WRITE_ROWS])))
-        else:
-            row_format = " ".join(["%.9g"] * dim)
-            for word, row in zip(words, vectors.tolist()):
-                f.write(f"{word} {row_format % tuple(row)}\n".encode("utf-8"))
-        f.flush()
-        os.fsync(f.fileno())
+    check_finite(vectors, path)
+    bad = next((w for w in words if any(ch.isspace() for ch in w)), None) if _has_space(words) else None
+    if bad is not None:
+        raise ValueError(f"{path}: the word {bad!r} contains whitespace, which the word2vec formats use "
+                         "between fields; replace it in the tokens (e.g. with '_')")
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(os.path.splitext(os.fspath(path))[1].lower(), open)
+    with atomic_path(path) as tmp:
+        with opener(tmp, "wb") as f:
+            f.write(f"{n} {dim}\n".encode())
+            if binary:
+                for first in range(0, n, WRITE_ROWS):  # in batches: no copy of the whole matrix
+                    rows = vectors[first:first + WRITE_ROWS].tobytes()
+                    stride = 4 * dim
+                    f.write(b"".join(word.encode("utf-8") + b" " + rows[i * stride:(i + 1) * stride] + b"\n"
+                                     for i, word in enumerate(words[first:first + WRITE_ROWS])))
+            else:
+                row_format = " ".join(["%.9g"] * dim)
+                for word, row in zip(words, vectors.tolist()):
+                    f.write(f"{word} {row_format % tuple(row)}\n".encode("utf-8"))
+        _fsync(tmp)
+
+
+def _fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _has_space(words):
+    """Whether any word has a whitespace character (one regular-expression pass over all words)."""
+    return re.search(r"\s", "".join(words)) is not None
+
+
+def check_finite(vectors, path):
+    """ValueError naming ``path`` if any value of ``vectors`` is NaN or infinite: never written."""
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{path}: {int((~finite).sum()):,} of {len(finite):,} vectors are not finite "
+                         "(NaN or inf)")
 
 
 MODEL_FORMAT = "w2v_fastopt-model-1"
@@ -89,8 +180,8 @@ def read_header(path):
     try:
         with zipfile.ZipFile(path) as z, z.open("header.npy") as f:
             return json.loads(np.lib.format.read_array(f, allow_pickle=False).tobytes().decode())
-    except (KeyError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
+    except Exception as err:  # whatever a malformed archive raises, named as one
+        raise ValueError(f"{path}: not a valid w2v_fastopt model file ({type(err).__name__}: {err})") from None
 
 
 def is_model_file(path):

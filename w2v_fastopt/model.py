@@ -9,16 +9,15 @@ import json
 import logging
 import os
 import time
-import zipfile
 
 import numpy as np
 
 from .checkpoint import Checkpoint, load_position
-from .io import MODEL_FORMAT, atomic_path, write_word2vec_format
-from .params import Params
+from .io import MODEL_FORMAT, atomic_path, check_output, write_word2vec_format
+from .params import Params, check_memory
 from .prepare import load_corpus
 from .progress import epoch_summary
-from .train import EpochStats, Position, train
+from .train import EpochStats, Position, nothing_trained, train
 from .vocab import Vocab
 
 logger = logging.getLogger(__name__)
@@ -88,6 +87,7 @@ class Word2Vec:
         vocab = corpus.vocab
         rng = np.random.default_rng(self.params.seed)
         dim = self.params.vector_size
+        check_memory(2 * 4 * len(vocab) * dim, f"the vectors ({len(vocab):,} words x {dim} x 2 tables)")
         syn0 = rng.random((len(vocab), dim), dtype=np.float32)  # in place: no V x d temporaries
         syn0 -= np.float32(0.5)
         syn0 /= np.float32(dim)
@@ -95,7 +95,9 @@ class Word2Vec:
         self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (corpus.ids, corpus.starts)
         self._store = corpus.store
-        self.corpus_file = corpus.source if corpus_file is not None else None
+        self.corpus_file = None  # kept in checkpoints, absolute: a resume may run elsewhere
+        if corpus_file is not None and corpus.source != "-":
+            self.corpus_file = os.path.abspath(corpus.source)
         self.corpus_total_words = corpus.raw_tokens
         self.invalid_tokens = corpus.invalid_tokens
         self.timings["vocab"] = time.perf_counter() - t0
@@ -117,6 +119,7 @@ class Word2Vec:
             self._position = Position.start(p.seed, p.workers)
         checkpoint = None
         if checkpoint_path is not None:
+            check_output(checkpoint_path, inputs=[self.corpus_file])
             checkpoint = Checkpoint(self, checkpoint_path, checkpoint_every)
         tables = (self.vocab.keep_thresholds(p.sample),) + tuple(self.vocab.negative_table(p.ns_exponent))
         t0 = time.perf_counter()
@@ -134,6 +137,8 @@ class Word2Vec:
             self._wv.norms = None  # vectors moved: gensim's cached norms are stale
         self.epoch_stats = history
         self.training_loss = history[-1].loss
+        if nothing_trained(history, p.sample):
+            logger.warning(nothing_trained(history, p.sample))
         for stats in history:
             logger.info(epoch_summary(stats, p.epochs))
         if checkpoint_path is not None and os.path.exists(checkpoint_path):
@@ -221,6 +226,8 @@ class Word2Vec:
             raise FileNotFoundError(f"{path}: no such file")
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path}: is a directory, not a model file")
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: not a regular file (a device, FIFO or socket); give a model file")
         try:
             with np.load(path, allow_pickle=False) as archive:
                 header = json.loads(archive["header"].tobytes().decode())
@@ -234,12 +241,11 @@ class Word2Vec:
                     and vectors.shape == syn1neg.shape):
                 raise ValueError("arrays of inconsistent sizes")
             model = cls(**header["params"])
-        except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile,
-                UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not a valid w2v_fastopt model file ({err})") from None
+            model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
+        except Exception as err:  # whatever a malformed archive raises (IndexError, AttributeError...)
+            raise ValueError(f"{path}: not a valid w2v_fastopt model file ({type(err).__name__}: {err})") from None
         model.vocab, model.vectors = Vocab(words, counts), vectors
         model.syn1neg = syn1neg
-        model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
         model.training_loss = header.get("training_loss")
         model.corpus_file = header.get("corpus_file")
         model._header = header

@@ -56,6 +56,36 @@ class Params:
         return asdict(self)
 
 
+def available_memory():
+    """Bytes this process may still allocate: Linux's MemAvailable, capped by RLIMIT_AS less what
+    the process maps already; None where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            limits += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except OSError:
+        pass
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/status") as f:
+                mapped = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+            limits.append(max(soft - mapped, 0))
+    except (ImportError, OSError, StopIteration, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def check_memory(nbytes, what):
+    """MemoryError with one line saying how much ``what`` needs, before allocating it, when more than
+    ``available_memory()``."""
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise MemoryError(f"{what} need {nbytes / 2**30:.2f} GiB of memory; {available / 2**30:.2f} GiB "
+                          "is available")
+
+
 def _check_int(name, value, low, high):
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an integer, got {value!r}")

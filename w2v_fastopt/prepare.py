@@ -42,6 +42,8 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
     """
     if (sentences is None) == (corpus_file is None):
         raise TypeError("give exactly one of sentences or corpus_file")
+    if corpus_file is not None and os.fspath(corpus_file) == "-" and max_vocab_size is not None:
+        raise ValueError("-: standard input can be read only once; max_vocab_size needs a corpus file")
     if corpus_file is not None and max_vocab_size is not None:
         # gensim's two passes: count with pruning, then read the ids of the final vocabulary
         source = os.fspath(corpus_file)

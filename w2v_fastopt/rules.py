@@ -17,6 +17,11 @@ from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch
 from .tableaus import tableau_arrays
 
 ACCUMULATE = 4  # soft batch: pairs (Numba) or batches (Keras) per update when not given
+# Sizes up to these are compile-time constants (LLVM unrolls and vectorizes the row loops with
+# constant trip counts); above them a runtime-size specialization of the same kernels, which
+# compiles in bounded time and memory (measured: bench/results/lab-notes.md, 2026-12-01).
+MAX_CONSTANT_DIM = 400
+MAX_CONSTANT_OUTPUTS = 64
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,18 @@ class Rule:
     help: str    # one line for --help
 
 
+def size(n, limit):
+    """n as a compile-time size (a tuple of n Nones: its length is a type) up to ``limit``, above it
+    as a runtime one (an int8[n] array: its length is a value).  The kernels read both as len()."""
+    return (None,) * n if n <= limit else np.zeros(n, np.int8)
+
+
 def _vector_size(dim, negative):
-    return ((None,) * dim,)
+    return (size(dim, MAX_CONSTANT_DIM),)
 
 
 def _vector_size_and_outputs(dim, negative):
-    return ((None,) * dim, (None,) * (negative + 1))
+    return (size(dim, MAX_CONSTANT_DIM), size(negative + 1, MAX_CONSTANT_OUTPUTS))
 
 
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate):

@@ -14,6 +14,7 @@ epoch's running totals) is a ``Position`` plus the arrays, which a checkpoint sa
 there, one worker continues bit-identically.
 """
 import itertools
+import math
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ import numpy as np
 
 from .kernels.rng import seed_states
 from .kernels.walk import MAX_SENTENCE
+from .params import check_memory
 from .rules import find_rule
 
 JOB_WORDS = 10_000
@@ -80,6 +82,20 @@ class Stopped(Exception):
     """Training stopped at the user's request (Ctrl-C, SIGTERM, a set stop event) within a job."""
 
 
+class Diverged(RuntimeError):
+    """The loss of a job became NaN or infinite (a probability of 0 in float64: a logit beyond
+    ±745, weights blown up): training stops at once, and no vector is written."""
+
+
+def nothing_trained(history, sample):
+    """None, or the one line that says why no epoch of ``history`` had a (center, context) pair."""
+    if history and all(stats.pairs == 0 for stats in history):
+        return (f"nothing to train: no (center, context) pair in {len(history)} epoch(s) ({history[0].raw_words:,} "
+                f"words, {history[0].effective_words:,} left after subsampling in epoch 1): every sentence has "
+                f"fewer than two words left; give longer sentences, or a larger sample (now {sample:g})")
+    return None
+
+
 def job_boundaries(starts, job_words=JOB_WORDS):
     """Sentence indices cutting the corpus into jobs of ~job_words tokens: int64[J+1], from 0 to S."""
     n_sentences = starts.shape[0] - 1
@@ -126,13 +142,17 @@ class Run:
     def alpha_at(self, words_done):
         return self.alpha - (self.alpha - self.min_alpha) * (words_done / self.total_words)
 
-    def run_job(self, thread, j, base, totals):
+    def run_job(self, thread, epoch, j, totals):
         starts = self.corpus[1]
+        base = epoch * int(starts[-1])
         s0, s1 = self.jobs[j], self.jobs[j + 1]
         w0, w1 = base + int(starts[s0]), base + int(starts[s1])
         job = (s0, s1, self.alpha_at(w0), self.alpha_at(w1))
         pairs, loss, effective = self.kernel(self.weights, self.tables, self.corpus, job, self.params,
                                              thread, self.sizes)
+        if not math.isfinite(loss):
+            raise Diverged(f"training diverged in epoch {epoch + 1} (the loss became {loss} at learning "
+                           f"rate {job[2]:.3g}); use a smaller alpha (now {self.alpha:g})")
         with self.lock:
             totals.raw += w1 - w0
             totals.effective += effective
@@ -155,7 +175,7 @@ def run_segment(run, epoch, first, end, totals, progress=None):
             for j in next_job:
                 if j >= end or run.stop.is_set():
                     return
-                run.run_job(thread, j, base, totals)
+                run.run_job(thread, epoch, j, totals)
         except BaseException as err:  # re-raised by the main thread
             errors.append(err)
             run.stop.set()
@@ -234,6 +254,9 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
             progress.epoch_end(stats)
         if checkpoint is not None and position.epoch < params.epochs and checkpoint.due(position, True):
             checkpoint.save(position)
+    if not (np.isfinite(syn0).all() and np.isfinite(syn1neg).all()):
+        raise Diverged("training diverged: some vectors are not finite; use a smaller alpha "
+                       f"(now {params.alpha:g})")
     return position.history, compile_seconds
 
 
@@ -248,6 +271,13 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release):
     if release is not None:  # the binary searches touched pages all over a memory-mapped ``starts``
         release(len(starts), 0)
     dim, window, negative = syn0.shape[1], params.window, params.negative
+    sizes = []  # one thread's scratch, counted before anything is allocated
+
+    def count(shape, dtype):
+        sizes.append(int(np.prod(shape)) * np.dtype(dtype).itemsize)
+
+    rule.scratch(count, dim, window, negative, params.accumulate)
+    check_memory(params.workers * sum(sizes), f"the {rule.label} buffers of {params.workers} worker threads")
     threads = [(private(1, np.uint64, state), private(MAX_SENTENCE, np.int32),
                 private(negative + 1, np.int64),
                 rule.scratch(private, dim, window, negative, params.accumulate))
