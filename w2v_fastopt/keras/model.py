@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from .runge_kutta import RungeKuttaMixin
+from .runge_kutta import RungeKuttaMixin, method_of
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError("w2v_fastopt.keras needs the TensorFlow backend (KERAS_BACKEND=tensorflow), "
@@ -114,6 +114,14 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
         """Keras's ``compile``; loss defaults to ``SkipGramLoss()`` and XLA is on."""
         if loss is None:
             loss = SkipGramLoss()
+        inner = optimizer if isinstance(optimizer, keras.optimizers.Optimizer) else None
+        while inner is not None:
+            if getattr(inner, "loss_scale_factor", None) is not None:
+                raise ValueError("loss_scale_factor: Keras's optimizer divides the gradients by it, which "
+                                 "the embeddings' sparse gradients (IndexedSlices) do not support; wrap the "
+                                 "optimizer in keras.optimizers.LossScaleOptimizer instead (what "
+                                 "mixed precision uses)")
+            inner = getattr(inner, "inner_optimizer", None)
         if self.gradient == "analytic" and not (isinstance(loss, SkipGramLoss)
                                                 and loss.reduction == "sum_over_batch_size"):
             raise ValueError("the analytic gradient is the gradient of SkipGramLoss() (mean over the "
@@ -144,7 +152,8 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
             return super().step_gradients(x, y, sample_weight)
         if sample_weight is not None:
             raise ValueError("the analytic gradient takes no sample_weight; use gradient='autodiff'")
-        a, b = stages or (getattr(self.optimizer, "a", ()), getattr(self.optimizer, "b", (1.0,)))
+        method = method_of(self.optimizer)
+        a, b = stages or ((method.a, method.b) if method is not None else ((), (1.0,)))
         words, outputs = x
         outputs_flat = tf.reshape(outputs, [-1])
         u0 = tf.gather(self.input_vectors.value, words)      # [B, d]
@@ -154,7 +163,7 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
         loss, z, grad_u, grad_t = sgns_gradient(u0, t0, tf.cast(y, u0.dtype))
         stages_u, stages_t = [grad_u], [grad_t]
         if a:
-            h = tf.cast(self.optimizer.learning_rate, u0.dtype)
+            h = tf.cast(method.learning_rate, u0.dtype)
             same_u, same_t = _duplicates(words, self.vocab_size), _duplicates(outputs_flat, self.vocab_size)
             for row in a:
                 move_u = tf.add_n([c * g for c, g in zip(row, stages_u) if c != 0.0])

@@ -100,12 +100,48 @@ class RK4(RungeKutta):
         super().__init__(learning_rate=learning_rate, method="rk4", **kwargs)
 
 
+def method_of(optimizer):
+    """The ``RungeKutta`` that ``optimizer`` is or wraps (a ``LossScaleOptimizer``, as ``compile``
+    makes under mixed precision, or any wrapper with ``inner_optimizer``), or None."""
+    while optimizer is not None:
+        if isinstance(optimizer, RungeKutta):
+            return optimizer
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return None
+
+
+def _coefficient(c, dtype):
+    """c in ``dtype``: a Python float converted directly (tf.cast would round it through float32)."""
+    return tf.constant(c, dtype=dtype) if isinstance(c, (int, float)) else tf.cast(c, dtype)
+
+
 def _scaled_sum(terms):
     """Σ c_j k_j for [(c_j, k_j)]: an IndexedSlices if every k_j is one, else a dense tensor."""
     if all(isinstance(k, tf.IndexedSlices) for _, k in terms):
-        return tf.IndexedSlices(tf.concat([tf.cast(c, k.dtype) * k.values for c, k in terms], 0),
+        return tf.IndexedSlices(tf.concat([_coefficient(c, k.dtype) * k.values for c, k in terms], 0),
                                 tf.concat([k.indices for _, k in terms], 0), terms[0][1].dense_shape)
-    return tf.add_n([tf.cast(c, k.dtype) * tf.convert_to_tensor(k) for c, k in terms])
+    return tf.add_n([_coefficient(c, k.dtype) * tf.convert_to_tensor(k) for c, k in terms])
+
+
+def scale_gradients(grads, factor):
+    """Each gradient times ``factor`` (a scalar tensor; dense or IndexedSlices; None kept)."""
+    out = []
+    for g in grads:
+        if g is None:
+            out.append(None)
+        elif isinstance(g, tf.IndexedSlices):
+            out.append(tf.IndexedSlices(g.values * tf.cast(factor, g.values.dtype), g.indices, g.dense_shape))
+        else:
+            out.append(g * tf.cast(factor, g.dtype))
+    return out
+
+
+def loss_scale(optimizer):
+    """What Keras's ``train_step`` multiplies the loss by for ``optimizer`` (``scale_loss``): a
+    ``LossScaleOptimizer``'s dynamic scale, a ``loss_scale_factor``, or None for none."""
+    one = tf.constant(1.0, "float32")
+    factor = optimizer.scale_loss(one)
+    return None if factor is one else factor
 
 
 def _move(variable, offset):
@@ -120,16 +156,17 @@ def _move(variable, offset):
     return lambda: var.assign(saved)
 
 
-def runge_kutta_gradients(optimizer, variables, gradient_fn):
-    """The stages of one step: returns (loss, y_pred, Σ b_i k_i), loss and y_pred at the start point.
+def runge_kutta_gradients(method, variables, gradient_fn):
+    """The stages of one step of ``method`` (a ``RungeKutta``; None: one stage): returns
+    (loss, y_pred, Σ b_i k_i), loss and y_pred at the start point.
 
     gradient_fn() -> (loss, y_pred, [gradient per variable]) at the variables' current values.
     """
     loss, y_pred, first = gradient_fn()
-    a, b = getattr(optimizer, "a", ()), getattr(optimizer, "b", (1.0,))
+    a, b = (method.a, method.b) if method is not None else ((), (1.0,))
     if len(b) == 1:
         return loss, y_pred, first
-    h = ops.cast(optimizer.learning_rate, "float64")  # cast to each gradient's dtype when used
+    h = ops.cast(method.learning_rate, "float64")  # cast to each gradient's dtype when used
     stages = [first]
     for row in a:
         undo = []
@@ -156,30 +193,44 @@ class RungeKuttaMixin:
     """
 
     def loss_and_gradients(self, x, y, sample_weight):
-        """(loss, y_pred, gradients of the trainable variables) by autodiff (``tf.GradientTape``)."""
+        """(loss, y_pred, gradients of the trainable variables) by autodiff (``tf.GradientTape``).
+
+        The gradients are of the loss itself: under loss scaling the tape differentiates the scaled
+        loss (no float16 underflow) and the result is divided back, so that trial points move by
+        h k; ``train_step`` scales the combined gradient again for the optimizer to unscale."""
+        scale = loss_scale(self.optimizer)
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-        return loss, y_pred, tape.gradient(loss, self.trainable_variables)
+            scaled = loss if scale is None else loss * tf.cast(scale, loss.dtype)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        return loss, y_pred, grads if scale is None else scale_gradients(grads, 1.0 / scale)
 
     def step_gradients(self, x, y, sample_weight):
-        """(loss, y_pred, Σ b_i k_i) of one step of ``self.optimizer``'s method; the default moves
-        the variables to each trial point and back (``runge_kutta_gradients``)."""
-        return runge_kutta_gradients(self.optimizer, self.trainable_variables,
+        """(loss, y_pred, Σ b_i k_i) of one step of the optimizer's method; the default moves the
+        variables to each trial point and back (``runge_kutta_gradients``)."""
+        return runge_kutta_gradients(method_of(self.optimizer), self.trainable_variables,
                                      lambda: self.loss_and_gradients(x, y, sample_weight))
 
     def train_step(self, data):
+        """Keras's step with s gradient evaluations: the stages' combined gradient, multiplied by
+        the loss scale (``optimizer.scale_loss``, as Keras's own ``train_step`` scales the loss),
+        goes to ``optimizer.apply`` once, which unscales it."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        variables = self.trainable_variables
         optimizer = self.optimizer
+        method = method_of(optimizer)
         loss, y_pred, grads = self.step_gradients(x, y, sample_weight)
-        if isinstance(optimizer, RungeKutta):
-            optimizer._stages_evaluated = True
+        variables = self.trainable_variables  # after the first call has built the model
+        scale = loss_scale(optimizer)
+        if scale is not None:
+            grads = scale_gradients(grads, scale)
+        if method is not None:
+            method._stages_evaluated = True
         try:
             optimizer.apply(grads, variables)
         finally:
-            if isinstance(optimizer, RungeKutta):
-                optimizer._stages_evaluated = False
+            if method is not None:
+                method._stages_evaluated = False
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         for metric in self.metrics:
             if metric.name == "loss":

@@ -178,6 +178,11 @@ class SoftBatch(keras.optimizers.Optimizer):
         for j, variable in enumerate(self.variables):
             variable.assign(store[str(j)])
 
+    def scale_loss(self, loss):
+        """The inner optimizer's loss scaling (its ``loss_scale_factor``, or a LossScaleOptimizer's
+        dynamic scale): the accumulated gradients reach its ``apply``, which unscales them."""
+        return self.inner_optimizer.scale_loss(loss)
+
     def finalize_variable_values(self, var_list):
         self.inner_optimizer.finalize_variable_values(var_list)
 
