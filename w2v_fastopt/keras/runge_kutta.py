@@ -156,17 +156,21 @@ def _move(variable, offset):
     return lambda: var.assign(saved)
 
 
-def runge_kutta_gradients(method, variables, gradient_fn):
+def runge_kutta_gradients(method, variables, gradient_fn, state=()):
     """The stages of one step of ``method`` (a ``RungeKutta``; None: one stage): returns
     (loss, y_pred, Σ b_i k_i), loss and y_pred at the start point.
 
     gradient_fn() -> (loss, y_pred, [gradient per variable]) at the variables' current values.
+    state: the model's non-trainable variables (a BatchNormalization's moving statistics ...): a
+    step updates them once, from the evaluation at the current point, as a one-stage step does;
+    what the trial stages' forward passes write into them is undone.
     """
     loss, y_pred, first = gradient_fn()
     a, b = (method.a, method.b) if method is not None else ((), (1.0,))
     if len(b) == 1:
         return loss, y_pred, first
     h = ops.cast(method.learning_rate, "float64")  # cast to each gradient's dtype when used
+    kept = [(s, tf.identity(s.value)) for s in state]  # after stage 1's update of them
     stages = [first]
     for row in a:
         undo = []
@@ -177,6 +181,8 @@ def runge_kutta_gradients(method, variables, gradient_fn):
         _, _, k = gradient_fn()  # ordered after the moves and before the undo: same resources
         for restore in undo:
             restore()
+        for s, value in kept:
+            s.assign(value)
         stages.append(k)
     combined = []
     for v in range(len(variables)):
@@ -210,7 +216,8 @@ class RungeKuttaMixin:
         """(loss, y_pred, Σ b_i k_i) of one step of the optimizer's method; the default moves the
         variables to each trial point and back (``runge_kutta_gradients``)."""
         return runge_kutta_gradients(method_of(self.optimizer), self.trainable_variables,
-                                     lambda: self.loss_and_gradients(x, y, sample_weight))
+                                     lambda: self.loss_and_gradients(x, y, sample_weight),
+                                     state=self.non_trainable_variables)
 
     def train_step(self, data):
         """Keras's step with s gradient evaluations: the stages' combined gradient, multiplied by
