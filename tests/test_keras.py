@@ -434,3 +434,16 @@ def test_soft_batch_refuses_all_none_gradients_at_once():
     variable = keras.Variable(np.ones(2, np.float32))
     with pytest.raises(ValueError, match="No gradients provided"):
         optimizer.apply([None], [variable])
+
+
+def test_a_used_soft_batch_pickles_as_keras_optimizers_do():
+    """pickle goes through Keras's saving: an unbuilt copy skips the saved state with Keras's own
+    warning, as a used Adam does (it raised IndexError before); its config is kept."""
+    import pickle
+    x, y = random_batch(np.random.default_rng(12), 8)
+    model = random_model()
+    model.compile(optimizer=SoftBatch(keras.optimizers.Adam(0.01), accumulate=3))
+    model.train_on_batch(x, y)
+    with pytest.warns(UserWarning, match="Skipping variable loading"):
+        copy = pickle.loads(pickle.dumps(model.optimizer))
+    assert copy.accumulate == 3 and isinstance(copy.inner_optimizer, keras.optimizers.Adam)

@@ -23,6 +23,8 @@ Dense gradients are summed in a dense accumulator as usual.
 The buffers take their shapes from the first gradients (rows per batch are known only then): they
 are made on the first ``apply`` and saved and restored with the optimizer.
 """
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -175,6 +177,10 @@ class SoftBatch(keras.optimizers.Optimizer):
         store["layout"] = np.array(self._layout, dtype=np.int32)
 
     def load_own_variables(self, store):
+        if not self.built:  # as Keras's optimizers do (a used Adam unpickles so): state skipped
+            warnings.warn(f"Skipping variable loading for optimizer '{self.name}', because it has not "
+                          "been built yet (build it on the model's variables first)", stacklevel=2)
+            return
         layout = np.asarray(store["layout"]) if "layout" in store else np.zeros(0, np.int32)
         first = len(self.variables)  # own and inner, made by build
         k = first
