@@ -346,12 +346,8 @@ def _evaluate(args):
         f"{'simlex999':<14}{_score(s['simlex999'])}  Spearman ({s['simlex999_oov']:.1f}% pairs OOV)",
         f"{'analogies':<14}{s['analogies']:>8.4f}  accuracy ({s['analogies_questions']:,} "
         f"of 19,544 questions in vocabulary)"])
-    try:
+    with _stdout_errors():
         print(report)
-    except BrokenPipeError:
-        raise
-    except OSError as err:
-        raise OSError(f"cannot write to standard output: {err.strerror or err}") from None
 
 
 def _score(value):
@@ -377,7 +373,8 @@ def main(argv=None):
             _train(args)
         else:
             _evaluate(args)
-        _flush_stdout()  # a closed pipe or a full disk shows here, not at the interpreter's exit
+        with _stdout_errors():  # a closed pipe or a full disk shows here, not at the interpreter's exit
+            sys.stdout.flush()
     except BrokenPipeError:  # the reader left (| head): nothing to say, and nobody to say it to
         _drop_stdout()
         return 141
@@ -409,9 +406,11 @@ def main(argv=None):
     return 0
 
 
-def _flush_stdout():
+@contextlib.contextmanager
+def _stdout_errors():
+    """A failed write to stdout (a full disk) as one line; a closed pipe (BrokenPipeError) as it is."""
     try:
-        sys.stdout.flush()
+        yield
     except BrokenPipeError:
         raise
     except OSError as err:

@@ -137,8 +137,9 @@ class Word2Vec:
             self._wv.norms = None  # vectors moved: gensim's cached norms are stale
         self.epoch_stats = history
         self.training_loss = history[-1].loss
-        if nothing_trained(history, p.sample):
-            logger.warning(nothing_trained(history, p.sample))
+        untrained = nothing_trained(history, p.sample)
+        if untrained:
+            logger.warning(untrained)
         for stats in history:
             logger.info(epoch_summary(stats, p.epochs))
         if checkpoint_path is not None and os.path.exists(checkpoint_path):

@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from .runge_kutta import RungeKuttaMixin, method_of
+from .runge_kutta import RungeKuttaMixin, method_of, wrapped
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError("w2v_fastopt.keras needs the TensorFlow backend (KERAS_BACKEND=tensorflow), "
@@ -114,14 +114,12 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
         """Keras's ``compile``; loss defaults to ``SkipGramLoss()`` and XLA is on."""
         if loss is None:
             loss = SkipGramLoss()
-        inner = optimizer if isinstance(optimizer, keras.optimizers.Optimizer) else None
-        while inner is not None:
-            if getattr(inner, "loss_scale_factor", None) is not None:
-                raise ValueError("loss_scale_factor: Keras's optimizer divides the gradients by it, which "
-                                 "the embeddings' sparse gradients (IndexedSlices) do not support; wrap the "
-                                 "optimizer in keras.optimizers.LossScaleOptimizer instead (what "
-                                 "mixed precision uses)")
-            inner = getattr(inner, "inner_optimizer", None)
+        if isinstance(optimizer, keras.optimizers.Optimizer) and any(
+                getattr(o, "loss_scale_factor", None) is not None for o in wrapped(optimizer)):
+            raise ValueError("loss_scale_factor: Keras's optimizer divides the gradients by it, which "
+                             "the embeddings' sparse gradients (IndexedSlices) do not support; wrap the "
+                             "optimizer in keras.optimizers.LossScaleOptimizer instead (what "
+                             "mixed precision uses)")
         if self.gradient == "analytic" and not (isinstance(loss, SkipGramLoss)
                                                 and loss.reduction == "sum_over_batch_size"):
             raise ValueError("the analytic gradient is the gradient of SkipGramLoss() (mean over the "

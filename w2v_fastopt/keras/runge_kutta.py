@@ -100,14 +100,17 @@ class RK4(RungeKutta):
         super().__init__(learning_rate=learning_rate, method="rk4", **kwargs)
 
 
-def method_of(optimizer):
-    """The ``RungeKutta`` that ``optimizer`` is or wraps (a ``LossScaleOptimizer``, as ``compile``
-    makes under mixed precision, or any wrapper with ``inner_optimizer``), or None."""
+def wrapped(optimizer):
+    """``optimizer``, then the optimizers it wraps (``inner_optimizer``: a ``LossScaleOptimizer``,
+    as ``compile`` makes under mixed precision, a ``SoftBatch``), outermost first."""
     while optimizer is not None:
-        if isinstance(optimizer, RungeKutta):
-            return optimizer
+        yield optimizer
         optimizer = getattr(optimizer, "inner_optimizer", None)
-    return None
+
+
+def method_of(optimizer):
+    """The ``RungeKutta`` that ``optimizer`` is or wraps, or None."""
+    return next((o for o in wrapped(optimizer) if isinstance(o, RungeKutta)), None)
 
 
 def _coefficient(c, dtype):
