@@ -367,23 +367,6 @@ def test_heun_under_mixed_precision_runs_its_stages():
         np.testing.assert_allclose(got, want, atol=2e-6)
 
 
-def test_soft_batch_merges_repeated_rows_for_adam():
-    """SoftBatch(Adam) over 2 batches whose rows repeat within and across them: the same step as
-    Keras's own gradient_accumulation_steps=2 (dense), which sums a row's gradients before Adam
-    squares them.  Before the merge, Adam squared each repeated slice on its own."""
-    batches = [random_batch(np.random.default_rng(s), 16) for s in (7, 8)]
-    moved = []
-    for optimizer in (SoftBatch(keras.optimizers.Adam(0.05), accumulate=2),
-                      keras.optimizers.Adam(0.05, gradient_accumulation_steps=2)):
-        model = random_model()
-        model.compile(optimizer=optimizer)
-        for x, y in batches:
-            model.train_on_batch(x, y)
-        moved.append(weights(model))
-    for got, want in zip(*moved):
-        np.testing.assert_allclose(got, want, atol=1e-6)
-
-
 class BatchNormWithStages(RungeKuttaMixin, keras.Model):
     def __init__(self):
         super().__init__()

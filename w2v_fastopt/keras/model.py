@@ -120,6 +120,12 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
                              "the embeddings' sparse gradients (IndexedSlices) do not support; wrap the "
                              "optimizer in keras.optimizers.LossScaleOptimizer instead (what "
                              "mixed precision uses)")
+        method = method_of(optimizer) if isinstance(optimizer, keras.optimizers.Optimizer) else None
+        if self.gradient == "analytic" and method is not None and method.stages > 1 and any(
+                (method.clipnorm, method.clipvalue, method.global_clipnorm)):
+            raise ValueError(f"{method.name}: clipping each stage's gradient is done on the generic path; "
+                             "use SkipGramModel(..., gradient='autodiff') with clipnorm, clipvalue or "
+                             "global_clipnorm")
         if self.gradient == "analytic" and not (isinstance(loss, SkipGramLoss)
                                                 and loss.reduction == "sum_over_batch_size"):
             raise ValueError("the analytic gradient is the gradient of SkipGramLoss() (mean over the "

@@ -61,8 +61,9 @@ class RungeKutta(keras.optimizers.SGD):
     def __init__(self, learning_rate=0.01, method="heun", momentum=0.0, nesterov=False, name=None,
                  **kwargs):
         a, b = tableau(method)
-        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
-                         name=name or (method if isinstance(method, str) else "runge_kutta"), **kwargs)
+        # name None: Keras's unique names from the class (heun, heun_1, rk4, runge_kutta ...)
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov, name=name,
+                         **kwargs)
         self.a, self.b, self.method = a, b, method
         self._stages_evaluated = False
 
@@ -164,6 +165,9 @@ def runge_kutta_gradients(method, variables, gradient_fn, state=()):
     (loss, y_pred, Σ b_i k_i), loss and y_pred at the start point.
 
     gradient_fn() -> (loss, y_pred, [gradient per variable]) at the variables' current values.
+    With clipping (``clipnorm``, ``clipvalue``, ``global_clipnorm``) every stage's gradient is
+    clipped, so that the step solves the flow of the clipped gradient field; the optimizer's own
+    clipping of Σ b_i k_i then changes nothing when the weights b are >= 0 (they sum to 1).
     state: the model's non-trainable variables (a BatchNormalization's moving statistics ...): a
     step updates them once, from the evaluation at the current point, as a one-stage step does;
     what the trial stages' forward passes write into them is undone.
@@ -174,7 +178,8 @@ def runge_kutta_gradients(method, variables, gradient_fn, state=()):
         return loss, y_pred, first
     h = ops.cast(method.learning_rate, "float64")  # cast to each gradient's dtype when used
     kept = [(s, tf.identity(s.value)) for s in state]  # after stage 1's update of them
-    stages = [first]
+    clip = method._clip_gradients  # clipnorm, clipvalue, global_clipnorm: the flow of the clipped field
+    stages = [clip(first)]
     for row in a:
         undo = []
         for v, variable in enumerate(variables):
@@ -182,6 +187,7 @@ def runge_kutta_gradients(method, variables, gradient_fn, state=()):
             if terms:
                 undo.append(_move(variable, _scaled_sum(terms)))
         _, _, k = gradient_fn()  # ordered after the moves and before the undo: same resources
+        k = clip(k)
         for restore in undo:
             restore()
         for s, value in kept:

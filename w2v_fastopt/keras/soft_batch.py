@@ -20,8 +20,17 @@ inner optimizer that is not linear in the gradient (Adam squares it, clipping ta
 rows are summed first, so that it sees one slice per row (``_merges_rows``).
 Dense gradients are summed in a dense accumulator as usual.
 
-The buffers take their shapes from the first gradients (rows per batch are known only then): they
-are made on the first ``apply`` and saved and restored with the optimizer.
+Which variables have sparse gradients, and how many rows a batch's gradient has, are known only at
+the first ``apply``: the buffers are made then (``layout``, an optimizer variable made by ``build``,
+records each variable's kind), so ``variables`` grows at the first apply.  Everything that saves or
+copies optimizer state follows them: ``model.save``/``load``, ``set_weights`` (from a used optimizer's
+``variables``), ``tf.train.Checkpoint`` (the buffers are checkpoint dependencies named
+``soft_batch_<i>_sum|rows|values``, restored when made if the restore came first).
+
+A variable with ``overwrite_with_gradient`` (float8 scales) keeps the maximum of its gradients over
+the window and is overwritten with it at the update, as Keras's ``gradient_accumulation_steps`` does.
+Differences from Keras's accumulation: the inner optimizer's EMA (``use_ema``) moves once per applied
+update, not once per batch, so that ``accumulate`` batches remain exactly one larger batch.
 """
 import warnings
 
@@ -54,12 +63,12 @@ class SoftBatch(keras.optimizers.Optimizer):
             raise TypeError(f"inner_optimizer must be a keras optimizer, got {type(inner_optimizer).__name__}")
         if kwargs:
             raise ValueError(f"SoftBatch does not take {', '.join(kwargs)}: set it on the inner optimizer")
-        super().__init__(learning_rate=0.0, name=name or "soft_batch")
+        super().__init__(learning_rate=0.0, name=name)  # None: Keras's names, soft_batch, soft_batch_1 ...
         self.inner_optimizer = inner_optimizer
         self.accumulate = int(accumulate)
-        # Made at the first apply: kept out of Keras's automatic variable tracking, and listed
-        # after the inner optimizer's variables (``variables``), so that save/load sees one order.
-        object.__setattr__(self, "_layout", [])
+        # Made at the first apply: kept out of Keras's automatic variable tracking (they are tracked
+        # by name for tf.train.Checkpoint in _make_sum) and listed after the inner optimizer's
+        # variables, in the order of the trainable variables (``variables``).
         object.__setattr__(self, "_sums", [])
 
     def build(self, var_list):
@@ -68,13 +77,19 @@ class SoftBatch(keras.optimizers.Optimizer):
         self.inner_optimizer.build(var_list)
         super().build(var_list)
         self.slot = self.add_variable(shape=(), dtype="int32", initializer="zeros", name="slot")
-        self._layout[:] = [0] * len(var_list)
+        with tf.init_scope():  # made now even in a tf.function: _make_sum writes it at trace time
+            self.layout = self.add_variable(shape=(len(var_list),), dtype="int32", initializer="zeros",
+                                            name="layout")  # 0 none yet, DENSE, SPARSE per variable
         self._sums[:] = [None] * len(var_list)
 
     @property
     def variables(self):
         own = [v for s in self._sums if s is not None for v in (s if isinstance(s, tuple) else (s,))]
         return self._variables + self.inner_optimizer.variables + own
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """The inner optimizer's (its weight decay is the one applied)."""
+        self.inner_optimizer.exclude_from_weight_decay(var_list=var_list, var_names=var_names)
 
     @property
     def iterations(self):
@@ -91,26 +106,42 @@ class SoftBatch(keras.optimizers.Optimizer):
         else:
             keras.optimizers.Optimizer.learning_rate.fset(self, value)
 
-    def _make_sum(self, i, variable, shape_or_grad):
-        """The accumulator of variable i: dense like the variable, or sparse slot buffers."""
-        with tf.init_scope():
-            if isinstance(shape_or_grad, tf.IndexedSlices):
-                n = shape_or_grad.indices.shape[0]
-                shape_or_grad = None if n is None else (n * self.accumulate, shape_or_grad.values.shape[1:])
-            # A sparse gradient whose number of rows is not fixed (batches of several sizes: fit on
-            # arrays whose length is not a multiple of batch_size) is summed densely, as Keras's own
-            # accumulation does: slower, never wrong.
-            if isinstance(shape_or_grad, tuple):
-                rows, width = shape_or_grad
-                indices = keras.Variable(np.zeros(rows, np.int32), trainable=False,
-                                         name=f"{variable.name}_soft_batch_rows")
-                values = keras.Variable(np.zeros((rows, *width), variable.dtype), trainable=False,
-                                        name=f"{variable.name}_soft_batch_values")
-                self._sums[i], self._layout[i] = (indices, values), SPARSE
+    def _kind(self, variable, grad):
+        """SPARSE (slot buffers of rows) for a sparse gradient of a fixed number of rows, else DENSE.
+
+        A sparse gradient whose number of rows is not fixed (batches of several sizes: fit on arrays
+        whose length is not a multiple of batch_size) is summed densely, as Keras's own accumulation
+        does: slower, never wrong."""
+        if isinstance(grad, tf.IndexedSlices) and grad.indices.shape[0] is not None:
+            if self._overwrite_variable_with_gradient(variable):
+                raise ValueError(f"{variable.name}: overwrite_with_gradient takes dense gradients")
+            return SPARSE, grad.indices.shape[0] * self.accumulate
+        return DENSE, None
+
+    def _make_sum(self, i, variable, kind, rows=None):
+        """The accumulator of variable i: dense like the variable, or ``rows`` slot buffers."""
+        prefix = f"{getattr(variable, 'path', variable.name).replace('/', '_')}_soft_batch"
+        with tf.init_scope(), keras.name_scope(self.name, caller=self):  # paths: soft_batch/dense_kernel_...
+            if kind == SPARSE:
+                indices = keras.Variable(np.zeros(rows, np.int32), trainable=False, name=f"{prefix}_rows")
+                values = keras.Variable(np.zeros((rows, *variable.shape[1:]), variable.dtype), trainable=False,
+                                        name=f"{prefix}_values")
+                self._sums[i] = (indices, values)
+                self._track_trackable(indices, name=f"soft_batch_{i}_rows", overwrite=True)
+                self._track_trackable(values, name=f"soft_batch_{i}_values", overwrite=True)
             else:
                 self._sums[i] = keras.Variable(np.zeros(variable.shape, variable.dtype), trainable=False,
-                                               name=f"{variable.name}_soft_batch_sum")
-                self._layout[i] = DENSE
+                                               name=f"{prefix}_sum")
+                self._track_trackable(self._sums[i], name=f"soft_batch_{i}_sum", overwrite=True)
+            # at trace time, not in the graph: a later trace that finds the buffers made has no assign
+            layout = self.layout.numpy()
+            layout[i] = kind
+            self.layout.assign(layout)
+
+    def _layout(self, i):
+        """The kind of variable i's accumulator (DENSE, SPARSE), or 0 while it has none."""
+        s = self._sums[i]
+        return 0 if s is None else SPARSE if isinstance(s, tuple) else DENSE
 
     def apply(self, grads, trainable_variables=None):
         if not self.built:
@@ -128,8 +159,8 @@ class SoftBatch(keras.optimizers.Optimizer):
                 continue
             i = self._get_variable_index(variable)
             if self._sums[i] is None:
-                self._make_sum(i, variable, grad)
-            if self._layout[i] == SPARSE:
+                self._make_sum(i, variable, *self._kind(variable, grad))
+            if self._layout(i) == SPARSE:
                 if not isinstance(grad, tf.IndexedSlices):
                     raise ValueError(f"{variable.name}: gradient was sparse, now dense")
                 indices, values = (v.value for v in self._sums[i])
@@ -140,6 +171,8 @@ class SoftBatch(keras.optimizers.Optimizer):
                 where = slot * n + tf.range(n)
                 indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
                 values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
+            elif self._overwrite_variable_with_gradient(variable):
+                self._sums[i].assign(ops.maximum(self._sums[i].value, tf.convert_to_tensor(grad)))
             else:
                 self._sums[i].assign_add(tf.convert_to_tensor(grad))
 
@@ -149,7 +182,7 @@ class SoftBatch(keras.optimizers.Optimizer):
                 i = self._get_variable_index(variable)
                 if grad is None:
                     mean.append(None)
-                elif self._layout[i] == SPARSE:
+                elif self._layout(i) == SPARSE:
                     indices, values = (v.value for v in self._sums[i])
                     if self._merges_rows():
                         # One slice per row: a row repeated across (or within) the batches summed
@@ -158,12 +191,14 @@ class SoftBatch(keras.optimizers.Optimizer):
                         values = tf.math.unsorted_segment_sum(values, where, tf.shape(indices)[0])
                     mean.append(tf.IndexedSlices(values / self.accumulate, indices,
                                                  tf.shape(variable.value, out_type=tf.int64)))
+                elif self._overwrite_variable_with_gradient(variable):
+                    mean.append(self._sums[i].value)  # the window's maximum, as Keras's accumulation
                 else:
                     mean.append(self._sums[i].value / self.accumulate)
             self.inner_optimizer.apply(mean, trainable_variables)
             for variable, grad in zip(trainable_variables, grads):
                 i = self._get_variable_index(variable)
-                if grad is not None and self._layout[i] == DENSE:
+                if grad is not None and self._layout(i) == DENSE:
                     self._sums[i].assign(ops.zeros_like(self._sums[i]))
 
         if self.accumulate == 1:
@@ -172,27 +207,40 @@ class SoftBatch(keras.optimizers.Optimizer):
             ops.cond(ops.equal(slot, self.accumulate - 1), update, lambda: None)
         self.slot.assign((slot + 1) % self.accumulate)
 
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store["layout"] = np.array(self._layout, dtype=np.int32)
+    def _make_sums_like(self, weights):
+        """Make the accumulators that ``weights`` (arrays in the order of a used optimizer's
+        ``variables``: own, inner, then accumulators) has and this optimizer has not made yet."""
+        layout = np.asarray(weights[next(j for j, v in enumerate(self._variables) if v is self.layout)])
+        k = len(self._variables) + len(self.inner_optimizer.variables)
+        for i, kind in enumerate(layout):
+            if kind == SPARSE and self._sums[i] is None:
+                self._make_sum(i, self._trainable_variables[i], SPARSE, np.shape(weights[k])[0])
+            elif kind == DENSE and self._sums[i] is None:
+                self._make_sum(i, self._trainable_variables[i], DENSE)
+            k += {SPARSE: 2, DENSE: 1}.get(int(kind), 0)
+
+    def set_weights(self, weights):
+        """As Keras's (built first), accumulators included: from a used SoftBatch's ``variables``."""
+        if self.built:
+            self._make_sums_like(weights)
+        if self.built and len(weights) != len(self.variables):
+            raise ValueError(f"{self.name} has {len(self.variables)} variables, got {len(weights)} weights")
+        super().set_weights(weights)
+        for variable, weight in zip(self.variables[len(self._variables):], weights[len(self._variables):]):
+            if variable.shape != weight.shape:
+                raise ValueError(f"Optimizer variable {variable.name} has shape {variable.shape}, "
+                                 f"not compatible with the weight's shape {weight.shape}")
+            variable.assign(weight)
 
     def load_own_variables(self, store):
         if not self.built:  # as Keras's optimizers do (a used Adam unpickles so): state skipped
             warnings.warn(f"Skipping variable loading for optimizer '{self.name}', because it has not "
                           "been built yet (build it on the model's variables first)", stacklevel=2)
             return
-        layout = np.asarray(store["layout"]) if "layout" in store else np.zeros(0, np.int32)
-        first = len(self.variables)  # own and inner, made by build
-        k = first
-        for i, kind in enumerate(layout):
-            if kind == SPARSE and self._sums[i] is None:
-                values = np.asarray(store[str(k + 1)])
-                self._make_sum(i, self._trainable_variables[i], (values.shape[0], values.shape[1:]))
-            elif kind == DENSE and self._sums[i] is None:
-                self._make_sum(i, self._trainable_variables[i], None)
-            k += {SPARSE: 2, DENSE: 1}.get(int(kind), 0)
-        for j, variable in enumerate(self.variables):
-            variable.assign(store[str(j)])
+        weights = [store[str(j)] for j in range(len(store.keys()))]
+        self._make_sums_like(weights)
+        for variable, weight in zip(self.variables, weights, strict=True):
+            variable.assign(weight)
 
     def _merges_rows(self):
         """Whether repeated rows must be summed before the inner update: not for plain SGD (with

@@ -98,6 +98,8 @@ def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if params.sg != 1:
+        raise ValueError("sg=0 (CBOW) runs on the Numba engine; the Keras variant trains skip-gram")
     if accumulate is not None and optimizer != "softbatch":
         raise ValueError(f"accumulate={accumulate} needs optimizer='softbatch'")
     if accumulate is None:
