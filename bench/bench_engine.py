@@ -1,14 +1,16 @@
-"""Benchmark: w2v-fastopt (shared negatives, word2vec.c-exact) against gensim, side by side.
+"""Benchmark: w2v-fastopt (skip-gram: shared negatives, word2vec.c-exact; CBOW) against gensim, side by side.
 
     python bench/bench_engine.py [--corpus data/enwiki-sample.txt] [--repeat 10] [--rounds 3]
+        [--systems gensim,shared,word2vec,gensim_cbow,cbow]
 
 Every run is a fresh process running the whole job (vocabulary + training + saving, interpreter start,
 imports and Numba cache loading included): ``w2v-fastopt train`` for ours, ``bench/gensim_train.py``
-(gensim ``corpus_file`` mode, sg=1) for gensim, same corpus and settings.  Runs alternate between the
-systems, round by round, so that the machine's noise hits all of them alike; the table gives medians
-over rounds (quality: means) and the median over rounds of each system's ratio to gensim in the same
-round.  Peak RSS is each run's own VmHWM (bench/peak.py), not ru_maxrss (which Linux floors at
-the parent's size at fork).
+(gensim ``corpus_file`` mode, the same sg) for gensim, same corpus and settings; each of ours is
+compared with gensim in the same mode (skip-gram rows with gensim's skip-gram, CBOW with its CBOW).
+Runs alternate between the systems, round by round, so that the machine's noise hits all of them
+alike; the table gives medians over rounds (quality: means) and the median over rounds of each
+system's ratio to gensim in the same round.  Peak RSS is each run's own VmHWM (bench/peak.py), not
+ru_maxrss (which Linux floors at the parent's size at fork).
 Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
 times (written to a temporary file) so that training, not start-up, dominates.
 """
@@ -27,23 +29,24 @@ sys.path.insert(0, ROOT)
 
 from w2v_fastopt.evaluate import evaluate, load_vectors  # noqa: E402
 
+# name: (label, the gensim run it is compared with, flags)
 SYSTEMS = {
-    "gensim": "gensim 4 corpus_file",
-    "shared": "w2v-fastopt (shared negatives)",
-    "word2vec": "w2v-fastopt --no-shared-negatives",
+    "gensim": ("gensim 4 corpus_file, skip-gram", "gensim", ["--sg", "1"]),
+    "shared": ("w2v-fastopt (shared negatives)", "gensim", []),
+    "word2vec": ("w2v-fastopt --no-shared-negatives", "gensim", ["--no-shared-negatives"]),
+    "gensim_cbow": ("gensim 4 corpus_file, CBOW", "gensim_cbow", ["--sg", "0"]),
+    "cbow": ("w2v-fastopt --sg 0 (CBOW)", "gensim_cbow", ["--sg", "0"]),
 }
 
 
 def run_one(system, corpus, output, workers, epochs):
     """Run one whole job in a child process; return wall_s, rss_mb, train_s, effective_words."""
-    common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"]
+    common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"] + SYSTEMS[system][2]
     peak = [sys.executable, os.path.join(HERE, "peak.py")]
-    if system == "gensim":
+    if system.startswith("gensim"):
         cmd = peak + [os.path.join(HERE, "gensim_train.py"), corpus, output] + common
     else:
         cmd = peak + ["-m", "w2v_fastopt", "train", corpus, "--output", output] + common
-        if system == "word2vec":
-            cmd.append("--no-shared-negatives")
     t0 = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     out, err = child.stdout.read(), child.stderr.read()
@@ -51,7 +54,7 @@ def run_one(system, corpus, output, workers, epochs):
     wall = time.perf_counter() - t0
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    if system == "gensim":
+    if system.startswith("gensim"):
         import json
         stats = json.loads(out.strip().splitlines()[-1])
         train_s, effective = stats["train_s"], stats["effective_words"]
@@ -71,7 +74,13 @@ def main():
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker runs")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help="which of " + ", ".join(SYSTEMS))
     a = p.parse_args()
+    systems = a.systems.split(",")
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        p.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    systems += [SYSTEMS[s][1] for s in systems if SYSTEMS[s][1] not in systems]  # each one's baseline
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "corpus.txt")
@@ -84,23 +93,24 @@ def main():
         print(f"corpus: {a.corpus} x{a.repeat} = {n_tokens:,} tokens; {a.epochs} epochs, "
               f"{a.workers} workers, vector_size 100, window 5, negative 5, min_count 5, sample 1e-3")
         # Warm-up: compile/load the Numba cache once, outside the measurements.
-        run_one("shared", corpus, os.path.join(tmp, "warm.bin"), 1, 1)
-        run_one("word2vec", corpus, os.path.join(tmp, "warm.bin"), 1, 1)
+        for system in systems:
+            if not system.startswith("gensim"):
+                run_one(system, corpus, os.path.join(tmp, "warm.bin"), 1, 1)
 
-        results = {s: [] for s in SYSTEMS}
-        quality = {s: [] for s in SYSTEMS}
+        results = {s: [] for s in systems}
+        quality = {s: [] for s in systems}
         for r in range(a.rounds):
-            for system in SYSTEMS:
+            for system in systems:
                 out = os.path.join(tmp, f"{system}.bin")
                 results[system].append(run_one(system, corpus, out, a.workers, a.epochs))
                 quality[system].append(evaluate(load_vectors(out)))
-                print(f"  round {r + 1} {system:9s} wall {results[system][-1]['wall_s']:6.2f}s  "
+                print(f"  round {r + 1} {system:11s} wall {results[system][-1]['wall_s']:6.2f}s  "
                       f"train {results[system][-1]['words_per_s'] / 1e6:5.2f}M words/s", flush=True)
 
         scaling = {}
         if not a.no_scaling:
             for r in range(a.rounds):
-                for system in SYSTEMS:
+                for system in systems:
                     one = run_one(system, corpus, os.path.join(tmp, "w1.bin"), 1, a.epochs)
                     scaling.setdefault(system, []).append(one["words_per_s"])
 
@@ -116,26 +126,28 @@ def main():
     print()
     print("| system | " + " | ".join(c[1] for c in cols) + " | speed-up (wall) | speed-up (train) |")
     print("|---" * (len(cols) + 3) + "|")
-    for system, label in SYSTEMS.items():
+    for system in systems:
+        label, baseline = SYSTEMS[system][:2]
         cells = []
         for key, _, fn, fmt, _ in cols:
-            value, base = fn(system, key), fn("gensim", key)
+            value, base = fn(system, key), fn(baseline, key)
             cell = fmt.format(value)
-            if system != "gensim" and key in ("wordsim353", "simlex999", "analogies"):
+            if system != baseline and key in ("wordsim353", "simlex999", "analogies"):
                 cell += f" ({value - base:+.3f})"
-            elif system != "gensim" and key == "rss_mb":
+            elif system != baseline and key == "rss_mb":
                 cell += f" ({value / base:.2f}x)"
             cells.append(cell)
         # Ratios are taken within a round (runs side by side), then the median over rounds.
-        wall = statistics.median(g["wall_s"] / x["wall_s"] for g, x in zip(results["gensim"], results[system]))
+        wall = statistics.median(g["wall_s"] / x["wall_s"] for g, x in zip(results[baseline], results[system]))
         train = statistics.median(x["words_per_s"] / g["words_per_s"]
-                                  for g, x in zip(results["gensim"], results[system]))
+                                  for g, x in zip(results[baseline], results[system]))
         print(f"| {label} | " + " | ".join(cells) + f" | {wall:.2f}x | {train:.2f}x |")
     if scaling:
         print()
         print("| system | 1 worker words/s | %d workers words/s | scaling |" % a.workers)
         print("|---|---|---|---|")
-        for system, label in SYSTEMS.items():
+        for system in systems:
+            label = SYSTEMS[system][0]
             w1 = statistics.median(scaling[system])
             wn = med(system, "words_per_s")
             print(f"| {label} | {w1:,.0f} | {wn:,.0f} | {wn / w1:.2f}x |")

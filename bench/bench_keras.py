@@ -48,6 +48,8 @@ SYSTEMS = {
 
 def engine_system(rule):
     """The benchmark's name for a rule of the Numba engine (``rules.RULES``)."""
+    if not rule.sg:
+        return f"numba_cbow_{rule.optimizer}"
     if rule.optimizer == "sgd":
         return "numba" if rule.shared_negatives else "numba_w2v"
     return f"numba_{rule.optimizer}"
@@ -113,7 +115,7 @@ def engine_worker(system, corpus_path, epochs, min_count, workers=2):
     from w2v_fastopt import Word2Vec
     rule = ENGINE_RULES[system]
     model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
-                     optimizer=rule.optimizer, shared_negatives=rule.shared_negatives,
+                     optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg),
                      accumulate=4 if rule.optimizer == "softbatch" else None)
     seconds = model.timings["train"] / epochs
     return {"seconds": seconds, "examples": model.epoch_stats[-1].pairs,

@@ -197,6 +197,57 @@ def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative,
     return pairs, loss, effective, rng.state
 
 
+def cbow_input(U, mean):
+    """h: the context rows U[cw, d] summed, or averaged (``mean``)."""
+    return U.mean(axis=0) if mean else U.sum(axis=0)
+
+
+def cbow_loss(U, outputs, labels, mean):
+    """The CBOW loss: ``sgns_loss`` with the input h = ``cbow_input(U, mean)``."""
+    return sgns_loss(cbow_input(U, mean), outputs, labels)
+
+
+def cbow_gradient(U, outputs, labels, mean):
+    """By hand: ∂L/∂u_a = ∂L/∂h (sum) or ∂L/∂h / cw (mean), the same for every a; ∂L/∂t = (σ-y) h."""
+    dh, dts = sgns_gradient(cbow_input(U, mean), outputs, labels)
+    return np.tile(dh / len(U) if mean else dh, (len(U), 1)), dts
+
+
+def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, mean):
+    """word2vec.c's and gensim's CBOW update over ``jobs`` (kernels/cbow.py's formula: output rows in
+    turn, then every context row minus e, e / cw for the sum), float64 arithmetic on float32
+    tables.  Returns (examples, summed loss, final rng state)."""
+    keep, accept, alias = tables
+    rng = XorShift(state)
+    examples, loss = 0, 0.0
+    for s0, s1, alpha0, alpha1 in jobs:
+        total = max(int(starts[s1] - starts[s0]), 1)
+        for s in range(s0, s1):
+            alpha = float(np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s0]) / total))
+            sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
+            for c, context in _windows(sentence, window, rng):
+                if not context:
+                    continue
+                word = sentence[c]
+                draws = [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
+                outputs = [word] + [t for t in draws if t != word]
+                h = cbow_input(syn0[[sentence[a] for a in context]].astype(np.float64), mean)
+                e = np.zeros_like(h)
+                for o, t in enumerate(outputs):
+                    y = 1.0 if o == 0 else 0.0
+                    t_row = syn1neg[t].astype(np.float64)
+                    loss += sgns_loss(h, [t_row], [y])
+                    g = alpha * (sigmoid(float(np.dot(h, t_row))) - y)
+                    e += g * t_row
+                    syn1neg[t] -= (g * h).astype(np.float32)
+                if not mean:
+                    e /= len(context)
+                for a in context:
+                    syn0[sentence[a]] -= e.astype(np.float32)
+                examples += 1
+    return examples, loss, rng.state
+
+
 def batch_gradient(syn0, syn1neg, inputs, outputs, labels):
     """Dense float64 gradients (∂L/∂syn0, ∂L/∂syn1neg) of the mean SGNS loss of a batch of
     examples (inputs[e], outputs[e, :], labels[e, :]), from ``sgns_gradient`` one example at a time."""

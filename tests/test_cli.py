@@ -52,6 +52,10 @@ def test_quiet_text_format_and_options(small_corpus, tmp_path):
     wv = KeyedVectors.load_word2vec_format(out, binary=False)
     assert wv.vector_size == 20
     assert run("evaluate", out).returncode == 0
+    cbow = tmp_path / "cbow.txt"  # CBOW with a summed context, through the command line
+    assert run("train", small_corpus, "-o", cbow, "--quiet", "--epochs", "1", "--vector-size", "20", "--seed", "9",
+               "--workers", "1", "--sg", "0", "--cbow-mean", "0").returncode == 0
+    assert KeyedVectors.load_word2vec_format(cbow, binary=False).index_to_key == wv.index_to_key
 
 
 def test_train_imports_neither_tensorflow_nor_gensim(small_corpus, tmp_path):
@@ -67,5 +71,6 @@ def test_train_imports_neither_tensorflow_nor_gensim(small_corpus, tmp_path):
 def test_help_names_word2vec_and_fasttext_flags():
     r = run("train", "--help")
     assert r.returncode == 0
-    for flag in ("--vector-size", "-size / -dim", "--no-shared-negatives", "-iter / -epoch", "--format"):
+    for flag in ("--vector-size", "-size / -dim", "--no-shared-negatives", "-iter / -epoch", "--format",
+                 "--sg 0          -cbow 1 / cbow"):
         assert flag in r.stdout

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from reference import (MASK64, XorShift, sgns_gradient, sgns_loss, train_pairs_reference,
-                       train_shared_reference)
+from reference import (MASK64, XorShift, cbow_gradient, cbow_loss, sgns_gradient, sgns_loss,
+                       train_cbow_reference, train_pairs_reference, train_shared_reference)
 from w2v_fastopt.corpus import tokenize
 from w2v_fastopt.kernels.rng import rng_next, seed_states
 from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
@@ -46,6 +46,14 @@ def test_hand_gradient_matches_central_differences(seed):
     num_t = numeric(lambda x: sgns_loss(u, x, labels), outputs)
     assert np.linalg.norm(du - num_u) / np.linalg.norm(num_u) < 1e-6
     assert np.linalg.norm(np.array(dts) - num_t) / np.linalg.norm(num_t) < 1e-6
+    # CBOW: the same loss of h = the context rows' sum or mean (kernels/cbow.py)
+    U = rng.normal(0, 0.8, (3, d))
+    for mean in (False, True):
+        dU, dts = cbow_gradient(U, outputs, labels, mean)
+        num_U = numeric(lambda x: cbow_loss(x, outputs, labels, mean), U)
+        num_t = numeric(lambda x: cbow_loss(U, x, labels, mean), outputs)
+        assert np.linalg.norm(dU - num_U) / np.linalg.norm(num_U) < 1e-6
+        assert np.linalg.norm(np.array(dts) - num_t) / np.linalg.norm(num_t) < 1e-6
 
 
 def test_rng_matches_python_replay():
@@ -75,17 +83,19 @@ def _thread(rule, state, dim, window, negative, accumulate):
             rule.scratch(lambda shape, dtype: np.zeros(shape, dtype), dim, window, negative, accumulate))
 
 
-RULE_IDS = {(r.optimizer, r.shared_negatives): r.optimizer + ("-shared" if r.shared_negatives else "")
-            for r in RULES}
+def rule_id(rule):
+    return ("" if rule.sg else "cbow-") + rule.optimizer + ("-shared" if rule.shared_negatives else "")
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: RULE_IDS[r.optimizer, r.shared_negatives])
+@pytest.mark.parametrize("rule", RULES, ids=rule_id)
 @pytest.mark.parametrize("seed", range(2))
 def test_kernel_matches_naive_reference(rule, seed):
     """Every rule's kernel over two jobs against the slow reference on the same RNG stream: the
     vectors, the pair count, the loss and the RNG state match.  Soft batch accumulates 3 pairs: the
-    jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too."""
+    jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too.
+    CBOW: the mean of the context with seed 0, the sum with seed 1."""
     window, negative, accumulate = 3, 4, 3
+    cbow_mean = int(seed == 0)
     tables, ids, starts, syn0, syn1neg = _tiny_problem(seed)
     dim, half = syn0.shape[1], (len(starts) - 1) // 2
     jobs = [(0, half, 0.05, 0.03), (half, len(starts) - 1, 0.03, 0.01)]
@@ -96,13 +106,16 @@ def test_kernel_matches_naive_reference(rule, seed):
         jobs = [(0, len(starts) - 1, 0.05, 0.01)]
         pairs_ref, loss_ref, _, state_ref = train_shared_reference(
             ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0])
+    elif not rule.sg:
+        pairs_ref, loss_ref, state_ref = train_cbow_reference(
+            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, cbow_mean)
     else:
         pairs_ref, loss_ref, state_ref = train_pairs_reference(
             ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, rule.optimizer, accumulate)
     thread = _thread(rule, state, dim, window, negative, accumulate)
     pairs, loss = 0, 0.0
     for job in jobs:
-        p, job_loss, _ = rule.kernel((syn0, syn1neg), tables, (ids, starts), job, (window, negative), thread,
+        p, job_loss, _ = rule.kernel((syn0, syn1neg), tables, (ids, starts), job, (window, negative, cbow_mean), thread,
                               rule.sizes(dim, negative))
         pairs, loss = pairs + p, loss + job_loss
         if rule.optimizer == "softbatch":
@@ -124,6 +137,11 @@ def test_rules_refuse_what_they_cannot_do():
         find_rule("heun", True)
     with pytest.raises(ValueError, match="optimizer must be one of sgd, softbatch, heun, rk4"):
         find_rule("adam")
+    assert find_rule("sgd", sg=False).kernel.__name__ == "cbow_word2vec"
+    with pytest.raises(ValueError, match="CBOW draws one set of negatives"):
+        find_rule("sgd", True, sg=False)
+    with pytest.raises(ValueError, match="CBOW .sg=0. trains with optimizer='sgd'"):
+        find_rule("heun", sg=False)
 
 
 def test_alias_draws_follow_the_distribution():

@@ -24,6 +24,8 @@ flag equivalents (word2vec.c / fastText):
   --format        -binary 1|0 / (.vec is text)
   --output        -output / -output       --quiet        -debug 0 / -verbose 0
   --max-vocab-size  (word2vec.c prunes at 21M words) / (none)
+  --sg 0          -cbow 1 / cbow (the command)   --sg 1 (default)  -cbow 0 / skipgram
+  --cbow-mean 1   (-cbow 1 always averages) / (always averages)
   --checkpoint-every, --resume, --no-shared-negatives: no equivalent in either
 
 --backend keras: the same corpus reader, vocabulary and sampler, trained by Keras 3 model.fit
@@ -47,9 +49,10 @@ def _parser():
     parser = _Parser(prog="w2v-fastopt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train skip-gram vectors from a text corpus",
+    t = sub.add_parser("train", help="train skip-gram (or CBOW) vectors from a text corpus",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
-                       description="Train skip-gram negative-sampling vectors. CORPUS: UTF-8 text, "
+                       description="Train skip-gram (--sg 1, default) or CBOW (--sg 0) vectors with "
+                       "negative sampling. CORPUS: UTF-8 text, "
                        "one sentence per line, whitespace-separated tokens (plain, .gz or .bz2).")
     t.add_argument("corpus", metavar="CORPUS", nargs="?",
                    help="the text to train on (optional with --resume: the checkpoint knows it)")
@@ -95,7 +98,13 @@ def _parser():
                    "(needs pip install 'w2v-fastopt[keras]')")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="update rule (default sgd); on the Numba engine: "
-                   + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES))
+                   + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES if r.sg))
+    t.add_argument("--sg", type=int, choices=[0, 1], default=1,
+                   help="1: skip-gram (default); 0: CBOW, continuous bag of words (word2vec.c's "
+                   "-cbow 1, fastText's cbow, gensim's sg=0), with --optimizer sgd")
+    t.add_argument("--cbow-mean", type=int, choices=[0, 1], default=d.cbow_mean,
+                   help="CBOW's input: 1 the mean of the context vectors (default, word2vec.c's), "
+                   "0 their sum")
     t.add_argument("--accumulate", type=int, default=None, metavar="K",
                    help=f"softbatch: batches (keras) or pairs (numba) per update (default {ACCUMULATE})")
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
@@ -133,8 +142,10 @@ def _train(args):
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
                                             "seed", "shared_negatives", "max_vocab_size", "optimizer",
-                                            "accumulate")}
+                                            "accumulate", "sg", "cbow_mean")}
     if args.backend == "keras":
+        if args.sg == 0:
+            raise ValueError("--sg 0 (CBOW) runs on the Numba engine; --backend keras trains skip-gram")
         return _train_keras(args, params, binary, checkpoint)
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.model").setLevel(logging.ERROR)  # its warnings are our errors here

@@ -1,4 +1,4 @@
-"""``Word2Vec``: the gensim-shaped face of the engine (skip-gram, negative sampling).
+"""``Word2Vec``: the gensim-shaped face of the engine (skip-gram or CBOW, negative sampling).
 
     model = Word2Vec(corpus_file="corpus.txt", vector_size=100, window=5, epochs=5, seed=1)
     model.wv.most_similar("king")     # model.wv is a gensim KeyedVectors
@@ -24,11 +24,13 @@ logger = logging.getLogger(__name__)
 
 
 class Word2Vec:
-    """Skip-gram with negative sampling, trained by the Numba kernels.
+    """Skip-gram (``sg=1``) or CBOW (``sg=0``, ``cbow_mean``) with negative sampling, trained by the
+    Numba kernels.
 
-    Parameters are gensim's (``Word2Vec(sg=1, hs=0, ...)``) with the same defaults, except
-    ``workers`` (default: all cores) and ``shared_negatives`` (default True: one set of negatives per
-    center word shared by its window, pWord2Vec; False: word2vec.c's fresh negatives for every pair).
+    Parameters are gensim's with the same defaults, except ``sg`` (default 1 for now: skip-gram),
+    ``workers`` (default: all cores) and ``shared_negatives`` (skip-gram SGD; default True: one set of
+    negatives per center word shared by its window, pWord2Vec; False: word2vec.c's fresh negatives for
+    every pair).
     Give ``sentences`` (an iterable of token lists or of lines, read once) or ``corpus_file`` (a path
     to UTF-8 text, plain/.gz/.bz2) to build the vocabulary and train at once, or neither and call
     ``build_vocab`` and ``train`` yourself.  ``progress=True`` shows the command line's progress

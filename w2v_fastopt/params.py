@@ -31,6 +31,8 @@ class Params:
     max_vocab_size: int = None  # gensim's: prune the counting pass to this many words (None: no)
     optimizer: str = "sgd"      # one of rules.OPTIMIZERS
     accumulate: int = None      # softbatch: pairs per update (None: rules.ACCUMULATE)
+    sg: int = 1                 # 1: skip-gram; 0: CBOW (kernels/cbow.py)
+    cbow_mean: int = 1          # CBOW's input: 1 the mean of the context rows, 0 their sum
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -45,7 +47,9 @@ class Params:
             _check_int("max_vocab_size", self.max_vocab_size, 1, 2**62)
         if self.shared_negatives is not None and not isinstance(self.shared_negatives, bool):
             raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
-        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives).shared_negatives
+        for name in ("sg", "cbow_mean"):
+            _check_int(name, getattr(self, name), 0, 1)
+        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg).shared_negatives
         if self.optimizer == "softbatch":
             self.accumulate = ACCUMULATE if self.accumulate is None else self.accumulate
             _check_int("accumulate", self.accumulate, 1, 1 << 20)

@@ -2,16 +2,18 @@
 compile-time sizes side by side.  The driver (``train.py``), the parameters (``params.py``), the
 command line, the Keras trainer and the benchmarks read the names from here.
 
-A rule is an ``optimizer`` name and whether its negatives are shared by a center's window.  Only SGD
-has both kernels (shared negatives by default, word2vec.c's fresh negatives per pair on request);
-the other rules run word2vec.c's pair stream, so asking them for shared negatives is an error, not a
-silent fallback.
+A rule is an architecture (skip-gram, ``sg=True``, or CBOW), an ``optimizer`` name and whether its
+negatives are shared by a center's window.  Only skip-gram SGD has both kernels (shared negatives by
+default, word2vec.c's fresh negatives per pair on request); the other skip-gram rules run word2vec.c's
+pair stream, and CBOW trains one example per center word with SGD, so asking them for what they do
+not have is an error, not a silent fallback.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from .kernels.cbow import cbow_word2vec
 from .kernels.sgns import sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch
 from .tableaus import tableau_arrays
@@ -42,6 +44,7 @@ class Rule:
     sizes: Callable
     label: str   # what tables and reports call it
     help: str    # one line for --help
+    sg: bool = True  # skip-gram; False: CBOW
 
 
 def size(n, limit):
@@ -65,6 +68,10 @@ def _sgd_block_scratch(alloc, dim, window, negative, accumulate):
 
 def _sgd_pair_scratch(alloc, dim, window, negative, accumulate):
     return (alloc(dim, np.float32),)
+
+
+def _cbow_scratch(alloc, dim, window, negative, accumulate):
+    return (alloc(dim, np.float32), alloc(dim, np.float32))
 
 
 def _soft_batch_scratch(alloc, dim, window, negative, accumulate):
@@ -97,20 +104,28 @@ RULES = (
          "Heun", "a Heun step (Runge-Kutta of order 2: 2 gradients) per pair"),
     Rule("rk4", False, sgns_runge_kutta, _rk4_scratch, _vector_size,
          "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
+    Rule("sgd", False, cbow_word2vec, _cbow_scratch, _vector_size,
+         "CBOW, SGD", "continuous bag of words (sg=0): word2vec.c's and gensim's CBOW", sg=False),
 )
 
 OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES))
 
 
-def find_rule(optimizer, shared_negatives=None):
-    """The Rule for ``optimizer`` (one of OPTIMIZERS); ``shared_negatives`` None takes the
-    optimizer's first (default) kernel.  ValueError for an unknown name or a combination with no
-    kernel."""
-    rules = [rule for rule in RULES if rule.optimizer == optimizer]
-    if not rules:
+def find_rule(optimizer, shared_negatives=None, sg=True):
+    """The Rule for ``optimizer`` (one of OPTIMIZERS) and the architecture (``sg`` True: skip-gram,
+    False: CBOW); ``shared_negatives`` None takes the first (default) kernel.  ValueError for an
+    unknown name or a combination with no kernel."""
+    if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    rules = [rule for rule in RULES if rule.optimizer == optimizer and rule.sg == bool(sg)]
+    if not rules:
+        raise ValueError(f"optimizer={optimizer!r} is for skip-gram (sg=1); CBOW (sg=0) trains with "
+                         "optimizer='sgd'")
     for rule in rules:
         if shared_negatives is None or rule.shared_negatives == shared_negatives:
             return rule
+    if not sg:
+        raise ValueError("shared_negatives=True is for skip-gram (sg=1); CBOW draws one set of negatives "
+                         "per center word already")
     raise ValueError(f"optimizer={optimizer!r} runs word2vec.c's pair stream (fresh negatives for every "
                      f"pair); shared_negatives=True is only for optimizer='sgd'")

@@ -265,7 +265,7 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release):
     if len(position.rng_states) != params.workers:
         raise ValueError(f"the saved state has {len(position.rng_states)} worker RNG states; "
                          f"resume with workers={len(position.rng_states)}")
-    rule = find_rule(params.optimizer, params.shared_negatives)
+    rule = find_rule(params.optimizer, params.shared_negatives, params.sg)
     ids, starts = corpus
     jobs = job_boundaries(starts)
     if release is not None:  # the binary searches touched pages all over a memory-mapped ``starts``
@@ -282,7 +282,7 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release):
                 private(negative + 1, np.int64),
                 rule.scratch(private, dim, window, negative, params.accumulate))
                for state in position.rng_states]
-    return Run(rule.kernel, (syn0, syn1neg), tables, corpus, (int(window), int(negative)),
+    return Run(rule.kernel, (syn0, syn1neg), tables, corpus, (int(window), int(negative), int(params.cbow_mean)),
                rule.sizes(dim, negative), jobs, threads, params.alpha, params.min_alpha,
                int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
                release)

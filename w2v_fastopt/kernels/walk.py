@@ -96,7 +96,7 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
     corpus:  (ids int32[N] vocabulary indices, starts int64[S+1] sentence boundaries into ids).
     job:     (first sentence, end sentence, alpha at the job's first word, alpha after its last word);
              alpha decays linearly over the job's raw words.
-    params:  (window, negative).
+    params:  (window, negative, cbow_mean); cbow_mean is read by CBOW only.
     thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], outputs int64[K1], scratch): one thread's
              own arrays; ``scratch`` is the rule's (``rules.py`` makes it).
     sizes:   compile-time sizes, tuples of None whose *lengths* are d (and K1 for the shared rule):

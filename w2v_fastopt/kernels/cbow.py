@@ -1,0 +1,108 @@
+"""Continuous bag of words (CBOW) with negative sampling: the loss, its gradient by hand, the update.
+
+Notation as ``sgns.py``.  For the center word w at position c, with cw context positions a in the
+reduced window (a != c), the input is the context's rows combined,
+
+    h = Σ_a u_a                 (cbow_mean=0)
+    h = (1/cw) Σ_a u_a          (cbow_mean=1, gensim's default and word2vec.c's ``-cbow 1``)
+
+and the outputs are t_0 = syn1neg[w] (label 1) and t_o = syn1neg[neg_o] (label 0), so that the loss is
+SGNS's with u replaced by h:
+
+    L = -log σ(h·t_0) - Σ_{o>0} log σ(-h·t_o)
+    g_o = σ(h·t_o) - y_o,    ∂L/∂h = Σ_o g_o t_o,    ∂L/∂t_o = g_o h,
+    ∂L/∂u_a = ∂L/∂h (sum)    or    ∂L/∂h / cw (mean).
+
+The update is word2vec.c's and gensim's (``fast_sentence_cbow_neg``), output rows in turn, then the
+context rows:
+
+    e = α Σ_o g_o t_o (``neu1e``),   t_o <- t_o - α g_o h,   then u_a <- u_a - s e for each context a
+
+with s = 1 for the mean and s = 1/cw for the sum.  This is *not* α ∂L/∂u_a: with the mean each context
+row moves by cw times its gradient, with the sum by 1/cw times it.  It is kept as theirs, so that the
+learning rates people tuned for gensim and word2vec.c carry over; ``tests/test_kernels.py`` checks
+∂L/∂h and ∂L/∂t_o against central differences and the kernel against this formula.  A word that
+occurs twice in the window counts twice in h and moves twice, as in both.
+
+A center with no context word (a one-word sentence after subsampling) trains nothing and draws no
+negatives (word2vec.c's ``if (cw)``).
+"""
+import numpy as np
+from numba import njit
+
+from . import FASTMATH
+from .sgns import log_accumulate, sigmoid
+from .walk import draw_outputs, walk
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
+    """The output step for the input h = scratch[0]: for each of outputs[:m] (the first labelled 1)
+    f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch[1].  Returns (prod, loss)."""
+    syn1neg = weights[1]
+    neu1, neu1e = scratch[0], scratch[1]
+    dim = len(sizes[0])
+    for i in range(dim):
+        neu1e[i] = 0.0
+    for o in range(m):
+        t = outputs[o]
+        f = np.float32(0.0)
+        for i in range(dim):
+            f += neu1[i] * syn1neg[t, i]
+        sig = sigmoid(f)
+        label = o == 0
+        g = alpha * (sig - np.float32(label))
+        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        for i in range(dim):
+            neu1e[i] += g * syn1neg[t, i]
+            syn1neg[t, i] -= g * neu1[i]
+    return prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def cbow_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+    """The center at c as one CBOW example: h from the contexts in [lo, hi) (mean when params[2]),
+    fresh outputs (``draw_outputs``), ``update`` (the output step, e in scratch[1]), then each context
+    row minus e (e / cw for the sum).  Returns (rng state, examples trained: 0 or 1, prod, loss)."""
+    syn0 = weights[0]
+    accept, alias = tables[1], tables[2]
+    negative, mean = params[1], params[2]
+    sentence, outputs, scratch = thread[1], thread[2], thread[3]
+    neu1, neu1e = scratch[0], scratch[1]
+    dim = len(sizes[0])
+    cw = hi - lo - 1
+    if cw == 0:
+        return state, 0, prod, loss
+    for i in range(dim):
+        neu1[i] = 0.0
+    for a in range(lo, hi):
+        if a != c:
+            w = sentence[a]
+            for i in range(dim):
+                neu1[i] += syn0[w, i]
+    count = np.float32(cw)
+    if mean:
+        for i in range(dim):
+            neu1[i] /= count
+    state, m = draw_outputs(state, sentence[c], negative, accept, alias, outputs)
+    prod, loss = update(weights, scratch, sizes, outputs, m, alpha, prod, loss)
+    if not mean:
+        for i in range(dim):
+            neu1e[i] /= count
+    for a in range(lo, hi):
+        if a != c:
+            w = sentence[a]
+            for i in range(dim):
+                syn0[w, i] -= neu1e[i]
+    return state, 1, prod, loss
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def cbow_word2vec(weights, tables, corpus, job, params, thread, sizes):
+    """word2vec.c's and gensim's CBOW with negative sampling (above), one example per center word.
+
+    Arguments and result as ``walk.walk`` (the first result counts examples, one per center with a
+    context); params = (window, negative, cbow_mean); scratch = (h float32[d], e float32[d]);
+    sizes = ((None,) * d,).
+    """
+    return walk(cbow_window, cbow_outputs, weights, tables, corpus, job, params, thread, sizes)
