@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from . import FASTMATH
-from .sgns import log_accumulate, sigmoid
+from .sgns import output_step
 from .walk import draw_outputs, walk
 
 
@@ -39,24 +39,7 @@ from .walk import draw_outputs, walk
 def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
     """The output step for the input h = scratch[0]: for each of outputs[:m] (the first labelled 1)
     f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch[1].  Returns (prod, loss)."""
-    syn1neg = weights[1]
-    neu1, neu1e = scratch[0], scratch[1]
-    dim = len(sizes[0])
-    for i in range(dim):
-        neu1e[i] = 0.0
-    for o in range(m):
-        t = outputs[o]
-        f = np.float32(0.0)
-        for i in range(dim):
-            f += neu1[i] * syn1neg[t, i]
-        sig = sigmoid(f)
-        label = o == 0
-        g = alpha * (sig - np.float32(label))
-        prod, loss = log_accumulate(prod, loss, f, sig, label)
-        for i in range(dim):
-            neu1e[i] += g * syn1neg[t, i]
-            syn1neg[t, i] -= g * neu1[i]
-    return prod, loss
+    return output_step(weights[1], scratch[0], scratch[1], outputs, m, alpha, len(sizes[0]), prod, loss)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)

@@ -87,30 +87,42 @@ def logit(syn0, word, syn1neg, t, dim):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
-    """One SGD step on one pair: input row ``word``, output rows outputs[:m] (the first labelled 1).
-
-    As the derivation above, in word2vec.c's order: for each output, f = u·t, g = α(σ(f) - y),
-    e += g t, t -= g u; then u -= e.  scratch: (e float32[d],).  Returns (prod, loss) with the
-    pair's loss folded in (``log_accumulate``).
-    """
-    syn0, syn1neg = weights
-    neu1e = scratch[0]
-    dim = len(sizes[0])
+def output_step(syn1neg, u, neu1e, outputs, m, alpha, dim, prod, loss):
+    """The output half of an SGD step for the input vector u [d] (a syn0 row, or CBOW's h): for
+    each of outputs[:m] (the first labelled 1) in turn, f = u·t, g = α(σ(f) - y), e += g t,
+    t -= g u; e is left in neu1e [d].  Returns (prod, loss) with the loss folded in."""
     for i in range(dim):
         neu1e[i] = 0.0
     for o in range(m):
         t = outputs[o]
-        f = logit(syn0, word, syn1neg, t, dim)
+        f = np.float32(0.0)
+        for i in range(dim):
+            f += u[i] * syn1neg[t, i]
         sig = sigmoid(f)
         label = o == 0
         g = alpha * (sig - np.float32(label))
         prod, loss = log_accumulate(prod, loss, f, sig, label)
         for i in range(dim):
             neu1e[i] += g * syn1neg[t, i]
-            syn1neg[t, i] -= g * syn0[word, i]
+            syn1neg[t, i] -= g * u[i]
+    return prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """One SGD step on one pair: input row ``word``, output rows outputs[:m] (the first labelled 1).
+
+    As the derivation above, in word2vec.c's order: ``output_step`` (for each output, f = u·t,
+    g = α(σ(f) - y), e += g t, t -= g u), then u -= e.  scratch: (e float32[d],).  Returns
+    (prod, loss) with the pair's loss folded in (``log_accumulate``).
+    """
+    syn0, syn1neg = weights
+    neu1e = scratch[0]
+    dim = len(sizes[0])
+    u = syn0[word]
+    prod, loss = output_step(syn1neg, u, neu1e, outputs, m, alpha, dim, prod, loss)
     for i in range(dim):
-        syn0[word, i] -= neu1e[i]
+        u[i] -= neu1e[i]
     return prod, loss
 
 
