@@ -10,9 +10,9 @@ One corpus, one batch size (1024), the same SGNS model (V words, d=100, k=5 nega
                         XLA, 32 steps per execution
   ours, analytic + X    SkipGramModel's hand-written sparse gradient with optimizer X: SGD, SoftBatch
                         (4 batches per update), Keras's gradient_accumulation_steps=4, Heun, RK4
-  Numba engine          w2v_fastopt.Word2Vec, 2 workers (shared negatives, and word2vec.c mode,
+  Numba engine          w2v_fastopt.Trainer, 2 workers (shared negatives, and word2vec.c mode,
                         and its other update rules: soft batch of 4 pairs, Heun, RK4)
-  gensim                gensim 4 Word2Vec(sg=1) corpus_file mode, 2 workers
+  gensim                gensim 4 Trainer(sg=1) corpus_file mode, 2 workers
 
 Every system runs in its own process; rounds alternate between the systems so the host's noise hits
 all alike, and the table gives each system's median over rounds.  Throughput is steady-state: the
@@ -112,9 +112,9 @@ def engine_worker(system, corpus_path, epochs, min_count, workers=2):
         words = sum(model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key)
         return {"seconds": seconds / epochs, "examples": None, "words": int(words), "loss": None,
                 "vocab": len(model.wv)}
-    from w2v_fastopt import Word2Vec
+    from w2v_fastopt import Trainer
     rule = ENGINE_RULES[system]
-    model = Word2Vec(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
+    model = Trainer(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
                      optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg),
                      accumulate=4 if rule.optimizer == "softbatch" else None)
     seconds = model.timings["train"] / epochs

@@ -24,10 +24,10 @@ ROOT = os.path.dirname(HERE)
 
 OURS = """
 import sys, time
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 corpus, out, epochs, vocab_only = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 limit = int(sys.argv[5]) if sys.argv[5] != "0" else None
-model = Word2Vec(epochs=epochs, workers=2, max_vocab_size=limit)
+model = Trainer(epochs=epochs, workers=2, max_vocab_size=limit)
 model.build_vocab(corpus_file=corpus)
 print(len(model.vocab), "words", file=sys.stderr)
 if not vocab_only:

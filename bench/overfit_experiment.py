@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from w2v_fastopt import Word2Vec  # noqa: E402
+from w2v_fastopt import Trainer  # noqa: E402
 from w2v_fastopt.corpus import read_corpus_file  # noqa: E402
 from w2v_fastopt.evaluate import evaluate  # noqa: E402
 from w2v_fastopt.kernels.pairs import skipgram_examples  # noqa: E402
@@ -81,7 +81,7 @@ def sgns_loss(syn0, syn1neg, sample):
 
 
 class Recorder:
-    """A progress reporter for ``Word2Vec`` that measures the model after every epoch."""
+    """A progress reporter for ``Trainer`` that measures the model after every epoch."""
 
     def __init__(self, optimizer, seed, model_ref, samples, rows):
         self.optimizer, self.seed, self.model_ref, self.samples, self.rows = optimizer, seed, model_ref, samples, rows
@@ -163,7 +163,7 @@ def run(corpus, epochs, seeds, workers, with_keras=False):
                 for optimizer in KERAS_OPTIMIZERS:
                     keras_run(train_path, held_path, optimizer, epochs, seed, rows)
             for optimizer in OPTIMIZERS:
-                model = Word2Vec(epochs=epochs, seed=seed, workers=workers, optimizer=optimizer,
+                model = Trainer(epochs=epochs, seed=seed, workers=workers, optimizer=optimizer,
                                  shared_negatives=False)  # SGD on the pair stream the others walk
                 model.build_vocab(corpus_file=train_path)
                 vocab = model.vocab

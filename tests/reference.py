@@ -57,11 +57,12 @@ def sgns_gradient(u, outputs, labels):
     return du, dts
 
 
-def _windows(sentence, window, rng):
-    """Yield (center position, its context positions) with word2vec.c's reduced window."""
+def _windows(sentence, window, rng, shrink=True):
+    """Yield (center position, its context positions) with word2vec.c's reduced window (or the
+    whole window, no draw, when not ``shrink``)."""
     n = len(sentence)
     for c in range(n):
-        reach = window - rng.below(window, rng.next())
+        reach = window - rng.below(window, rng.next()) if shrink else window
         yield c, [a for a in range(max(0, c - reach), min(n, c + reach + 1)) if a != c]
 
 
@@ -75,7 +76,7 @@ def _subsample(ids, keep, rng):
     return out
 
 
-def pair_stream(ids, starts, tables, window, negative, rng, jobs):
+def pair_stream(ids, starts, tables, window, negative, rng, jobs, shrink=True):
     """word2vec.c's pair stream, as the kernels walk it: yield (job index, alpha, context word, outputs)
     with outputs = [center] + the negatives not equal to the center (a skipped draw still costs
     one draw).  jobs: [(first sentence, end sentence, alpha0, alpha1)], alpha linear over each job's
@@ -86,7 +87,7 @@ def pair_stream(ids, starts, tables, window, negative, rng, jobs):
         for s in range(s0, s1):
             alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s0]) / total)
             sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
-            for c, context in _windows(sentence, window, rng):
+            for c, context in _windows(sentence, window, rng, shrink):
                 word = sentence[c]
                 for p in context:
                     draws = [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
@@ -109,7 +110,7 @@ def runge_kutta_step(U, T, x, y, h, method):
 
 
 def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, rule,
-                          accumulate=1):
+                          accumulate=1, shrink=True):
     """The pair-stream rules over ``jobs``, updating float32 ``syn0``/``syn1neg`` in place:
     rule "sgd" (word2vec.c's step), "heun"/"rk4" (``runge_kutta_step`` on each pair) or "softbatch"
     (the SGD steps of ``accumulate`` pairs taken at the same weights, applied together; what is
@@ -126,7 +127,7 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
         kept.clear()
 
     last_job = 0
-    for j, alpha, word, outputs in pair_stream(ids, starts, tables, window, negative, rng, jobs):
+    for j, alpha, word, outputs in pair_stream(ids, starts, tables, window, negative, rng, jobs, shrink):
         if j != last_job:
             flush()
             last_job = j
@@ -159,7 +160,8 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
     return pairs, loss, rng.state
 
 
-def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state):
+def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state,
+                           shrink=True):
     """Shared negatives over one job of all sentences: a center's window takes the SGD steps of its
     pairs at the same point, against one set of negatives.  Returns (pairs, summed loss, effective
     words, final rng state)."""
@@ -171,7 +173,7 @@ def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative,
         alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[0]) / total)
         sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
         effective += len(sentence)
-        for c, context in _windows(sentence, window, rng):
+        for c, context in _windows(sentence, window, rng, shrink):
             word = sentence[c]
             if not context:
                 continue
@@ -213,7 +215,7 @@ def cbow_gradient(U, outputs, labels, mean):
     return np.tile(dh / len(U) if mean else dh, (len(U), 1)), dts
 
 
-def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, mean):
+def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, mean, shrink=True):
     """word2vec.c's and gensim's CBOW update over ``jobs`` (kernels/cbow.py's formula: output rows in
     turn, then every context row minus e, e / cw for the sum), float64 arithmetic on float32
     tables.  Returns (examples, summed loss, final rng state)."""
@@ -225,7 +227,7 @@ def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, s
         for s in range(s0, s1):
             alpha = float(np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s0]) / total))
             sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
-            for c, context in _windows(sentence, window, rng):
+            for c, context in _windows(sentence, window, rng, shrink):
                 if not context:
                     continue
                 word = sentence[c]

@@ -10,7 +10,7 @@ import pytest
 from gensim.models import KeyedVectors
 from gensim.models import Word2Vec as GensimWord2Vec
 
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 from w2v_fastopt.evaluate import evaluate
 from w2v_fastopt.rules import OPTIMIZERS
 
@@ -25,7 +25,7 @@ def gensim_model(corpus_path):
 
 @pytest.fixture(scope="module", params=[True, False], ids=["shared", "word2vec"])
 def our_model(request, corpus_path):
-    return Word2Vec(corpus_file=corpus_path, workers=1, seed=1, shared_negatives=request.param)
+    return Trainer(corpus_file=corpus_path, workers=1, seed=1, shared_negatives=request.param)
 
 
 def test_quality_matches_gensim(our_model, gensim_model):
@@ -47,7 +47,7 @@ def test_quality_matches_gensim(our_model, gensim_model):
 def test_exact_mode_is_gensims_algorithm(corpus_path, gensim_model):
     """word2vec.c mode ends at gensim's mean vector norm (calibrated: within 0.1%, std 0.09%);
     any change of schedule, sampling or gradient moves it by far more (shared mode: -13%)."""
-    ours = Word2Vec(corpus_file=corpus_path, workers=1, seed=1, shared_negatives=False)
+    ours = Trainer(corpus_file=corpus_path, workers=1, seed=1, shared_negatives=False)
     norm = np.linalg.norm(ours.wv.vectors, axis=1).mean()
     theirs = np.linalg.norm(gensim_model.wv.vectors, axis=1).mean()
     assert abs(norm / theirs - 1) < 0.006
@@ -56,7 +56,7 @@ def test_exact_mode_is_gensims_algorithm(corpus_path, gensim_model):
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "word2vec"])
 def test_one_worker_is_bit_identical_and_seed_matters(shared):
     sentences = [line.split() for line in open("data/enwiki-sample.txt")][:20]
-    runs = [Word2Vec(sentences, workers=1, seed=s, epochs=2, min_count=2, shared_negatives=shared)
+    runs = [Trainer(sentences, workers=1, seed=s, epochs=2, min_count=2, shared_negatives=shared)
             for s in (3, 3, 4)]
     assert np.array_equal(runs[0].wv.vectors, runs[1].wv.vectors)
     assert np.array_equal(runs[0].syn1neg, runs[1].syn1neg)
@@ -78,7 +78,7 @@ def test_training_loss_is_a_mean_per_pair_and_falls(our_model):
 
 
 def test_multiple_workers_train_and_stay_finite(corpus_path):
-    model = Word2Vec(corpus_file=corpus_path, workers=3, seed=5, epochs=2, alpha=0.05)
+    model = Trainer(corpus_file=corpus_path, workers=3, seed=5, epochs=2, alpha=0.05)
     assert np.isfinite(model.wv.vectors).all() and np.isfinite(model.syn1neg).all()
     assert model.epoch_stats[-1].raw_words == model.wv.expandos["count"].sum()
 
@@ -87,8 +87,8 @@ def test_sentences_and_corpus_file_give_the_same_model(tmp_path):
     lines = [line for line in open("data/enwiki-sample.txt")][:15]
     path = tmp_path / "c.txt"
     path.write_text("".join(lines))
-    a = Word2Vec(corpus_file=path, workers=1, epochs=1, min_count=2)
-    b = Word2Vec((line.split() for line in lines), workers=1, epochs=1, min_count=2)  # a generator
+    a = Trainer(corpus_file=path, workers=1, epochs=1, min_count=2)
+    b = Trainer((line.split() for line in lines), workers=1, epochs=1, min_count=2)  # a generator
     assert a.wv.index_to_key == b.wv.index_to_key
     assert np.array_equal(a.wv.vectors, b.wv.vectors)
 
@@ -101,7 +101,7 @@ def test_save_load_and_word2vec_formats(our_model, tmp_path):
     assert "february" in [w for w, _ in wv.most_similar("january", topn=10)]
 
     our_model.save(tmp_path / "m.w2v")
-    loaded = Word2Vec.load(tmp_path / "m.w2v")
+    loaded = Trainer.load(tmp_path / "m.w2v")
     assert loaded.wv.index_to_key == wv.index_to_key
     assert np.array_equal(loaded.wv.vectors, wv.vectors)
     assert np.array_equal(loaded.syn1neg, our_model.syn1neg)
@@ -120,14 +120,14 @@ def test_save_load_and_word2vec_formats(our_model, tmp_path):
 
 @pytest.mark.parametrize("optimizer", ["heun", "rk4", "softbatch"])
 def test_engine_trains_with_each_rule(small_corpus, optimizer):
-    """Through Word2Vec: reproducible with one worker, finite, the loss falls; the rule walks the same
+    """Through Trainer: reproducible with one worker, finite, the loss falls; the rule walks the same
     pairs as SGD in word2vec.c mode (same counts every epoch) and trains them differently."""
-    runs = [Word2Vec(corpus_file=small_corpus, epochs=3, workers=1, seed=5, min_count=3, optimizer=optimizer)
+    runs = [Trainer(corpus_file=small_corpus, epochs=3, workers=1, seed=5, min_count=3, optimizer=optimizer)
             for _ in range(2)]
     np.testing.assert_array_equal(runs[0].vectors, runs[1].vectors)
     stats = runs[0].epoch_stats
     assert np.isfinite(runs[0].vectors).all() and stats[-1].loss < stats[0].loss
-    sgd = Word2Vec(corpus_file=small_corpus, epochs=3, workers=1, seed=5, min_count=3, shared_negatives=False)
+    sgd = Trainer(corpus_file=small_corpus, epochs=3, workers=1, seed=5, min_count=3, shared_negatives=False)
     assert [(s.pairs, s.effective_words) for s in stats] == [(s.pairs, s.effective_words)
                                                              for s in sgd.epoch_stats]
     assert not np.array_equal(runs[0].vectors, sgd.vectors)

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 from w2v_fastopt.train import Stopped
 
 GOOD = "the cat sat on the mat\nthe dog sat on the log\n" * 20
@@ -143,7 +143,7 @@ def test_evaluate_rejects_bad_files(tmp_path, case, content, expected):
 
 def test_resume_rejects_a_vectors_file_and_a_changed_corpus(tmp_path):
     (tmp_path / "c.txt").write_text(GOOD)
-    model = Word2Vec(corpus_file=tmp_path / "c.txt", min_count=1, epochs=1, workers=1)
+    model = Trainer(corpus_file=tmp_path / "c.txt", min_count=1, epochs=1, workers=1)
     model.save(tmp_path / "m.w2v")
     assert_one_line_error(run(["train", "--resume", "m.w2v"], cwd=tmp_path), "not a training checkpoint")
 
@@ -153,7 +153,7 @@ def test_resume_rejects_a_vectors_file_and_a_changed_corpus(tmp_path):
         def epoch_end(self, stats): stop.set()
 
     stop = threading.Event()
-    model = Word2Vec(min_count=1, epochs=2, workers=1, progress=StopAfterFirstEpoch())
+    model = Trainer(min_count=1, epochs=2, workers=1, progress=StopAfterFirstEpoch())
     model.build_vocab(corpus_file=tmp_path / "c.txt")
     model.output = {"path": str(tmp_path / "v.bin"), "binary": True}
     with pytest.raises(Stopped):
@@ -164,7 +164,7 @@ def test_resume_rejects_a_vectors_file_and_a_changed_corpus(tmp_path):
 
 
 def truncated_model(tmp_path):
-    model = Word2Vec([["a", "b", "c"]] * 3, min_count=1, epochs=1, workers=1)
+    model = Trainer([["a", "b", "c"]] * 3, min_count=1, epochs=1, workers=1)
     model.save(tmp_path / "m.w2v")
     data = (tmp_path / "m.w2v").read_bytes()
     (tmp_path / "cut.w2v").write_bytes(data[: len(data) // 2])
@@ -173,24 +173,24 @@ def truncated_model(tmp_path):
 
 # The library: (case, call, exception type, words of the message)
 API_CASES = [
-    ("sentences is a string", lambda p: Word2Vec("a b c"), TypeError, "iterable of token lists"),
-    ("tokens are not strings", lambda p: Word2Vec([[1, 2, 3]]), TypeError, "str tokens"),
-    ("tokens unhashable", lambda p: Word2Vec([[["a"], ["b"]]]), TypeError, "lists of str tokens"),
-    ("both corpus kinds", lambda p: Word2Vec().build_vocab([["a"]], corpus_file="x"), TypeError, "exactly one"),
-    ("missing corpus_file", lambda p: Word2Vec(corpus_file=p / "none.txt"), FileNotFoundError, "no such file"),
-    ("vector_size 0", lambda p: Word2Vec(vector_size=0), ValueError, "vector_size must be"),
-    ("window a bool", lambda p: Word2Vec(window=True), TypeError, "window must be an integer"),
-    ("negative a float", lambda p: Word2Vec(negative=1.5), TypeError, "negative must be an integer"),
-    ("alpha a string", lambda p: Word2Vec(alpha="0.1"), TypeError, "alpha must be a number"),
-    ("shared_negatives not a bool", lambda p: Word2Vec(shared_negatives=1), TypeError, "True or False"),
-    ("unknown parameter", lambda p: Word2Vec(size=100), TypeError, "size"),
-    ("max_vocab_size with sentences", lambda p: Word2Vec([["a"]], max_vocab_size=5), ValueError,
+    ("sentences is a string", lambda p: Trainer("a b c"), TypeError, "iterable of token lists"),
+    ("tokens are not strings", lambda p: Trainer([[1, 2, 3]]), TypeError, "str tokens"),
+    ("tokens unhashable", lambda p: Trainer([[["a"], ["b"]]]), TypeError, "lists of str tokens"),
+    ("both corpus kinds", lambda p: Trainer().build_vocab([["a"]], corpus_file="x"), TypeError, "exactly one"),
+    ("missing corpus_file", lambda p: Trainer(corpus_file=p / "none.txt"), FileNotFoundError, "no such file"),
+    ("vector_size 0", lambda p: Trainer(vector_size=0), ValueError, "vector_size must be"),
+    ("window a bool", lambda p: Trainer(window=True), TypeError, "window must be an integer"),
+    ("negative a float", lambda p: Trainer(negative=1.5), TypeError, "negative must be an integer"),
+    ("alpha a string", lambda p: Trainer(alpha="0.1"), TypeError, "alpha must be a number"),
+    ("shared_negatives not a bool", lambda p: Trainer(shared_negatives=1), TypeError, "True or False"),
+    ("unknown parameter", lambda p: Trainer(size=100), TypeError, "size"),
+    ("max_vocab_size with sentences", lambda p: Trainer([["a"]], max_vocab_size=5), ValueError,
      "needs corpus_file"),
-    ("train before build_vocab", lambda p: Word2Vec().train(), RuntimeError, "build_vocab"),
-    ("load a truncated model", lambda p: Word2Vec.load(truncated_model(p)), ValueError, "not a valid"),
-    ("load a missing model", lambda p: Word2Vec.load(p / "none.w2v"), FileNotFoundError, "no such file"),
+    ("train before build_vocab", lambda p: Trainer().train(), RuntimeError, "build_vocab"),
+    ("load a truncated model", lambda p: Trainer.load(truncated_model(p)), ValueError, "not a valid"),
+    ("load a missing model", lambda p: Trainer.load(p / "none.w2v"), FileNotFoundError, "no such file"),
     ("unknown word in most_similar",
-     lambda p: Word2Vec([["a", "b"]] * 3, min_count=1, workers=1).wv.most_similar("zebra"), KeyError, "zebra"),
+     lambda p: Trainer([["a", "b"]] * 3, min_count=1, workers=1).wv.most_similar("zebra"), KeyError, "zebra"),
 ]
 
 
@@ -216,7 +216,7 @@ EDGE_CASES = [
 def test_edge_inputs_train_to_finite_vectors(tmp_path, case, text, params, shared):
     path = tmp_path / "c.txt"
     path.write_bytes(text.encode("latin-1") if case.startswith("invalid") else text.encode())
-    model = Word2Vec(corpus_file=path, min_count=1, epochs=2, workers=2, shared_negatives=shared, sample=0,
+    model = Trainer(corpus_file=path, min_count=1, epochs=2, workers=2, shared_negatives=shared, sample=0,
                      **params)
     assert np.isfinite(model.vectors).all() and np.isfinite(model.training_loss)
     assert model.epoch_stats[-1].pairs > 0  # trained something (sample=0: tiny corpora are all subsampled)
@@ -244,6 +244,6 @@ def test_every_numeric_parameter_refuses_each_kind_of_bad_value(name):
     ValueError or TypeError whose message starts with the parameter's name and says what it got."""
     for value in BAD_NUMBERS[name]:
         with pytest.raises((ValueError, TypeError)) as info:
-            Word2Vec(**{name: value})
+            Trainer(**{name: value})
         message = str(info.value)
         assert message.startswith(name + " must be ") and ", got " in message, (value, message)

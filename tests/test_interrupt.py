@@ -9,7 +9,7 @@ import time
 import pytest
 
 import w2v_fastopt.train as train_module
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +104,11 @@ def test_checkpoint_and_resume_match_an_uninterrupted_run(long_corpus, small_cor
 def test_mid_epoch_checkpoint_resumes_bit_identical(corpus_path, tmp_path, monkeypatch):
     """Checkpoints between segments (time-based), stop right after one, resume: same vectors."""
     monkeypatch.setattr(train_module, "SEGMENT_JOBS", 4)
-    reference = Word2Vec(corpus_file=corpus_path, workers=1, epochs=2, seed=3)
+    reference = Trainer(corpus_file=corpus_path, workers=1, epochs=2, seed=3)
     state = tmp_path / "state.ckpt"
     saves = []
     stop = threading.Event()
-    model = Word2Vec(workers=1, epochs=2, seed=3)
+    model = Trainer(workers=1, epochs=2, seed=3)
     model.build_vocab(corpus_file=corpus_path)
     real_save = model.save
 
@@ -122,7 +122,7 @@ def test_mid_epoch_checkpoint_resumes_bit_identical(corpus_path, tmp_path, monke
     with pytest.raises(train_module.Stopped):
         model.train(checkpoint_path=state, checkpoint_every="0s", stop=stop)
     assert saves[-1]["epoch"] == 1 and saves[-1]["job"] > 0
-    resumed = Word2Vec.resume(state)
+    resumed = Trainer.resume(state)
     assert (resumed.vectors == reference.vectors).all() and (resumed.syn1neg == reference.syn1neg).all()
     assert [s.pairs for s in resumed.epoch_stats] == [s.pairs for s in reference.epoch_stats]
     assert resumed.training_loss == reference.training_loss

@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 import reference
-from w2v_fastopt import Word2Vec, load_corpus
+from w2v_fastopt import Trainer, load_corpus
 from w2v_fastopt.evaluate import evaluate
 from w2v_fastopt.keras import (RK4, Heun, RungeKutta, RungeKuttaMixin, SkipGramExamples,
                                SkipGramModel, SoftBatch, skipgram_dataset)
@@ -284,7 +284,7 @@ def test_quality_close_to_the_numba_engine(corpus_path):
     assert history.history["loss"] == seen and seen[-1] < seen[0] - 0.2
     assert int(model.optimizer.iterations) == steps
     ours = evaluate(model.to_keyed_vectors(corpus.vocab.words, corpus.vocab.counts))
-    engine = evaluate(Word2Vec(corpus_file=corpus_path, epochs=5, seed=1, workers=1,
+    engine = evaluate(Trainer(corpus_file=corpus_path, epochs=5, seed=1, workers=1,
                                shared_negatives=False).wv)
     assert ours["wordsim353"] > engine["wordsim353"] - 0.04, (ours, engine)
     assert ours["analogies"] > engine["analogies"] - 0.005, (ours, engine)

@@ -93,9 +93,9 @@ def test_kernel_matches_naive_reference(rule, seed):
     """Every rule's kernel over two jobs against the slow reference on the same RNG stream: the
     vectors, the pair count, the loss and the RNG state match.  Soft batch accumulates 3 pairs: the
     jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too.
-    CBOW: the mean of the context with seed 0, the sum with seed 1."""
+    Seed 0: CBOW's context mean, reduced windows; seed 1: CBOW's sum, whole windows (shrink off)."""
     window, negative, accumulate = 3, 4, 3
-    cbow_mean = int(seed == 0)
+    cbow_mean = shrink = int(seed == 0)
     tables, ids, starts, syn0, syn1neg = _tiny_problem(seed)
     dim, half = syn0.shape[1], (len(starts) - 1) // 2
     jobs = [(0, half, 0.05, 0.03), (half, len(starts) - 1, 0.03, 0.01)]
@@ -105,18 +105,18 @@ def test_kernel_matches_naive_reference(rule, seed):
         assert len(jobs) == 2  # the shared reference takes one job: run the kernel on one too
         jobs = [(0, len(starts) - 1, 0.05, 0.01)]
         pairs_ref, loss_ref, _, state_ref = train_shared_reference(
-            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0])
+            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink)
     elif not rule.sg:
         pairs_ref, loss_ref, state_ref = train_cbow_reference(
-            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, cbow_mean)
+            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, cbow_mean, shrink)
     else:
         pairs_ref, loss_ref, state_ref = train_pairs_reference(
-            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, rule.optimizer, accumulate)
+            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, rule.optimizer, accumulate, shrink)
     thread = _thread(rule, state, dim, window, negative, accumulate)
     pairs, loss = 0, 0.0
     for job in jobs:
-        p, job_loss, _ = rule.kernel((syn0, syn1neg), tables, (ids, starts), job, (window, negative, cbow_mean), thread,
-                              rule.sizes(dim, negative))
+        p, job_loss, _ = rule.kernel((syn0, syn1neg), tables, (ids, starts), job,
+                                     (window, negative, cbow_mean, shrink), thread, rule.sizes(dim, negative))
         pairs, loss = pairs + p, loss + job_loss
         if rule.optimizer == "softbatch":
             assert p % accumulate != 0

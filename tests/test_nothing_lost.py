@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from test_errors import GOOD, assert_one_line_error, run
-from w2v_fastopt import Word2Vec, load_corpus
+from w2v_fastopt import Trainer, load_corpus
 from w2v_fastopt.evaluate import load_vectors
 from w2v_fastopt.io import write_word2vec_format
 
@@ -104,12 +104,12 @@ def test_outputs_get_the_replaced_files_mode_or_the_umasks(tmp_path):
 def test_no_nan_and_no_whitespace_words_are_written(tmp_path):
     with pytest.raises(ValueError, match="1 of 2 vectors are not finite"):
         write_word2vec_format(tmp_path / "v.bin", ["a", "b"], np.array([[1, np.nan], [1, 2]], np.float32))
-    model = Word2Vec([["hello world", "x", "y"]] * 20, min_count=1, workers=1, epochs=1, sample=0)
+    model = Trainer([["hello world", "x", "y"]] * 20, min_count=1, workers=1, epochs=1, sample=0)
     with pytest.raises(ValueError, match="'hello world' contains whitespace"):
         model.save_word2vec_format(tmp_path / "v.txt", binary=False)
     assert os.listdir(tmp_path) == []
     with pytest.raises(RuntimeError, match="training diverged"):
-        Word2Vec([GOOD.split()] * 5, min_count=1, workers=1, epochs=2, sample=0, alpha=10)
+        Trainer([GOOD.split()] * 5, min_count=1, workers=1, epochs=2, sample=0, alpha=10)
 
 
 def test_compressed_outputs_standard_input_and_a_byte_order_mark(tmp_path):
@@ -136,7 +136,7 @@ def test_evaluate_refuses_what_it_cannot_score(tmp_path):
         z.writestr("header.npy", b"\x93NUMPY garbage")
     assert_one_line_error(run(["evaluate", "bad.w2v"], cwd=tmp_path), "not a valid w2v_fastopt model file")
     with pytest.raises(ValueError, match="not a valid w2v_fastopt model file"):
-        Word2Vec.load(tmp_path / "bad.w2v")
+        Trainer.load(tmp_path / "bad.w2v")
 
 
 def test_evaluate_into_a_closed_pipe_or_a_full_disk(tmp_path):
@@ -196,5 +196,5 @@ def test_no_writable_numba_cache_compiles_in_memory_with_a_notice(tmp_path):
 def test_checkpoints_record_absolute_paths(tmp_path, monkeypatch):
     (tmp_path / "c.txt").write_text(GOOD)
     monkeypatch.chdir(tmp_path)
-    model = Word2Vec(min_count=1, workers=1).build_vocab(corpus_file="c.txt")
+    model = Trainer(min_count=1, workers=1).build_vocab(corpus_file="c.txt")
     assert model.corpus_file == str(tmp_path / "c.txt")

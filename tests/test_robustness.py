@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 from w2v_fastopt import rules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,7 +43,7 @@ def test_hogwild_races_stay_finite(small_corpus, shared, workers):
     """Many seeds, up to 4 racing threads on 2 cores, learning rates up to 4x word2vec.c's."""
     for seed in range(4):
         for alpha in (0.05, 0.1):
-            model = Word2Vec(corpus_file=small_corpus, workers=workers, seed=seed, alpha=alpha,
+            model = Trainer(corpus_file=small_corpus, workers=workers, seed=seed, alpha=alpha,
                              epochs=2, min_count=1, window=8, shared_negatives=shared)
             assert np.isfinite(model.vectors).all() and np.isfinite(model.syn1neg).all()
             assert all(np.isfinite(s.loss) for s in model.epoch_stats)
@@ -87,7 +87,7 @@ def test_training_hands_back_the_corpus_pages_job_by_job(tmp_path, corpus_path, 
     path = tmp_path / "big.txt"
     with open(corpus_path, "rb") as src:
         path.write_bytes(src.read() * 8)
-    model = Word2Vec(min_count=1, epochs=1, workers=2, seed=1)
+    model = Trainer(min_count=1, epochs=1, workers=2, seed=1)
     model.build_vocab(corpus_file=path)
     ids = model._corpus[0]
     assert ids.nbytes > 14_000_000
@@ -110,10 +110,10 @@ def test_training_hands_back_the_corpus_pages_job_by_job(tmp_path, corpus_path, 
 
 FRESH_AND_CACHED = """
 import hashlib, sys
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 from w2v_fastopt.rules import RULES
 for rule in RULES:
-    m = Word2Vec(corpus_file=sys.argv[1], epochs=1, workers=1, seed=7, min_count=2,
+    m = Trainer(corpus_file=sys.argv[1], epochs=1, workers=1, seed=7, min_count=2,
                  optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg))
     print(rule.kernel.__name__, hashlib.sha256(m.vectors.tobytes() + m.syn1neg.tobytes()).hexdigest())
 """

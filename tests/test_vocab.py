@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from gensim.models import Word2Vec as GensimWord2Vec
 
-from w2v_fastopt import Word2Vec
+from w2v_fastopt import Trainer
 from w2v_fastopt.corpus import read_corpus_file, tokenize
 from w2v_fastopt.kernels.sampling import ONE
 from w2v_fastopt.kernels.walk import MAX_SENTENCE
@@ -45,7 +45,7 @@ def test_max_vocab_size_prunes_exactly_as_gensim(corpus_path, max_vocab_size):
     words, counts and order as gensim's scan_vocab + prune_vocab."""
     gensim = GensimWord2Vec(sg=1, min_count=5, max_vocab_size=max_vocab_size, vector_size=10)
     gensim.build_vocab(corpus_file=corpus_path)
-    ours = Word2Vec(min_count=5, max_vocab_size=max_vocab_size)
+    ours = Trainer(min_count=5, max_vocab_size=max_vocab_size)
     ours.build_vocab(corpus_file=corpus_path)
     assert len(ours.vocab) < 9002  # pruning changed the vocabulary
     assert ours.vocab.words == gensim.wv.index_to_key
@@ -58,8 +58,8 @@ def test_max_vocab_size_prunes_exactly_as_gensim(corpus_path, max_vocab_size):
 
 def test_two_pass_reading_gives_the_single_pass_model(corpus_path):
     """With a limit that never prunes, the count-then-lookup path trains the very same model."""
-    one = Word2Vec(corpus_file=corpus_path, workers=1, epochs=1, seed=2)
-    two = Word2Vec(corpus_file=corpus_path, workers=1, epochs=1, seed=2, max_vocab_size=10**6)
+    one = Trainer(corpus_file=corpus_path, workers=1, epochs=1, seed=2)
+    two = Trainer(corpus_file=corpus_path, workers=1, epochs=1, seed=2, max_vocab_size=10**6)
     assert one.vocab.words == two.vocab.words
     assert np.array_equal(one.vectors, two.vectors) and one.training_loss == two.training_loss
 

@@ -1,8 +1,8 @@
 """Checkpoints of a Numba training run: when to take them and what they hold.
 
-A checkpoint is a model archive (``Word2Vec.save``) whose header also holds the ``train.Position``
+A checkpoint is a model archive (``Trainer.save``) whose header also holds the ``train.Position``
 (epoch, job, each thread's RNG state, the epoch's running totals) and the schedule, so that
-``Word2Vec.resume`` continues where it stopped.
+``Trainer.resume`` continues where it stopped.
 """
 import time
 

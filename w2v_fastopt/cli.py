@@ -113,14 +113,14 @@ def _parser():
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
     e.add_argument("vectors", metavar="VECTORS",
-                   help="word2vec binary/text vectors, or a model saved by Word2Vec.save")
+                   help="word2vec binary/text vectors, or a model saved by Trainer.save")
     return parser
 
 
 def _train(args):
     from .checkpoint import parse_every
     from .io import check_output
-    from .model import Word2Vec
+    from .trainer import Trainer
     from .progress import ProgressBar
 
     if args.resume is not None:
@@ -148,9 +148,9 @@ def _train(args):
             raise ValueError("--sg 0 (CBOW) runs on the Numba engine; --backend keras trains skip-gram")
         return _train_keras(args, params, binary, checkpoint)
     progress = None if args.quiet else ProgressBar(args.epochs)
-    logging.getLogger("w2v_fastopt.model").setLevel(logging.ERROR)  # its warnings are our errors here
+    logging.getLogger("w2v_fastopt.trainer").setLevel(logging.ERROR)  # its warnings are our errors here
     try:
-        model = Word2Vec(progress=progress, **params)
+        model = Trainer(progress=progress, **params)
         model.build_vocab(corpus_file=args.corpus)
         model.output = {"path": os.path.abspath(args.output), "binary": binary}
         model.train(checkpoint_path=checkpoint, checkpoint_every=args.checkpoint_every)
@@ -292,7 +292,7 @@ def _import_quietly():
 
 def _resume(args):
     from .io import check_output, read_header
-    from .model import Word2Vec
+    from .trainer import Trainer
     from .progress import ProgressBar
 
     if not os.path.isfile(args.resume):
@@ -310,7 +310,7 @@ def _resume(args):
     check_output(path, inputs=[args.corpus or header.get("corpus_file"), args.resume])
     progress = None if args.quiet else ProgressBar(header["params"]["epochs"])
     try:
-        model = Word2Vec.resume(args.resume, corpus_file=args.corpus, progress=progress)
+        model = Trainer.resume(args.resume, corpus_file=args.corpus, progress=progress)
     finally:
         if progress is not None:
             progress.close()

@@ -40,13 +40,13 @@ def evaluate(wv):
 
 
 def load_vectors(path):
-    """KeyedVectors from a word2vec binary or text file, or from a saved ``Word2Vec`` model.
+    """KeyedVectors from a word2vec binary or text file, or from a saved ``Trainer`` model.
 
-    The format is read from the file: a ``Word2Vec.save`` archive (zip), else word2vec binary if the
+    The format is read from the file: a ``Trainer.save`` archive (zip), else word2vec binary if the
     first record after the header is not text, else word2vec text.  Errors name the file.
     """
     from .io import check_finite, is_model_file
-    from .model import Word2Vec
+    from .trainer import Trainer
 
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -56,7 +56,7 @@ def load_vectors(path):
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise ValueError(f"{path}: not a regular file (a device, FIFO or socket); give a vectors file")
     if is_model_file(path):
-        wv = Word2Vec.load(path).wv
+        wv = Trainer.load(path).wv
     else:
         binary = _looks_binary(path)
         try:

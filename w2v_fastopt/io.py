@@ -185,7 +185,7 @@ def read_header(path):
 
 
 def is_model_file(path):
-    """True if ``path`` is an archive written by ``Word2Vec.save``."""
+    """True if ``path`` is an archive written by ``Trainer.save``."""
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as z:

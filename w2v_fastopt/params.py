@@ -33,6 +33,7 @@ class Params:
     accumulate: int = None      # softbatch: pairs per update (None: rules.ACCUMULATE)
     sg: int = 1                 # 1: skip-gram; 0: CBOW (kernels/cbow.py)
     cbow_mean: int = 1          # CBOW's input: 1 the mean of the context rows, 0 their sum
+    shrink_windows: bool = True  # word2vec.c's reduced window; False: the whole window every time
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -49,6 +50,8 @@ class Params:
             raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
         for name in ("sg", "cbow_mean"):
             _check_int(name, getattr(self, name), 0, 1)
+        if not isinstance(self.shrink_windows, bool):
+            raise TypeError(f"shrink_windows must be True or False, got {self.shrink_windows!r}")
         self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg).shared_negatives
         if self.optimizer == "softbatch":
             self.accumulate = ACCUMULATE if self.accumulate is None else self.accumulate

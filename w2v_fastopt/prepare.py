@@ -1,6 +1,6 @@
 """A corpus ready for training: read it, count its words, keep the vocabulary, ids in its order.
 
-``load_corpus`` is what both engines start from (``Word2Vec.build_vocab`` and the Keras trainer):
+``load_corpus`` is what both engines start from (``Trainer.build_vocab`` and the Keras trainer):
 ``corpus.py`` reads text into first-seen ids, ``vocab.py`` orders and filters the words.
 """
 import logging

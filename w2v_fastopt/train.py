@@ -201,7 +201,7 @@ def run_segment(run, epoch, first, end, totals, progress=None):
 
 
 def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, checkpoint=None,
-          stop=None, release=None):
+          stop=None, release=None, until_epoch=None):
     """Train ``syn0``/``syn1neg`` (float32[V, d], in place) from ``position`` to the end of
     ``params.epochs`` with the rule ``params`` names (``rules.find_rule``).
 
@@ -217,6 +217,8 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
     release: None, or ``release(end_sentence, end_token, start_sentence, start_token)``, which hands
     back the resident pages of a memory-mapped corpus (``corpus.CorpusStore.release``): called by
     each thread after each job on the job's pages, so the corpus costs a few jobs' worth of memory.
+    until_epoch: stop after this many epochs (default ``params.epochs``); the learning rate still
+    follows the schedule over ``params.epochs`` (gensim's train() runs one epoch at a time).
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
     run = prepare(syn0, syn1neg, tables, corpus, params, position, stop, release)
@@ -227,7 +229,7 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
     if progress is not None:
         progress.compiled(compile_seconds)
     n_jobs = len(run.jobs) - 1
-    while position.epoch < params.epochs:
+    while position.epoch < (params.epochs if until_epoch is None else until_epoch):
         totals = position.totals
         while position.job < n_jobs:
             end = min(position.job + SEGMENT_JOBS, n_jobs)
@@ -282,7 +284,8 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release):
                 private(negative + 1, np.int64),
                 rule.scratch(private, dim, window, negative, params.accumulate))
                for state in position.rng_states]
-    return Run(rule.kernel, (syn0, syn1neg), tables, corpus, (int(window), int(negative), int(params.cbow_mean)),
+    return Run(rule.kernel, (syn0, syn1neg), tables, corpus,
+               (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows)),
                rule.sizes(dim, negative), jobs, threads, params.alpha, params.min_alpha,
                int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
                release)

@@ -4,7 +4,7 @@ Every training kernel is ``walk(center, update, ...)`` with two statically known
 
     for each sentence s of the job:           alpha from s's position (linear over the job)
         subsample s into ``sentence``          (word2vec.c's formula, thresholds in ``keep``)
-        for each center c of the sentence:     reach b uniform in 1..window
+        for each center c of the sentence:     reach b uniform in 1..window (or window: shrink off)
             center(update, ...)                one center word and its window [lo, hi)
 
 ``center`` decides what one center word's window trains: ``each_pair`` (below) draws fresh outputs
@@ -96,7 +96,8 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
     corpus:  (ids int32[N] vocabulary indices, starts int64[S+1] sentence boundaries into ids).
     job:     (first sentence, end sentence, alpha at the job's first word, alpha after its last word);
              alpha decays linearly over the job's raw words.
-    params:  (window, negative, cbow_mean); cbow_mean is read by CBOW only.
+    params:  (window, negative, cbow_mean, shrink_windows); cbow_mean is read by CBOW only;
+             shrink_windows 0 takes the whole window at every center (gensim's shrink_windows=False).
     thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], outputs int64[K1], scratch): one thread's
              own arrays; ``scratch`` is the rule's (``rules.py`` makes it).
     sizes:   compile-time sizes, tuples of None whose *lengths* are d (and K1 for the shared rule):
@@ -107,7 +108,7 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
     """
     keep = tables[0]
     ids, starts = corpus
-    window = params[0]
+    window, shrink = params[0], params[3]
     rng, sentence = thread[0], thread[1]
     state = rng[0]
     pairs = 0
@@ -119,7 +120,10 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
         n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
         effective += n
         for c in range(n):
-            state, lo, hi = reduced_window(state, window, c, n)
+            if shrink:
+                state, lo, hi = reduced_window(state, window, c, n)
+            else:
+                lo, hi = max(0, c - window), min(n, c + window + 1)
             state, trained, prod, loss = center(update, weights, tables, params, thread, sizes,
                                                 c, lo, hi, alpha, state, prod, loss)
             pairs += trained

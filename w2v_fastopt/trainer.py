@@ -1,8 +1,11 @@
-"""``Word2Vec``: the gensim-shaped face of the engine (skip-gram or CBOW, negative sampling).
+"""``Trainer``: the engine's own training run (skip-gram or CBOW, negative sampling), which the
+command line uses: one pass of our tokenizer over the corpus into ids, our driver's threads, the
+exact per-epoch loss, checkpoints and resume, atomic zip model files (no pickle).  For gensim's API
+(its constructor, online vocabulary, callbacks, its save format) use ``w2v_fastopt.Word2Vec``.
 
-    model = Word2Vec(corpus_file="corpus.txt", vector_size=100, window=5, epochs=5, seed=1)
+    model = Trainer(corpus_file="corpus.txt", vector_size=100, window=5, epochs=5, seed=1)
     model.wv.most_similar("king")     # model.wv is a gensim KeyedVectors
-    model.save("m.w2v"); Word2Vec.load("m.w2v")
+    model.save("m.w2v"); Trainer.load("m.w2v")
     model.wv.save_word2vec_format("v.bin", binary=True)
 """
 import json
@@ -23,18 +26,19 @@ from .vocab import Vocab
 logger = logging.getLogger(__name__)
 
 
-class Word2Vec:
+class Trainer:
     """Skip-gram (``sg=1``) or CBOW (``sg=0``, ``cbow_mean``) with negative sampling, trained by the
     Numba kernels.
 
-    Parameters are gensim's with the same defaults, except ``sg`` (default 1 for now: skip-gram),
+    Parameters are gensim's names with its defaults, except ``sg`` (default 1: skip-gram, the command
+    line's default; gensim's and ``w2v_fastopt.Word2Vec``'s is 0),
     ``workers`` (default: all cores) and ``shared_negatives`` (skip-gram SGD; default True: one set of
     negatives per center word shared by its window, pWord2Vec; False: word2vec.c's fresh negatives for
     every pair).
     Give ``sentences`` (an iterable of token lists or of lines, read once) or ``corpus_file`` (a path
     to UTF-8 text, plain/.gz/.bz2) to build the vocabulary and train at once, or neither and call
     ``build_vocab`` and ``train`` yourself.  ``progress=True`` shows the command line's progress
-    line on stderr; per-epoch summaries are also logged (logger ``w2v_fastopt.model``, INFO).
+    line on stderr; per-epoch summaries are also logged (logger ``w2v_fastopt.trainer``, INFO).
 
     Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
     with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
@@ -74,7 +78,7 @@ class Word2Vec:
         params = self.__dict__.get("params")
         if params is not None and hasattr(params, name):
             return getattr(params, name)
-        raise AttributeError(f"'Word2Vec' object has no attribute '{name}'")
+        raise AttributeError(f"'Trainer' object has no attribute '{name}'")
 
     def build_vocab(self, sentences=None, corpus_file=None):
         """Read the corpus, count words, keep those with count >= min_count, initialize vectors.
@@ -108,14 +112,14 @@ class Word2Vec:
     def train(self, checkpoint_path=None, checkpoint_every=None, stop=None):
         """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self.
 
-        checkpoint_path, checkpoint_every: save a resumable state (``Word2Vec.resume``) atomically
+        checkpoint_path, checkpoint_every: save a resumable state (``Trainer.resume``) atomically
         every N epochs (``checkpoint_every=N`` or ``"N"``) or every so often (``"90s"``, ``"10m"``,
         ``"1h"``: checked between segments of ~2.5M words).  The state is removed when training ends.
         stop: a ``threading.Event``; set it (or press Ctrl-C) to stop within a few milliseconds with
         ``train.Stopped``.  The vectors are then partly trained; nothing on disk is touched.
         """
         if self._corpus is None:
-            raise RuntimeError("call build_vocab before train (or pass a corpus to Word2Vec)")
+            raise RuntimeError("call build_vocab before train (or pass a corpus to Trainer)")
         p = self.params
         if self._position is None or self._position.epoch >= p.epochs:
             self._position = Position.start(p.seed, p.workers)

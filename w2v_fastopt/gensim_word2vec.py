@@ -1,0 +1,217 @@
+"""gensim 4's ``Word2Vec`` whose training loops are the Numba kernels.
+
+    from w2v_fastopt.gensim_word2vec import Word2Vec     # instead of gensim.models.Word2Vec
+    model = Word2Vec(sentences, vector_size=100, window=5, min_count=1, workers=2)   # sg=0: CBOW, as gensim
+    model.build_vocab(more, update=True); model.train(more, total_examples=..., epochs=model.epochs)
+
+A subclass of gensim's class: the constructor and its defaults, the vocabulary (``build_vocab`` with
+``update=True``, ``build_vocab_from_freq``, ``trim_rule``, ``max_final_vocab``), the learning-rate
+schedule, callbacks, logging, ``save``/``load`` (gensim's format), ``score``, ``predict_output_word``,
+``reset_from`` and ``wv`` are gensim's own.  Only the two places where gensim runs its compiled
+training loops are replaced:
+
+- an iterable corpus (``_do_train_job``): gensim's producer thread cuts it into jobs of
+  ``batch_words`` words; each worker thread maps its job to vocabulary ids and runs the rule's kernel
+  on it (the GIL released: the threads train in parallel) at the job's learning rate;
+- ``corpus_file`` (``_train_epoch_corpusfile``): the file is read once per ``train()`` by our
+  tokenizer (``prepare.load_corpus``), mapped to gensim's vocabulary, and each epoch is one run of our
+  driver (``train.train``), whose learning rate falls linearly over the corpus position as gensim's.
+
+Both sample with gensim's own per-word thresholds (``wv.expandos["sample_int"]``: ``sample`` >= 1
+and online updates mean what they mean in gensim) and draw negatives from count^ns_exponent.  The
+loss (``compute_loss``, ``get_latest_training_loss``) is the kernels' exact one, summed over the
+``train()`` call as gensim sums its own.
+
+Where no kernel exists yet, gensim's own loops train, and a log line says so: hierarchical softmax
+(``hs=1``), ``wv.vectors_lockf`` other than all ones.
+
+Ours besides gensim's: ``shared_negatives``, ``optimizer``, ``accumulate`` (``rules.py``).
+"""
+import logging
+import threading
+
+import numpy as np
+from gensim.models import word2vec as gensim_word2vec
+
+from .kernels.rng import seed_states
+from .kernels.sampling import build_alias_table
+from .kernels.walk import MAX_SENTENCE
+from .params import Params
+from .prepare import load_corpus
+from .rules import find_rule
+from .train import Position, job_boundaries, private
+from .train import train as run_epochs
+
+logger = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()  # the running loss and model.random, shared by gensim's worker threads
+
+
+class Word2Vec(gensim_word2vec.Word2Vec):
+    """gensim's ``Word2Vec`` (same arguments, defaults and attributes), trained by our kernels.
+
+    Extra keyword arguments: ``shared_negatives`` (skip-gram SGD: None or True, one set of negatives
+    per center shared by its window; False, word2vec.c's fresh negatives per pair), ``optimizer``
+    (sgd, softbatch, heun, rk4: ``rules.OPTIMIZERS``), ``accumulate`` (softbatch's pairs per update).
+    """
+
+    shared_negatives = None  # class defaults: a model pickled by gensim itself loads with ours
+    optimizer = "sgd"
+    accumulate = None
+    # During train() only (instance attributes, left out of save): _prepared = (rule, tables,
+    # params tuple, sizes); on a corpus_file, _corpus_cache = (path, (ids, starts)) and
+    # _engine_states, the driver's RNG states.
+    TRANSIENT = ("_prepared", "_corpus_cache", "_engine_states")
+
+    def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5, min_count=5,
+                 max_vocab_size=None, sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5,
+                 ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0, trim_rule=None,
+                 sorted_vocab=1, batch_words=gensim_word2vec.MAX_WORDS_IN_BATCH, compute_loss=False,
+                 callbacks=(), comment=None, max_final_vocab=None, shrink_windows=True, *,
+                 shared_negatives=None, optimizer="sgd", accumulate=None):
+        self.shared_negatives, self.optimizer, self.accumulate = shared_negatives, optimizer, accumulate
+        find_rule(optimizer, shared_negatives, sg)  # an impossible combination refused before any work
+        if optimizer != "sgd" and (hs or not negative):
+            raise ValueError(f"optimizer={optimizer!r} trains negative sampling (negative > 0, hs=0)")
+        super().__init__(
+            sentences=sentences, corpus_file=corpus_file, vector_size=vector_size, alpha=alpha, window=window,
+            min_count=min_count, max_vocab_size=max_vocab_size, sample=sample, seed=seed, workers=workers,
+            min_alpha=min_alpha, sg=sg, hs=hs, negative=negative, ns_exponent=ns_exponent, cbow_mean=cbow_mean,
+            hashfxn=hashfxn, epochs=epochs, null_word=null_word, trim_rule=trim_rule, sorted_vocab=sorted_vocab,
+            batch_words=batch_words, compute_loss=compute_loss, callbacks=callbacks, comment=comment,
+            max_final_vocab=max_final_vocab, shrink_windows=shrink_windows)
+
+    def _has_kernel(self):
+        """Whether our kernels can train the model as it is set now (else gensim's loops do)."""
+        lockf = getattr(self.wv, "vectors_lockf", None)
+        locked = lockf is not None and not (np.size(lockf) == 1 and float(np.ravel(lockf)[0]) == 1.0)
+        return bool(self.negative) and not self.hs and not locked
+
+    def _params(self):
+        """Our ``Params`` from the model's attributes as they are now (gensim's train() sets alpha,
+        min_alpha and epochs before each run)."""
+        return Params(vector_size=int(self.vector_size), window=int(self.window), negative=int(self.negative),
+                      epochs=int(self.epochs), alpha=float(self.alpha), min_alpha=float(self.min_alpha),
+                      ns_exponent=float(self.ns_exponent), workers=int(self.workers), seed=int(self.seed),
+                      shared_negatives=self.shared_negatives, optimizer=self.optimizer,
+                      accumulate=self.accumulate, sg=int(bool(self.sg)), cbow_mean=int(bool(self.cbow_mean)),
+                      shrink_windows=bool(self.shrink_windows))
+
+    def _prepare(self):
+        """(rule, tables, params tuple, sizes) for this train() call: gensim's sampling thresholds
+        (keep iff a 32-bit draw <= sample_int, as gensim: our kernel keeps iff draw < keep) and the
+        alias table of count^ns_exponent."""
+        p = self._params()
+        rule = find_rule(p.optimizer, p.shared_negatives, p.sg)
+        expandos = self.wv.expandos
+        if "sample_int" in expandos:
+            keep = expandos["sample_int"].astype(np.uint64) + np.uint64(1)
+        else:
+            keep = np.full(len(self.wv), 1 << 32, dtype=np.uint64)
+        accept, alias = build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent)
+        params = (p.window, p.negative, p.cbow_mean, int(p.shrink_windows))
+        return rule, (keep, accept, alias), params, rule.sizes(p.vector_size, p.negative)
+
+    def train(self, *args, **kwargs):
+        """gensim's ``train``, same arguments and result; see the module docstring for who trains."""
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            for name in self.TRANSIENT:
+                self.__dict__.pop(name, None)
+
+    def _check_training_sanity(self, *args, **kwargs):
+        """gensim's checks (called first thing by its train()), then the kernel's tables."""
+        super()._check_training_sanity(*args, **kwargs)
+        if self._has_kernel():
+            self._prepared = self._prepare()
+            logger.info("training with w2v_fastopt's kernel: %s", self._prepared[0].label)
+        else:
+            logger.info("hs=1 or vectors_lockf: training with gensim's own loops (no w2v_fastopt kernel yet)")
+
+    def _get_thread_working_mem(self):
+        if self.__dict__.get("_prepared") is None:
+            return super()._get_thread_working_mem()
+        rule, _, params, _ = self._prepared
+        dim, window, negative = int(self.vector_size), params[0], params[1]
+        return (private(1, np.uint64, 1), private(MAX_SENTENCE, np.int32), private(negative + 1, np.int64),
+                rule.scratch(private, dim, window, negative, self._params().accumulate))
+
+    def _do_train_job(self, sentences, alpha, inits):
+        if self.__dict__.get("_prepared") is None:
+            return super()._do_train_job(sentences, alpha, inits)
+        rule, tables, params, sizes = self._prepared
+        key_to_index = self.wv.key_to_index
+        ids, starts = [], [0]
+        raw = 0
+        for sentence in sentences:
+            raw += len(sentence)
+            known = [key_to_index[w] for w in sentence if w in key_to_index]
+            for begin in range(0, len(known), MAX_SENTENCE):  # gensim truncates at 10,000; we split
+                ids.extend(known[begin:begin + MAX_SENTENCE])
+                starts.append(len(ids))
+        corpus = (np.array(ids, dtype=np.int32), np.array(starts, dtype=np.int64))
+        job = (0, len(starts) - 1, float(alpha), float(alpha))
+        with _LOCK:  # each job's random stream drawn from model.random, as gensim's jobs draw theirs
+            high, low = self.random.randint(0, 2**31, size=2)
+        inits[0][0] = seed_states((int(high) << 31) | int(low), 1)[0]
+        _, loss, effective = rule.kernel((self.wv.vectors, self.syn1neg), tables, corpus, job, params, inits, sizes)
+        if self.compute_loss:
+            with _LOCK:
+                self.running_training_loss += loss
+        return effective, raw
+
+    def _train_epoch_corpusfile(self, corpus_file, cur_epoch=0, total_examples=None, total_words=None,
+                                callbacks=(), **kwargs):
+        if self.__dict__.get("_prepared") is None:
+            return super()._train_epoch_corpusfile(corpus_file, cur_epoch=cur_epoch, total_examples=total_examples,
+                                                   total_words=total_words, callbacks=callbacks, **kwargs)
+        if self.__dict__.get("_corpus_cache") is None or self._corpus_cache[0] != corpus_file:
+            self._corpus_cache = (corpus_file, self._corpus_ids(corpus_file))
+            self._engine_states = [int(s) for s in seed_states(int(self.seed), int(self.workers))]
+        corpus = self._corpus_cache[1]
+        _, tables, _, _ = self._prepared
+        position = Position(cur_epoch, 0, self._engine_states)
+        history, _ = run_epochs(self.wv.vectors, self.syn1neg, tables, corpus, self._params(), position,
+                                until_epoch=cur_epoch + 1)
+        self._engine_states = position.rng_states
+        stats = history[-1]
+        if self.compute_loss:
+            self.running_training_loss += stats.loss * stats.pairs
+        self.total_train_time += stats.seconds
+        self._log_epoch_end(cur_epoch, len(corpus[1]) - 1, total_examples, stats.raw_words, total_words,
+                            stats.effective_words, max(stats.seconds, 1e-9), True)
+        return stats.effective_words, stats.raw_words, len(job_boundaries(corpus[1])) - 1
+
+    def _corpus_ids(self, corpus_file):
+        """(ids int32[N], starts int64[S+1]) of ``corpus_file`` in gensim's vocabulary (words it does
+        not have dropped, as gensim drops them), read by our tokenizer."""
+        corpus = load_corpus(None, corpus_file, min_count=1)
+        key_to_index = self.wv.key_to_index
+        remap = np.fromiter((key_to_index.get(w, -1) for w in corpus.vocab.words), dtype=np.int64,
+                            count=len(corpus.vocab.words))
+        ids = remap[np.asarray(corpus.ids)]
+        known = ids >= 0
+        kept_before = np.concatenate(([0], np.cumsum(known)))
+        return ids[known].astype(np.int32), kept_before[np.asarray(corpus.starts)].astype(np.int64)
+
+    def save(self, *args, **kwargs):
+        """gensim's ``save``; what only a running train() needs is left out."""
+        kwargs["ignore"] = frozenset(kwargs.get("ignore", ())) | set(self.TRANSIENT)
+        return super().save(*args, **kwargs)
+
+    def to_gensim(self):
+        """This model as a plain ``gensim.models.Word2Vec`` (sharing its arrays), for code or files
+        that must not depend on w2v_fastopt: its ``save`` pickles gensim's class."""
+        model = gensim_word2vec.Word2Vec.__new__(gensim_word2vec.Word2Vec)
+        model.__dict__.update({k: v for k, v in self.__dict__.items() if k not in self.TRANSIENT})
+        return model
+
+    @classmethod
+    def load(cls, *args, **kwargs):
+        """gensim's ``load`` (a pickle: loading one runs code from the file, as gensim's own load
+        does; load only files you trust).  A model saved by gensim itself comes back as this class."""
+        model = super().load(*args, **kwargs)
+        if type(model) is gensim_word2vec.Word2Vec:
+            model.__class__ = cls
+        return model
