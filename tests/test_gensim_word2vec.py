@@ -1,0 +1,51 @@
+"""``w2v_fastopt.Word2Vec`` beyond gensim's own tests (``test_gensim_suite.py``): quality against gensim
+per mode on data/, the way back to a plain gensim model, and our extra arguments."""
+import numpy as np
+import pytest
+from gensim.models import Word2Vec as GensimWord2Vec
+from gensim.models.word2vec import LineSentence
+
+from w2v_fastopt import Word2Vec
+from w2v_fastopt.evaluate import evaluate
+
+# Calibration (seeds 1-5, workers=1, data/enwiki-sample.txt, corpus_file), ours minus gensim, mean ± std:
+#   sg=1 (shared negatives): WS-353 +0.047 ± 0.009, SimLex +0.023 ± 0.012, analogies +0.0026 ± 0.0012
+#   sg=0 (CBOW):             WS-353 +0.033 ± 0.024, SimLex +0.013 ± 0.015, analogies +0.0005 ± 0.0019
+# gensim's scores: sg WS-353 0.205, SimLex 0.104, analogies 0.017; CBOW 0.095, -0.024, 0.006.
+# Margins: at least 3 standard deviations below the mean difference; random vectors fail them.
+MARGINS = {1: {"wordsim353": 0.03, "simlex999": 0.03, "analogies": 0.005},
+           0: {"wordsim353": 0.045, "simlex999": 0.04, "analogies": 0.006}}
+
+
+@pytest.mark.parametrize("sg, source", [(1, "file"), (0, "file"), (1, "iterable")])
+def test_quality_matches_gensim_per_mode(corpus_path, sg, source):
+    """The same call with gensim and with ours (one worker, seed 1): ours scores no worse than
+    gensim's minus the calibrated margin.  The iterable path shares the kernels and the margins."""
+    corpus = {"corpus_file": str(corpus_path)} if source == "file" else {"sentences": LineSentence(str(corpus_path))}
+    theirs = evaluate(GensimWord2Vec(**corpus, sg=sg, workers=1, seed=1).wv)
+    ours = evaluate(Word2Vec(**corpus, sg=sg, workers=1, seed=1).wv)
+    for key, margin in MARGINS[sg].items():
+        assert ours[key] >= theirs[key] - margin, (key, ours, theirs)
+
+
+def test_extras_refusals_and_the_way_back_to_gensim(tmp_path):
+    """optimizer= trains through the drop-in; what has no kernel is refused at construction;
+    to_gensim() gives a model that plain gensim saves and loads without w2v_fastopt's class."""
+    sentences = [line.split() for line in open("data/enwiki-sample.txt")][:300]
+    heun = Word2Vec(sentences, sg=1, optimizer="heun", min_count=2, workers=1, epochs=1, seed=2)
+    sgd = Word2Vec(sentences, sg=1, shared_negatives=False, min_count=2, workers=1, epochs=1, seed=2)
+    assert np.isfinite(heun.wv.vectors).all() and not np.allclose(heun.wv.vectors, sgd.wv.vectors)
+    with pytest.raises(ValueError, match="CBOW .sg=0. trains with optimizer='sgd'"):
+        Word2Vec(sg=0, optimizer="rk4")
+    with pytest.raises(ValueError, match="CBOW draws one set of negatives"):
+        Word2Vec(sg=0, shared_negatives=True)
+    with pytest.raises(ValueError, match="trains negative sampling"):
+        Word2Vec(sg=1, hs=1, negative=0, optimizer="heun")
+    plain = sgd.to_gensim()
+    assert type(plain) is GensimWord2Vec and plain.wv is sgd.wv
+    plain.save(str(tmp_path / "m.model"))
+    back = GensimWord2Vec.load(str(tmp_path / "m.model"))
+    assert type(back) is GensimWord2Vec
+    np.testing.assert_array_equal(back.wv.vectors, sgd.wv.vectors)
+    back.train(sentences, total_examples=len(sentences), epochs=1)  # gensim trains it on
+    assert type(Word2Vec.load(str(tmp_path / "m.model"))) is Word2Vec
