@@ -27,6 +27,7 @@ Where no kernel exists yet, gensim's own loops train, and a log line says so: hi
 
 Ours besides gensim's: ``shared_negatives``, ``optimizer``, ``accumulate`` (``rules.py``).
 """
+import itertools
 import logging
 import threading
 
@@ -141,17 +142,13 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         if self.__dict__.get("_prepared") is None:
             return super()._do_train_job(sentences, alpha, inits)
         rule, tables, params, sizes = self._prepared
-        key_to_index = self.wv.key_to_index
-        ids, starts = [], [0]
-        raw = 0
-        for sentence in sentences:
-            raw += len(sentence)
-            known = [key_to_index[w] for w in sentence if w in key_to_index]
-            for begin in range(0, len(known), MAX_SENTENCE):  # gensim truncates at 10,000; we split
-                ids.extend(known[begin:begin + MAX_SENTENCE])
-                starts.append(len(ids))
-        corpus = (np.array(ids, dtype=np.int32), np.array(starts, dtype=np.int64))
-        job = (0, len(starts) - 1, float(alpha), float(alpha))
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        tokens = list(itertools.chain.from_iterable(sentences))
+        ids = np.fromiter(map(self.wv.key_to_index.get, tokens, itertools.repeat(-1, len(tokens))),
+                          dtype=np.int64, count=len(tokens))  # the lookups in C: no Python loop per word
+        corpus = _known(ids, np.concatenate(([0], np.cumsum(lengths))))
+        raw = len(tokens)
+        job = (0, len(corpus[1]) - 1, float(alpha), float(alpha))
         with _LOCK:  # each job's random stream drawn from model.random, as gensim's jobs draw theirs
             high, low = self.random.randint(0, 2**31, size=2)
         inits[0][0] = seed_states((int(high) << 31) | int(low), 1)[0]
@@ -187,13 +184,10 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         """(ids int32[N], starts int64[S+1]) of ``corpus_file`` in gensim's vocabulary (words it does
         not have dropped, as gensim drops them), read by our tokenizer."""
         corpus = load_corpus(None, corpus_file, min_count=1)
-        key_to_index = self.wv.key_to_index
-        remap = np.fromiter((key_to_index.get(w, -1) for w in corpus.vocab.words), dtype=np.int64,
-                            count=len(corpus.vocab.words))
-        ids = remap[np.asarray(corpus.ids)]
-        known = ids >= 0
-        kept_before = np.concatenate(([0], np.cumsum(known)))
-        return ids[known].astype(np.int32), kept_before[np.asarray(corpus.starts)].astype(np.int64)
+        words = corpus.vocab.words
+        remap = np.fromiter(map(self.wv.key_to_index.get, words, itertools.repeat(-1, len(words))),
+                            dtype=np.int64, count=len(words))
+        return _known(remap[np.asarray(corpus.ids)], np.asarray(corpus.starts))
 
     def save(self, *args, **kwargs):
         """gensim's ``save``; what only a running train() needs is left out."""
@@ -215,3 +209,16 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         if type(model) is gensim_word2vec.Word2Vec:
             model.__class__ = cls
         return model
+
+
+def _known(ids, starts):
+    """(ids int32[n], starts int64[S'+1]) without the ids < 0 (words not in the vocabulary, which
+    gensim drops before training), sentences longer than MAX_SENTENCE cut into pieces of it (gensim
+    truncates them at 10,000 words; we train the rest)."""
+    known = ids >= 0
+    kept_before = np.concatenate(([0], np.cumsum(known)))
+    starts = kept_before[starts]
+    if (np.diff(starts) > MAX_SENTENCE).any():
+        cuts = [np.arange(a, b, MAX_SENTENCE) for a, b in zip(starts[:-1], starts[1:]) if b - a > MAX_SENTENCE]
+        starts = np.union1d(starts, np.concatenate(cuts))
+    return ids[known].astype(np.int32), starts.astype(np.int64)
