@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+from bench_engine import repeated_corpus
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODES = {"sg-iterable": (1, False), "sg-file": (1, True), "cbow-iterable": (0, False), "cbow-file": (0, True)}
@@ -59,13 +61,8 @@ def main():
     a = p.parse_args()
     modes = a.modes.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = os.path.join(tmp, "corpus.txt")
-        with open(a.corpus, "rb") as src:
-            text = src.read()
-        with open(corpus, "wb") as dst:
-            for _ in range(a.repeat):
-                dst.write(text)
-        print(f"corpus: {a.corpus} x{a.repeat} = {len(text.split()) * a.repeat:,} tokens; gensim's defaults "
+        corpus, n_tokens = repeated_corpus(a.corpus, a.repeat, tmp)
+        print(f"corpus: {a.corpus} x{a.repeat} = {n_tokens:,} tokens; gensim's defaults "
               f"(5 epochs, window 5, negative 5, min_count 5, sample 1e-3), {a.workers} workers", flush=True)
         run("ours", corpus, 1, True, 1)  # the kernels compiled into Numba's cache, outside the measurements
         results = {(m, s): [] for m in modes for s in ("gensim", "ours")}

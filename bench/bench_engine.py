@@ -39,6 +39,17 @@ SYSTEMS = {
 }
 
 
+def repeated_corpus(source, repeat, folder):
+    """Write ``source`` ``repeat`` times into folder/corpus.txt; returns (its path, tokens in it)."""
+    corpus = os.path.join(folder, "corpus.txt")
+    with open(source, "rb") as src:
+        text = src.read()
+    with open(corpus, "wb") as dst:
+        for _ in range(repeat):
+            dst.write(text)
+    return corpus, len(text.split()) * repeat
+
+
 def run_one(system, corpus, output, workers, epochs):
     """Run one whole job in a child process; return wall_s, rss_mb, train_s, effective_words."""
     common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"] + SYSTEMS[system][2]
@@ -83,13 +94,7 @@ def main():
     systems += [SYSTEMS[s][1] for s in systems if SYSTEMS[s][1] not in systems]  # each one's baseline
 
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = os.path.join(tmp, "corpus.txt")
-        with open(a.corpus, "rb") as src:
-            text = src.read()
-        with open(corpus, "wb") as dst:
-            for _ in range(a.repeat):
-                dst.write(text)
-        n_tokens = len(text.split()) * a.repeat
+        corpus, n_tokens = repeated_corpus(a.corpus, a.repeat, tmp)
         print(f"corpus: {a.corpus} x{a.repeat} = {n_tokens:,} tokens; {a.epochs} epochs, "
               f"{a.workers} workers, vector_size 100, window 5, negative 5, min_count 5, sample 1e-3")
         # Warm-up: compile/load the Numba cache once, outside the measurements.

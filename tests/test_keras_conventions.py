@@ -100,6 +100,25 @@ def test_steps_by_hand(inner):
     np.testing.assert_array_equal(seen[0], p0.astype("f4"))
 
 
+def resumed_and_uninterrupted(tmp_path, new, batches, saved_after, fresh):
+    """Train ``new()`` on ``batches``, saving a tf.train.Checkpoint after ``saved_after`` of them;
+    restore it (into the same objects, or into a ``new()`` one when ``fresh``) and train the rest
+    again.  Returns (the resumed model, the uninterrupted run's weights)."""
+    model = new()
+    for x, y in batches[:saved_after]:
+        model.train_on_batch(x, y)
+    path = tf.train.Checkpoint(model, optimizer=model.optimizer).save(os.fspath(tmp_path / "ckpt"))
+    for x, y in batches[saved_after:]:
+        model.train_on_batch(x, y)
+    uninterrupted = weights(model)
+    if fresh:
+        model = new()
+    tf.train.Checkpoint(model, optimizer=model.optimizer).restore(path)
+    for x, y in batches[saved_after:]:
+        model.train_on_batch(x, y)
+    return model, uninterrupted
+
+
 @pytest.mark.parametrize("inner", INNER)
 @pytest.mark.parametrize("fresh", [False, True], ids=["same-objects", "new-objects"])
 def test_tf_checkpoint_restores_a_window_in_progress(tmp_path, inner, fresh):
@@ -107,25 +126,12 @@ def test_tf_checkpoint_restores_a_window_in_progress(tmp_path, inner, fresh):
     (one batch into the second window), restored into the same or into new objects: training on
     gives the weights of the run that never stopped.  Before: the accumulators were not in the
     checkpoint (off by 0.09)."""
-    batches = dense_batches(7)
-
     def new():
         model = dense_model()
         model.compile(optimizer=SoftBatch(INNER[inner](), accumulate=3), loss="mse")
         return model
 
-    model = new()
-    for x, y in batches[:4]:
-        model.train_on_batch(x, y)
-    path = tf.train.Checkpoint(model, optimizer=model.optimizer).save(os.fspath(tmp_path / "ckpt"))
-    for x, y in batches[4:]:
-        model.train_on_batch(x, y)
-    uninterrupted = weights(model)
-    if fresh:
-        model = new()
-    tf.train.Checkpoint(model, optimizer=model.optimizer).restore(path)
-    for x, y in batches[4:]:
-        model.train_on_batch(x, y)
+    model, uninterrupted = resumed_and_uninterrupted(tmp_path, new, dense_batches(7), 4, fresh)
     assert_all_close(weights(model), uninterrupted)
     assert int(model.optimizer.iterations) == 2
 
@@ -133,25 +139,13 @@ def test_tf_checkpoint_restores_a_window_in_progress(tmp_path, inner, fresh):
 @pytest.mark.parametrize("fresh", [False, True], ids=["same-objects", "new-objects"])
 def test_tf_checkpoint_restores_sparse_buffers(tmp_path, fresh):
     """The same through SkipGramModel, whose embeddings' gradients go to the sparse slot buffers."""
-    batches = [random_batch(np.random.default_rng(s), 16) for s in range(5)]
-
     def new():
         model = random_model()
         model.compile(optimizer=SoftBatch(Adam(0.05), accumulate=3))
         return model
 
-    model = new()
-    for x, y in batches[:2]:
-        model.train_on_batch(x, y)
-    path = tf.train.Checkpoint(model, optimizer=model.optimizer).save(os.fspath(tmp_path / "ckpt"))
-    for x, y in batches[2:]:
-        model.train_on_batch(x, y)
-    uninterrupted = weights(model)
-    if fresh:
-        model = new()
-    tf.train.Checkpoint(model, optimizer=model.optimizer).restore(path)
-    for x, y in batches[2:]:
-        model.train_on_batch(x, y)
+    batches = [random_batch(np.random.default_rng(s), 16) for s in range(5)]
+    model, uninterrupted = resumed_and_uninterrupted(tmp_path, new, batches, 2, fresh)
     assert_all_close(weights(model), uninterrupted)
 
 
