@@ -57,6 +57,33 @@ def sgns_gradient(u, outputs, labels):
     return du, dts
 
 
+def sgd_outputs(u, word, outputs, alpha, syn1neg, hs=None):
+    """word2vec.c's output step in float64 for the input u predicting ``word``: the nodes of its
+    Huffman path (hs = (syn1, points, codes, lengths): label 1 - code), then, when syn1neg has rows,
+    ``outputs`` (the first labelled 1), each row read as the previous ones left it and moved in
+    place.  Returns (e = α Σ g t, the summed loss)."""
+    terms = []
+    if hs is not None:
+        syn1, points, codes, lengths = hs
+        terms += [(syn1, int(points[word, b]), 1.0 - float(codes[word, b])) for b in range(lengths[word])]
+    if len(syn1neg):
+        terms += [(syn1neg, t, 1.0 if o == 0 else 0.0) for o, t in enumerate(outputs)]
+    e, loss = np.zeros(len(u)), 0.0
+    for rows, t, y in terms:
+        t_row = rows[t].astype(np.float64)
+        loss += sgns_loss(u, [t_row], [y])
+        g = float(alpha) * (sigmoid(float(np.dot(u, t_row))) - y)
+        e += g * t_row
+        rows[t] -= (g * u).astype(np.float32)
+    return e, loss
+
+
+def hs_probabilities(u, syn1, points, codes, lengths):
+    """p(w | u) for every word w of the tree: the product of σ(±u·v) along w's path (float64)."""
+    return np.array([math.prod(sigmoid(float(np.dot(u, syn1[points[w, b]])) * (1 - 2 * int(codes[w, b])))
+                               for b in range(lengths[w])) for w in range(len(lengths))])
+
+
 def _windows(sentence, window, rng, shrink=True):
     """Yield (center position, its context positions) with word2vec.c's reduced window (or the
     whole window, no draw, when not ``shrink``)."""
@@ -110,9 +137,11 @@ def runge_kutta_step(U, T, x, y, h, method):
 
 
 def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, rule,
-                          accumulate=1, shrink=True):
+                          accumulate=1, shrink=True, hs=None):
     """The pair-stream rules over ``jobs``, updating float32 ``syn0``/``syn1neg`` in place:
-    rule "sgd" (word2vec.c's step), "heun"/"rk4" (``runge_kutta_step`` on each pair) or "softbatch"
+    rule "sgd" (word2vec.c's step; with ``hs`` = (syn1, points, codes, lengths) hierarchical softmax's
+    too, and negative sampling's only when syn1neg has rows), "heun"/"rk4" (``runge_kutta_step`` on
+    each pair) or "softbatch"
     (the SGD steps of ``accumulate`` pairs taken at the same weights, applied together; what is
     left at the end of a job is applied then).  Returns (pairs, summed loss, final rng state)."""
     rng = XorShift(state)
@@ -134,13 +163,8 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
         labels = [1.0] + [0.0] * (len(outputs) - 1)
         pairs += 1
         if rule == "sgd":  # word2vec.c: each output row read as the previous ones left it, u at the end
-            u, neu1e = syn0[word].astype(np.float64), np.zeros(syn0.shape[1])
-            for t, y in zip(outputs, labels):
-                t_row = syn1neg[t].astype(np.float64)
-                loss += sgns_loss(u, [t_row], [y])
-                g = float(alpha) * (sigmoid(float(np.dot(u, t_row))) - y)
-                neu1e += g * t_row
-                syn1neg[t] -= (g * u).astype(np.float32)
+            neu1e, pair_loss = sgd_outputs(syn0[word].astype(np.float64), outputs[0], outputs, alpha, syn1neg, hs)
+            loss += pair_loss
             syn0[word] -= neu1e.astype(np.float32)
             continue
         u, T = syn0[word].astype(np.float64), syn1neg[outputs].astype(np.float64)
@@ -215,10 +239,11 @@ def cbow_gradient(U, outputs, labels, mean):
     return np.tile(dh / len(U) if mean else dh, (len(U), 1)), dts
 
 
-def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, mean, shrink=True):
+def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, state, jobs, mean, shrink=True,
+                         hs=None):
     """word2vec.c's and gensim's CBOW update over ``jobs`` (kernels/cbow.py's formula: output rows in
-    turn, then every context row minus e, e / cw for the sum), float64 arithmetic on float32
-    tables.  Returns (examples, summed loss, final rng state)."""
+    turn, ``sgd_outputs``, with ``hs`` as there, then every context row minus e, e / cw for the sum),
+    float64 arithmetic on float32 tables.  Returns (examples, summed loss, final rng state)."""
     keep, accept, alias = tables
     rng = XorShift(state)
     examples, loss = 0, 0.0
@@ -234,14 +259,8 @@ def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, s
                 draws = [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
                 outputs = [word] + [t for t in draws if t != word]
                 h = cbow_input(syn0[[sentence[a] for a in context]].astype(np.float64), mean)
-                e = np.zeros_like(h)
-                for o, t in enumerate(outputs):
-                    y = 1.0 if o == 0 else 0.0
-                    t_row = syn1neg[t].astype(np.float64)
-                    loss += sgns_loss(h, [t_row], [y])
-                    g = alpha * (sigmoid(float(np.dot(h, t_row))) - y)
-                    e += g * t_row
-                    syn1neg[t] -= (g * h).astype(np.float32)
+                e, example_loss = sgd_outputs(h, word, outputs, alpha, syn1neg, hs)
+                loss += example_loss
                 if not mean:
                     e /= len(context)
                 for a in context:

@@ -72,5 +72,5 @@ def test_help_names_word2vec_and_fasttext_flags():
     r = run("train", "--help")
     assert r.returncode == 0
     for flag in ("--vector-size", "-size / -dim", "--no-shared-negatives", "-iter / -epoch", "--format",
-                 "--sg 0          -cbow 1 / cbow"):
+                 "--sg 0          -cbow 1 / cbow", "--hs 1          -hs 1 / -loss hs"):
         assert flag in r.stdout

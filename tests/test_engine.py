@@ -4,6 +4,7 @@ import csv
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from gensim.models import Word2Vec as GensimWord2Vec
 from w2v_fastopt import Trainer
 from w2v_fastopt.evaluate import evaluate
 from w2v_fastopt.rules import OPTIMIZERS
+from w2v_fastopt.train import Stopped
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +133,30 @@ def test_engine_trains_with_each_rule(small_corpus, optimizer):
     assert [(s.pairs, s.effective_words) for s in stats] == [(s.pairs, s.effective_words)
                                                              for s in sgd.epoch_stats]
     assert not np.array_equal(runs[0].vectors, sgd.vectors)
+
+
+@pytest.mark.parametrize("sg, negative", [(1, 0), (0, 3)], ids=["skip-gram", "cbow-with-negatives"])
+def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, sg, negative):
+    """hs=1 through Trainer: the loss falls, syn1 trains (syn1neg only with negatives), a checkpoint
+    taken at an epoch's end resumes to the uninterrupted run's bits, syn1 is saved and loaded."""
+    settings = dict(epochs=3, workers=1, seed=5, min_count=3, sg=sg, hs=1, negative=negative)
+    reference = Trainer(corpus_file=small_corpus, **settings)
+    stats = reference.epoch_stats
+    assert stats[-1].loss < stats[0].loss and np.abs(reference.syn1).max() > 0.1
+    assert bool(reference.syn1neg.any()) == bool(negative)
+    state, stop = tmp_path / "state.ckpt", threading.Event()
+    model = Trainer(**settings)
+    model.build_vocab(corpus_file=small_corpus)
+    save = model.save
+    model.save = lambda path, _extra=None: (save(path, _extra), stop.set())
+    with pytest.raises(Stopped):
+        model.train(checkpoint_path=state, checkpoint_every=1, stop=stop)
+    resumed = Trainer.resume(state)
+    for name in ("vectors", "syn1neg", "syn1"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(reference, name))
+    reference.save(tmp_path / "m.w2v")
+    loaded = Trainer.load(tmp_path / "m.w2v")
+    assert loaded.hs == 1 and np.array_equal(loaded.syn1, reference.syn1)
 
 
 def test_overfit_experiment_runs_on_a_given_corpus(small_corpus, tmp_path):

@@ -5,14 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from reference import (MASK64, XorShift, cbow_gradient, cbow_loss, sgns_gradient, sgns_loss,
+from reference import (MASK64, XorShift, cbow_gradient, cbow_loss, hs_probabilities, sgns_gradient, sgns_loss,
                        train_cbow_reference, train_pairs_reference, train_shared_reference)
 from w2v_fastopt.corpus import tokenize
+from w2v_fastopt.kernels.prep import huffman_tree
 from w2v_fastopt.kernels.rng import rng_next, seed_states
 from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
 from w2v_fastopt.kernels.sgns import sigmoid
 from w2v_fastopt.kernels.walk import MAX_SENTENCE
 from w2v_fastopt.rules import RULES, find_rule
+from w2v_fastopt.train import kernel_weights
 from w2v_fastopt.vocab import build_vocab
 
 
@@ -75,7 +77,8 @@ def _tiny_problem(seed, vocab_size=25, dim=16, sample=0.02):
     tables = (vocab.keep_thresholds(sample),) + tuple(vocab.negative_table(0.75))
     syn0 = ((rng.random((len(vocab), dim)) - 0.5) / dim).astype(np.float32)
     syn1neg = (rng.normal(0, 0.1, (len(vocab), dim))).astype(np.float32)
-    return tables, ids, starts, syn0, syn1neg
+    syn1 = (rng.normal(0, 0.1, (len(vocab), dim))).astype(np.float32)
+    return tables, ids, starts, syn0, syn1neg, (syn1,) + huffman_tree(vocab.counts)
 
 
 def _thread(rule, state, dim, window, negative, accumulate):
@@ -84,7 +87,8 @@ def _thread(rule, state, dim, window, negative, accumulate):
 
 
 def rule_id(rule):
-    return ("" if rule.sg else "cbow-") + rule.optimizer + ("-shared" if rule.shared_negatives else "")
+    return (("" if rule.sg else "cbow-") + ("hs-" if rule.hs else "") + rule.optimizer
+            + ("-shared" if rule.shared_negatives else ""))
 
 
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)
@@ -93,10 +97,16 @@ def test_kernel_matches_naive_reference(rule, seed):
     """Every rule's kernel over two jobs against the slow reference on the same RNG stream: the
     vectors, the pair count, the loss and the RNG state match.  Soft batch accumulates 3 pairs: the
     jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too.
-    Seed 0: CBOW's context mean, reduced windows; seed 1: CBOW's sum, whole windows (shrink off)."""
+    Seed 0: CBOW's context mean, reduced windows, hierarchical softmax alone; seed 1: CBOW's sum,
+    whole windows (shrink off), hierarchical softmax with negative sampling."""
     window, negative, accumulate = 3, 4, 3
     cbow_mean = shrink = int(seed == 0)
-    tables, ids, starts, syn0, syn1neg = _tiny_problem(seed)
+    tables, ids, starts, syn0, syn1neg, hs_layer = _tiny_problem(seed)
+    hs_ref = None
+    if rule.hs:
+        negative = 4 * seed
+        hs_ref = (hs_layer[0].copy(),) + hs_layer[1:]
+    weights = kernel_weights(rule, syn0, syn1neg, negative, hs_layer)
     dim, half = syn0.shape[1], (len(starts) - 1) // 2
     jobs = [(0, half, 0.05, 0.03), (half, len(starts) - 1, 0.03, 0.01)]
     state = seed_states(seed, 1)
@@ -108,14 +118,16 @@ def test_kernel_matches_naive_reference(rule, seed):
             ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink)
     elif not rule.sg:
         pairs_ref, loss_ref, state_ref = train_cbow_reference(
-            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, cbow_mean, shrink)
+            ref0, ref1[:len(weights[1])], tables, ids, starts, window, negative, state[0], jobs, cbow_mean, shrink,
+            hs_ref)
     else:
         pairs_ref, loss_ref, state_ref = train_pairs_reference(
-            ref0, ref1, tables, ids, starts, window, negative, state[0], jobs, rule.optimizer, accumulate, shrink)
+            ref0, ref1[:len(weights[1])], tables, ids, starts, window, negative, state[0], jobs, rule.optimizer,
+            accumulate, shrink, hs_ref)
     thread = _thread(rule, state, dim, window, negative, accumulate)
     pairs, loss = 0, 0.0
     for job in jobs:
-        p, job_loss, _ = rule.kernel((syn0, syn1neg), tables, (ids, starts), job,
+        p, job_loss, _ = rule.kernel(weights, tables, (ids, starts), job,
                                      (window, negative, cbow_mean, shrink), thread, rule.sizes(dim, negative))
         pairs, loss = pairs + p, loss + job_loss
         if rule.optimizer == "softbatch":
@@ -128,6 +140,9 @@ def test_kernel_matches_naive_reference(rule, seed):
     # 2.1e-6 here); a wrong term in a step moves rows by 1e-4 and more.
     np.testing.assert_allclose(syn0, ref0, rtol=0, atol=5e-6)
     np.testing.assert_allclose(syn1neg, ref1, rtol=0, atol=5e-6)
+    if rule.hs:
+        assert np.abs(hs_ref[0] - _tiny_problem(seed)[5][0]).max() > 1e-2
+        np.testing.assert_allclose(hs_layer[0], hs_ref[0], rtol=0, atol=5e-6)
 
 
 def test_rules_refuse_what_they_cannot_do():
@@ -142,6 +157,46 @@ def test_rules_refuse_what_they_cannot_do():
         find_rule("sgd", True, sg=False)
     with pytest.raises(ValueError, match="CBOW .sg=0. trains with optimizer='sgd'"):
         find_rule("heun", sg=False)
+    assert find_rule("sgd", hs=True).kernel.__name__ == "sg_hs"
+    assert find_rule("sgd", sg=False, hs=True).kernel.__name__ == "cbow_hs"
+    with pytest.raises(ValueError, match="hierarchical softmax .hs=1. trains with optimizer='sgd'"):
+        find_rule("softbatch", hs=True)
+    with pytest.raises(ValueError, match="hierarchical softmax runs word2vec.c's pair stream"):
+        find_rule("sgd", True, hs=True)
+
+
+def test_huffman_tree_is_optimal_and_a_softmax():
+    """word2vec.c's tree: a prefix code whose weighted length equals Huffman's optimum (heapq merges)
+    and gensim's tree's; one id per inner node (V - 1 of them, root V - 2, first on every path);
+    and the path probabilities of all words sum to 1 for any input (a true softmax)."""
+    import heapq
+
+    from gensim.models import Word2Vec as GensimWord2Vec
+
+    rng = np.random.default_rng(3)
+    for V in (1, 2, 3, 7, 300):
+        counts = np.sort(rng.zipf(1.3, V).astype(np.int64))[::-1].copy()
+        points, codes, lengths = huffman_tree(counts)
+        heap, optimum = [int(c) for c in counts], 0
+        heapq.heapify(heap)
+        while len(heap) > 1:
+            merged = heapq.heappop(heap) + heapq.heappop(heap)
+            optimum += merged
+            heapq.heappush(heap, merged)
+        assert int((lengths * counts).sum()) == optimum
+        paths = [tuple(codes[w, :lengths[w]]) for w in range(V)]
+        assert len(set(paths)) == V and not any(p[:len(q)] == q for p in paths for q in paths if p != q)
+        node_of = {}  # a path prefix names one inner node, and every inner node is named
+        for w in range(V):
+            for b in range(lengths[w]):
+                assert node_of.setdefault(paths[w][:b], points[w, b]) == points[w, b]
+        assert sorted(node_of.values()) == list(range(V - 1)) and (V == 1 or node_of[()] == V - 2)
+        u, syn1 = rng.normal(0, 1, 5), rng.normal(0, 1, (max(V - 1, 1), 5))
+        assert math.isclose(hs_probabilities(u, syn1, points, codes, lengths).sum(), 1.0, rel_tol=1e-12)
+    gensim_model = GensimWord2Vec(hs=1, negative=0, min_count=1, vector_size=4)
+    gensim_model.build_vocab_from_freq({f"w{i}": int(c) for i, c in enumerate(counts)})
+    gensim_lengths = np.array([len(c) for c in gensim_model.wv.expandos["code"]])
+    assert int((gensim_lengths * gensim_model.wv.expandos["count"]).sum()) == optimum
 
 
 def test_alias_draws_follow_the_distribution():

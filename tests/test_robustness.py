@@ -114,8 +114,10 @@ from w2v_fastopt import Trainer
 from w2v_fastopt.rules import RULES
 for rule in RULES:
     m = Trainer(corpus_file=sys.argv[1], epochs=1, workers=1, seed=7, min_count=2,
-                 optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg))
-    print(rule.kernel.__name__, hashlib.sha256(m.vectors.tobytes() + m.syn1neg.tobytes()).hexdigest())
+                 optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg),
+                 hs=int(rule.hs))
+    trained = m.vectors.tobytes() + m.syn1neg.tobytes() + (m.syn1.tobytes() if rule.hs else b"")
+    print(rule.kernel.__name__, hashlib.sha256(trained).hexdigest())
 """
 
 

@@ -26,6 +26,7 @@ flag equivalents (word2vec.c / fastText):
   --max-vocab-size  (word2vec.c prunes at 21M words) / (none)
   --sg 0          -cbow 1 / cbow (the command)   --sg 1 (default)  -cbow 0 / skipgram
   --cbow-mean 1   (-cbow 1 always averages) / (always averages)
+  --hs 1          -hs 1 / -loss hs (fastText's trains no negatives: add --negative 0)
   --checkpoint-every, --resume, --no-shared-negatives: no equivalent in either
 
 --backend keras: the same corpus reader, vocabulary and sampler, trained by Keras 3 model.fit
@@ -52,7 +53,7 @@ def _parser():
     t = sub.add_parser("train", help="train skip-gram (or CBOW) vectors from a text corpus",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
                        description="Train skip-gram (--sg 1, default) or CBOW (--sg 0) vectors with "
-                       "negative sampling. CORPUS: UTF-8 text, "
+                       "negative sampling, hierarchical softmax (--hs 1) or both. CORPUS: UTF-8 text, "
                        "one sentence per line, whitespace-separated tokens (plain, .gz or .bz2).")
     t.add_argument("corpus", metavar="CORPUS", nargs="?",
                    help="the text to train on (optional with --resume: the checkpoint knows it)")
@@ -65,7 +66,8 @@ def _parser():
     t.add_argument("--vector-size", type=int, default=d.vector_size, help="dimensions (%(default)s)")
     t.add_argument("--window", type=int, default=d.window, help="max context distance (%(default)s)")
     t.add_argument("--negative", type=int, default=d.negative,
-                   help="negative samples per pair (%(default)s)")
+                   help="negative samples per pair (%(default)s; 0 with --hs 1: hierarchical "
+                   "softmax alone)")
     t.add_argument("--min-count", type=int, default=d.min_count,
                    help="ignore rarer words (%(default)s)")
     t.add_argument("--sample", type=float, default=d.sample,
@@ -98,13 +100,17 @@ def _parser():
                    "(needs pip install 'w2v-fastopt[keras]')")
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
                    help="update rule (default sgd); on the Numba engine: "
-                   + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES if r.sg))
+                   + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES if r.sg and not r.hs))
     t.add_argument("--sg", type=int, choices=[0, 1], default=1,
                    help="1: skip-gram (default); 0: CBOW, continuous bag of words (word2vec.c's "
                    "-cbow 1, fastText's cbow, gensim's sg=0), with --optimizer sgd")
     t.add_argument("--cbow-mean", type=int, choices=[0, 1], default=d.cbow_mean,
                    help="CBOW's input: 1 the mean of the context vectors (default, word2vec.c's), "
                    "0 their sum")
+    t.add_argument("--hs", type=int, choices=[0, 1], default=d.hs,
+                   help="1: hierarchical softmax over the vocabulary's Huffman tree (word2vec.c's "
+                   "-hs 1, fastText's -loss hs), trained with negative sampling unless --negative 0; "
+                   "--optimizer sgd, Numba engine (default 0)")
     t.add_argument("--accumulate", type=int, default=None, metavar="K",
                    help=f"softbatch: batches (keras) or pairs (numba) per update (default {ACCUMULATE})")
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
@@ -142,10 +148,13 @@ def _train(args):
     params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
                                             "seed", "shared_negatives", "max_vocab_size", "optimizer",
-                                            "accumulate", "sg", "cbow_mean")}
+                                            "accumulate", "sg", "cbow_mean", "hs")}
     if args.backend == "keras":
         if args.sg == 0:
             raise ValueError("--sg 0 (CBOW) runs on the Numba engine; --backend keras trains skip-gram")
+        if args.hs:
+            raise ValueError("--hs 1 (hierarchical softmax) runs on the Numba engine; --backend keras "
+                             "trains negative sampling")
         return _train_keras(args, params, binary, checkpoint)
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.trainer").setLevel(logging.ERROR)  # its warnings are our errors here

@@ -22,8 +22,9 @@ and online updates mean what they mean in gensim) and draw negatives from count^
 loss (``compute_loss``, ``get_latest_training_loss``) is the kernels' exact one, summed over the
 ``train()`` call as gensim sums its own.
 
-Where no kernel exists yet, gensim's own loops train, and a log line says so: hierarchical softmax
-(``hs=1``), ``wv.vectors_lockf`` other than all ones.
+Hierarchical softmax (``hs=1``, alone or with ``negative > 0``) trains over gensim's own Huffman tree
+(``wv.expandos["code"/"point"]``) and ``syn1`` (``kernels/hs.py``).  Where no kernel exists yet,
+gensim's own loops train, and a log line says so: ``wv.vectors_lockf`` other than all ones.
 
 Ours besides gensim's: ``shared_negatives``, ``optimizer``, ``accumulate`` (``rules.py``).
 """
@@ -40,7 +41,7 @@ from .kernels.walk import MAX_SENTENCE
 from .params import Params
 from .prepare import load_corpus
 from .rules import find_rule
-from .train import Position, job_boundaries, private
+from .train import Position, job_boundaries, kernel_weights, private
 from .train import train as run_epochs
 
 logger = logging.getLogger(__name__)
@@ -71,8 +72,8 @@ class Word2Vec(gensim_word2vec.Word2Vec):
                  callbacks=(), comment=None, max_final_vocab=None, shrink_windows=True, *,
                  shared_negatives=None, optimizer="sgd", accumulate=None):
         self.shared_negatives, self.optimizer, self.accumulate = shared_negatives, optimizer, accumulate
-        find_rule(optimizer, shared_negatives, sg)  # an impossible combination refused before any work
-        if optimizer != "sgd" and (hs or not negative):
+        find_rule(optimizer, shared_negatives, sg, hs)  # an impossible combination refused before any work
+        if optimizer != "sgd" and not negative:
             raise ValueError(f"optimizer={optimizer!r} trains negative sampling (negative > 0, hs=0)")
         super().__init__(
             sentences=sentences, corpus_file=corpus_file, vector_size=vector_size, alpha=alpha, window=window,
@@ -86,7 +87,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         """Whether our kernels can train the model as it is set now (else gensim's loops do)."""
         lockf = getattr(self.wv, "vectors_lockf", None)
         locked = lockf is not None and not (np.size(lockf) == 1 and float(np.ravel(lockf)[0]) == 1.0)
-        return bool(self.negative) and not self.hs and not locked
+        return (bool(self.negative) or bool(self.hs)) and not locked
 
     def _params(self):
         """Our ``Params`` from the model's attributes as they are now (gensim's train() sets alpha,
@@ -96,14 +97,15 @@ class Word2Vec(gensim_word2vec.Word2Vec):
                       ns_exponent=float(self.ns_exponent), workers=int(self.workers), seed=int(self.seed),
                       shared_negatives=self.shared_negatives, optimizer=self.optimizer,
                       accumulate=self.accumulate, sg=int(bool(self.sg)), cbow_mean=int(bool(self.cbow_mean)),
-                      shrink_windows=bool(self.shrink_windows))
+                      hs=int(bool(self.hs)), shrink_windows=bool(self.shrink_windows))
 
     def _prepare(self):
-        """(rule, tables, params tuple, sizes) for this train() call: gensim's sampling thresholds
-        (keep iff a 32-bit draw <= sample_int, as gensim: our kernel keeps iff draw < keep) and the
-        alias table of count^ns_exponent."""
+        """(rule, tables, params tuple, sizes, weights) for this train() call: gensim's sampling
+        thresholds (keep iff a 32-bit draw <= sample_int, as gensim: our kernel keeps iff draw < keep),
+        the alias table of count^ns_exponent, and the kernel's weights (``train.kernel_weights``:
+        for hierarchical softmax ``syn1`` and gensim's tree, ``gensim_tree``)."""
         p = self._params()
-        rule = find_rule(p.optimizer, p.shared_negatives, p.sg)
+        rule = find_rule(p.optimizer, p.shared_negatives, p.sg, p.hs)
         expandos = self.wv.expandos
         if "sample_int" in expandos:
             keep = expandos["sample_int"].astype(np.uint64) + np.uint64(1)
@@ -111,7 +113,10 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             keep = np.full(len(self.wv), 1 << 32, dtype=np.uint64)
         accept, alias = build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent)
         params = (p.window, p.negative, p.cbow_mean, int(p.shrink_windows))
-        return rule, (keep, accept, alias), params, rule.sizes(p.vector_size, p.negative)
+        syn1neg = self.syn1neg if p.negative else np.zeros((0, p.vector_size), np.float32)
+        hs_layer = (self.syn1,) + gensim_tree(self.wv) if p.hs else None
+        weights = kernel_weights(rule, self.wv.vectors, syn1neg, p.negative, hs_layer)
+        return rule, (keep, accept, alias), params, rule.sizes(p.vector_size, p.negative), weights
 
     def train(self, *args, **kwargs):
         """gensim's ``train``, same arguments and result; see the module docstring for who trains."""
@@ -128,12 +133,12 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             self._prepared = self._prepare()
             logger.info("training with w2v_fastopt's kernel: %s", self._prepared[0].label)
         else:
-            logger.info("hs=1 or vectors_lockf: training with gensim's own loops (no w2v_fastopt kernel yet)")
+            logger.info("vectors_lockf: training with gensim's own loops (no w2v_fastopt kernel yet)")
 
     def _get_thread_working_mem(self):
         if self.__dict__.get("_prepared") is None:
             return super()._get_thread_working_mem()
-        rule, _, params, _ = self._prepared
+        rule, _, params, _, _ = self._prepared
         dim, window, negative = int(self.vector_size), params[0], params[1]
         return (private(1, np.uint64, 1), private(MAX_SENTENCE, np.int32), private(negative + 1, np.int64),
                 rule.scratch(private, dim, window, negative, self._params().accumulate))
@@ -141,7 +146,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     def _do_train_job(self, sentences, alpha, inits):
         if self.__dict__.get("_prepared") is None:
             return super()._do_train_job(sentences, alpha, inits)
-        rule, tables, params, sizes = self._prepared
+        rule, tables, params, sizes, weights = self._prepared
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         tokens = list(itertools.chain.from_iterable(sentences))
         ids = np.fromiter(map(self.wv.key_to_index.get, tokens, itertools.repeat(-1, len(tokens))),
@@ -152,7 +157,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         with _LOCK:  # each job's random stream drawn from model.random, as gensim's jobs draw theirs
             high, low = self.random.randint(0, 2**31, size=2)
         inits[0][0] = seed_states((int(high) << 31) | int(low), 1)[0]
-        _, loss, effective = rule.kernel((self.wv.vectors, self.syn1neg), tables, corpus, job, params, inits, sizes)
+        _, loss, effective = rule.kernel(weights, tables, corpus, job, params, inits, sizes)
         if self.compute_loss:
             with _LOCK:
                 self.running_training_loss += loss
@@ -167,10 +172,10 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             self._corpus_cache = (corpus_file, self._corpus_ids(corpus_file))
             self._engine_states = [int(s) for s in seed_states(int(self.seed), int(self.workers))]
         corpus = self._corpus_cache[1]
-        _, tables, _, _ = self._prepared
+        rule, tables, _, _, weights = self._prepared
         position = Position(cur_epoch, 0, self._engine_states)
-        history, _ = run_epochs(self.wv.vectors, self.syn1neg, tables, corpus, self._params(), position,
-                                until_epoch=cur_epoch + 1)
+        history, _ = run_epochs(weights[0], weights[1], tables, corpus, self._params(), position,
+                                until_epoch=cur_epoch + 1, hs_layer=weights[2] if rule.hs else None)
         self._engine_states = position.rng_states
         stats = history[-1]
         if self.compute_loss:
@@ -222,3 +227,18 @@ def _known(ids, starts):
         cuts = [np.arange(a, b, MAX_SENTENCE) for a, b in zip(starts[:-1], starts[1:]) if b - a > MAX_SENTENCE]
         starts = np.union1d(starts, np.concatenate(cuts))
     return ids[known].astype(np.int32), starts.astype(np.int64)
+
+
+def gensim_tree(wv):
+    """gensim's Huffman tree (``wv.expandos["point"]`` and ``["code"]``, one array per word) as the
+    kernels' (points int32[V, L], codes uint8[V, L], lengths int32[V]), L the longest path."""
+    points_of, codes_of = wv.expandos["point"], wv.expandos["code"]
+    lengths = np.fromiter(map(len, codes_of), dtype=np.int32, count=len(codes_of))
+    width = max(int(lengths.max(initial=0)), 1)
+    on_path = np.arange(width) < lengths[:, None]
+    points = np.zeros((len(lengths), width), np.int32)
+    codes = np.zeros((len(lengths), width), np.uint8)
+    if lengths.sum():  # rows filled in order: the concatenated paths, word after word
+        points[on_path] = np.concatenate(list(points_of))
+        codes[on_path] = np.concatenate(list(codes_of))
+    return points, codes, lengths

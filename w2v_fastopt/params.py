@@ -33,11 +33,12 @@ class Params:
     accumulate: int = None      # softbatch: pairs per update (None: rules.ACCUMULATE)
     sg: int = 1                 # 1: skip-gram; 0: CBOW (kernels/cbow.py)
     cbow_mean: int = 1          # CBOW's input: 1 the mean of the context rows, 0 their sum
+    hs: int = 0                 # 1: hierarchical softmax (kernels/hs.py), with negative sampling if negative > 0
     shrink_windows: bool = True  # word2vec.c's reduced window; False: the whole window every time
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
-                                ("negative", 1, 1_000), ("min_count", 1, 2**62),
+                                ("negative", 0, 1_000), ("min_count", 1, 2**62),
                                 ("epochs", 1, 1_000_000), ("workers", 1, 1_024), ("seed", 0, 2**63 - 1)):
             _check_int(name, getattr(self, name), low, high)
         _check_float("sample", self.sample, 0.0, 1.0, high_open=True)
@@ -48,11 +49,14 @@ class Params:
             _check_int("max_vocab_size", self.max_vocab_size, 1, 2**62)
         if self.shared_negatives is not None and not isinstance(self.shared_negatives, bool):
             raise TypeError(f"shared_negatives must be True or False, got {self.shared_negatives!r}")
-        for name in ("sg", "cbow_mean"):
+        for name in ("sg", "cbow_mean", "hs"):
             _check_int(name, getattr(self, name), 0, 1)
+        if self.negative == 0 and not self.hs:
+            raise ValueError("negative must be between 1 and 1000 without hierarchical softmax (hs=1), "
+                             "got 0: nothing would be trained")
         if not isinstance(self.shrink_windows, bool):
             raise TypeError(f"shrink_windows must be True or False, got {self.shrink_windows!r}")
-        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg).shared_negatives
+        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg, self.hs).shared_negatives
         if self.optimizer == "softbatch":
             self.accumulate = ACCUMULATE if self.accumulate is None else self.accumulate
             _check_int("accumulate", self.accumulate, 1, 1 << 20)

@@ -2,11 +2,13 @@
 compile-time sizes side by side.  The driver (``train.py``), the parameters (``params.py``), the
 command line, the Keras trainer and the benchmarks read the names from here.
 
-A rule is an architecture (skip-gram, ``sg=True``, or CBOW), an ``optimizer`` name and whether its
-negatives are shared by a center's window.  Only skip-gram SGD has both kernels (shared negatives by
-default, word2vec.c's fresh negatives per pair on request); the other skip-gram rules run word2vec.c's
-pair stream, and CBOW trains one example per center word with SGD, so asking them for what they do
-not have is an error, not a silent fallback.
+A rule is an architecture (skip-gram, ``sg=True``, or CBOW), an output layer (negative sampling, or
+hierarchical softmax, ``hs=True``, with negative sampling too when ``negative > 0``), an
+``optimizer`` name and whether its negatives are shared by a center's window.  Only skip-gram SGD has
+both kernels (shared negatives by default, word2vec.c's fresh negatives per pair on request); the
+other skip-gram rules run word2vec.c's pair stream, CBOW trains one example per center word with SGD,
+and hierarchical softmax trains with SGD, so asking them for what they do not have is an error, not a
+silent fallback.
 """
 from dataclasses import dataclass
 from typing import Callable
@@ -14,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .kernels.cbow import cbow_word2vec
+from .kernels.hs import cbow_hs, sg_hs
 from .kernels.sgns import sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch
 from .tableaus import tableau_arrays
@@ -45,6 +48,7 @@ class Rule:
     label: str   # what tables and reports call it
     help: str    # one line for --help
     sg: bool = True  # skip-gram; False: CBOW
+    hs: bool = False  # hierarchical softmax (kernels/hs.py): weights carry the tree, syn1neg may be empty
 
 
 def size(n, limit):
@@ -106,24 +110,36 @@ RULES = (
          "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
     Rule("sgd", False, cbow_word2vec, _cbow_scratch, _vector_size,
          "CBOW, SGD", "continuous bag of words (sg=0): word2vec.c's and gensim's CBOW", sg=False),
+    Rule("sgd", False, sg_hs, _sgd_pair_scratch, _vector_size,
+         "skip-gram, hierarchical softmax", "hs=1: word2vec.c's Huffman tree (and negatives too if negative > 0)",
+         hs=True),
+    Rule("sgd", False, cbow_hs, _cbow_scratch, _vector_size,
+         "CBOW, hierarchical softmax", "sg=0 hs=1: CBOW over word2vec.c's Huffman tree", sg=False, hs=True),
 )
 
 OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES))
 
 
-def find_rule(optimizer, shared_negatives=None, sg=True):
-    """The Rule for ``optimizer`` (one of OPTIMIZERS) and the architecture (``sg`` True: skip-gram,
-    False: CBOW); ``shared_negatives`` None takes the first (default) kernel.  ValueError for an
-    unknown name or a combination with no kernel."""
+def find_rule(optimizer, shared_negatives=None, sg=True, hs=False):
+    """The Rule for ``optimizer`` (one of OPTIMIZERS), the architecture (``sg`` True: skip-gram,
+    False: CBOW) and the output layer (``hs`` True: hierarchical softmax); ``shared_negatives`` None
+    takes the first (default) kernel.  ValueError for an unknown name or a combination with no kernel."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    rules = [rule for rule in RULES if rule.optimizer == optimizer and rule.sg == bool(sg)]
+    rules = [rule for rule in RULES
+             if rule.optimizer == optimizer and rule.sg == bool(sg) and rule.hs == bool(hs)]
+    if not rules and hs:
+        raise ValueError(f"optimizer={optimizer!r} trains negative sampling (hs=0); hierarchical softmax "
+                         "(hs=1) trains with optimizer='sgd'")
     if not rules:
         raise ValueError(f"optimizer={optimizer!r} is for skip-gram (sg=1); CBOW (sg=0) trains with "
                          "optimizer='sgd'")
     for rule in rules:
         if shared_negatives is None or rule.shared_negatives == shared_negatives:
             return rule
+    if hs:
+        raise ValueError("shared_negatives=True is for negative sampling alone (hs=0); hierarchical softmax "
+                         "runs word2vec.c's pair stream")
     if not sg:
         raise ValueError("shared_negatives=True is for skip-gram (sg=1); CBOW draws one set of negatives "
                          "per center word already")

@@ -201,7 +201,7 @@ def run_segment(run, epoch, first, end, totals, progress=None):
 
 
 def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, checkpoint=None,
-          stop=None, release=None, until_epoch=None):
+          stop=None, release=None, until_epoch=None, hs_layer=None):
     """Train ``syn0``/``syn1neg`` (float32[V, d], in place) from ``position`` to the end of
     ``params.epochs`` with the rule ``params`` names (``rules.find_rule``).
 
@@ -219,9 +219,11 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
     each thread after each job on the job's pages, so the corpus costs a few jobs' worth of memory.
     until_epoch: stop after this many epochs (default ``params.epochs``); the learning rate still
     follows the schedule over ``params.epochs`` (gensim's train() runs one epoch at a time).
+    hs_layer: with ``params.hs``, hierarchical softmax's (syn1 float32[V, d], trained in place, and
+    the tree: points int32[V, L], codes uint8[V, L], lengths int32[V], from ``prep.huffman_tree``).
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
-    run = prepare(syn0, syn1neg, tables, corpus, params, position, stop, release)
+    run = prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_layer)
     t0 = time.perf_counter()  # compile (first run after install) or load from Numba's cache
     run.kernel(run.weights, tables, corpus, (0, 0, params.alpha, params.alpha), run.params,
                run.threads[0], run.sizes)
@@ -256,18 +258,20 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
             progress.epoch_end(stats)
         if checkpoint is not None and position.epoch < params.epochs and checkpoint.due(position, True):
             checkpoint.save(position)
-    if not (np.isfinite(syn0).all() and np.isfinite(syn1neg).all()):
+    trained = (syn0, syn1neg) + (() if hs_layer is None else (hs_layer[0],))
+    if not all(np.isfinite(rows).all() for rows in trained):
         raise Diverged("training diverged: some vectors are not finite; use a smaller alpha "
                        f"(now {params.alpha:g})")
     return position.history, compile_seconds
 
 
-def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release):
+def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_layer=None):
     """The ``Run`` of ``train``'s arguments: the rule, the jobs and each worker's arrays."""
     if len(position.rng_states) != params.workers:
         raise ValueError(f"the saved state has {len(position.rng_states)} worker RNG states; "
                          f"resume with workers={len(position.rng_states)}")
-    rule = find_rule(params.optimizer, params.shared_negatives, params.sg)
+    rule = find_rule(params.optimizer, params.shared_negatives, params.sg, params.hs)
+    weights = kernel_weights(rule, syn0, syn1neg, params.negative, hs_layer)
     ids, starts = corpus
     jobs = job_boundaries(starts)
     if release is not None:  # the binary searches touched pages all over a memory-mapped ``starts``
@@ -284,8 +288,18 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release):
                 private(negative + 1, np.int64),
                 rule.scratch(private, dim, window, negative, params.accumulate))
                for state in position.rng_states]
-    return Run(rule.kernel, (syn0, syn1neg), tables, corpus,
+    return Run(rule.kernel, weights, tables, corpus,
                (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows)),
                rule.sizes(dim, negative), jobs, threads, params.alpha, params.min_alpha,
                int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
                release)
+
+
+def kernel_weights(rule, syn0, syn1neg, negative, hs_layer):
+    """The ``weights`` a rule's kernel takes: (syn0, syn1neg), and for hierarchical softmax
+    (syn0, syn1neg or its first 0 rows when ``negative`` is 0, hs_layer)."""
+    if not rule.hs:
+        return syn0, syn1neg
+    if hs_layer is None:
+        raise ValueError("hierarchical softmax needs its layer: hs_layer=(syn1, points, codes, lengths)")
+    return syn0, syn1neg if negative else syn1neg[:0], tuple(hs_layer)

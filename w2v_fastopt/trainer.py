@@ -1,4 +1,5 @@
-"""``Trainer``: the engine's own training run (skip-gram or CBOW, negative sampling), which the
+"""``Trainer``: the engine's own training run (skip-gram or CBOW, negative sampling or hierarchical
+softmax), which the
 command line uses: one pass of our tokenizer over the corpus into ids, our driver's threads, the
 exact per-epoch loss, checkpoints and resume, atomic zip model files (no pickle).  For gensim's API
 (its constructor, online vocabulary, callbacks, its save format) use ``w2v_fastopt.Word2Vec``.
@@ -16,6 +17,7 @@ import time
 import numpy as np
 
 from .checkpoint import Checkpoint, load_position
+from .kernels.prep import huffman_tree
 from .io import MODEL_FORMAT, atomic_path, check_output, write_word2vec_format
 from .params import Params, check_memory
 from .prepare import load_corpus
@@ -27,8 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 class Trainer:
-    """Skip-gram (``sg=1``) or CBOW (``sg=0``, ``cbow_mean``) with negative sampling, trained by the
-    Numba kernels.
+    """Skip-gram (``sg=1``) or CBOW (``sg=0``, ``cbow_mean``) with negative sampling, hierarchical
+    softmax (``hs=1``, and ``negative=0`` for it alone) or both, trained by the Numba kernels.
 
     Parameters are gensim's names with its defaults, except ``sg`` (default 1: skip-gram, the command
     line's default; gensim's and ``w2v_fastopt.Word2Vec``'s is 0),
@@ -45,7 +47,8 @@ class Trainer:
 
     Attributes after training: ``wv`` (gensim KeyedVectors over ``vectors`` float32[V, vector_size],
     word counts in ``wv.get_vecattr(word, "count")``), ``vocab`` (words and counts, descending),
-    ``syn1neg`` (output vectors, float32[V, d]),
+    ``syn1neg`` (output vectors, float32[V, d]), ``syn1`` (hierarchical softmax's inner-node vectors,
+    float32[V, d], the last row unused; None without ``hs``),
     ``training_loss`` (exact mean SGNS loss per (center, context) pair over the last epoch),
     ``epoch_stats`` (list of EpochStats), ``timings`` (seconds per phase).
     """
@@ -59,6 +62,7 @@ class Trainer:
         self.vocab = None
         self.vectors = None
         self.syn1neg = None
+        self.syn1 = None
         self._wv = None
         self.training_loss = None
         self.epoch_stats = []
@@ -93,11 +97,14 @@ class Trainer:
         vocab = corpus.vocab
         rng = np.random.default_rng(self.params.seed)
         dim = self.params.vector_size
-        check_memory(2 * 4 * len(vocab) * dim, f"the vectors ({len(vocab):,} words x {dim} x 2 tables)")
+        n_tables = 3 if self.params.hs else 2
+        check_memory(n_tables * 4 * len(vocab) * dim,
+                     f"the vectors ({len(vocab):,} words x {dim} x {n_tables} tables)")
         syn0 = rng.random((len(vocab), dim), dtype=np.float32)  # in place: no V x d temporaries
         syn0 -= np.float32(0.5)
         syn0 /= np.float32(dim)
         self.syn1neg = np.zeros(syn0.shape, dtype=np.float32)  # calloc: pages appear as trained
+        self.syn1 = np.zeros(syn0.shape, dtype=np.float32) if self.params.hs else None
         self.vocab, self.vectors, self._wv = vocab, syn0, None
         self._corpus = (corpus.ids, corpus.starts)
         self._store = corpus.store
@@ -133,7 +140,8 @@ class Trainer:
             history, compile_seconds = train(
                 self.vectors, self.syn1neg, tables, self._corpus, p, self._position,
                 progress=self.progress, checkpoint=checkpoint, stop=stop,
-                release=self._store.release if self._store is not None else None)
+                release=self._store.release if self._store is not None else None,
+                hs_layer=self._hs_layer())
         finally:
             if hasattr(self.progress, "close"):
                 self.progress.close()
@@ -152,6 +160,13 @@ class Trainer:
             os.unlink(checkpoint_path)
         return self
 
+    def _hs_layer(self):
+        """(syn1, points, codes, lengths) for hierarchical softmax (the tree from the counts,
+        word2vec.c's), or None."""
+        if self.syn1 is None:
+            return None
+        return (self.syn1,) + huffman_tree(np.ascontiguousarray(self.vocab.counts, dtype=np.int64))
+
     @classmethod
     def resume(cls, state_path, corpus_file=None, progress=None, stop=None):
         """Continue the training saved in the checkpoint ``state_path`` to its last epoch.
@@ -167,13 +182,13 @@ class Trainer:
         corpus_file = corpus_file or header.get("corpus_file")
         if corpus_file is None:
             raise ValueError(f"{state_path}: trained from sentences; give corpus_file= to resume")
-        vocab, vectors, syn1neg = model.vocab, model.vectors, model.syn1neg
+        vocab, vectors, syn1neg, syn1 = model.vocab, model.vectors, model.syn1neg, model.syn1
         model.progress = progress
         model.build_vocab(corpus_file=corpus_file)
         if model.vocab.words != vocab.words or not np.array_equal(model.vocab.counts, vocab.counts):
             raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on "
                              "(its vocabulary differs)")
-        model.vectors, model.syn1neg, model._wv = vectors, syn1neg, None
+        model.vectors, model.syn1neg, model.syn1, model._wv = vectors, syn1neg, syn1, None
         model._position = load_position(header)
         return model.train(checkpoint_path=state_path, checkpoint_every=header.get("checkpoint_every"),
                            stop=stop)
@@ -220,8 +235,8 @@ class Trainer:
             with open(tmp, "wb") as f:
                 np.savez(f, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
                          words=np.frombuffer(words, dtype=np.uint8),
-                         counts=self.vocab.counts, vectors=self.vectors,
-                         syn1neg=self.syn1neg)
+                         counts=self.vocab.counts, vectors=self.vectors, syn1neg=self.syn1neg,
+                         **({} if self.syn1 is None else {"syn1": self.syn1}))
                 f.flush()
                 os.fsync(f.fileno())
 
@@ -244,15 +259,18 @@ class Trainer:
                 counts = archive["counts"]
                 vectors = np.ascontiguousarray(archive["vectors"], dtype=np.float32)
                 syn1neg = np.ascontiguousarray(archive["syn1neg"], dtype=np.float32)
-            if not (len(words) == len(counts) == vectors.shape[0] == syn1neg.shape[0]
-                    and vectors.shape == syn1neg.shape):
-                raise ValueError("arrays of inconsistent sizes")
+                syn1 = (np.ascontiguousarray(archive["syn1"], dtype=np.float32)
+                        if "syn1" in archive.files else None)
             model = cls(**header["params"])
+            if not (len(words) == len(counts) == vectors.shape[0] == syn1neg.shape[0]
+                    and vectors.shape == syn1neg.shape and (syn1 is None) == (not model.params.hs)
+                    and (syn1 is None or syn1.shape == vectors.shape)):
+                raise ValueError("arrays of inconsistent sizes")
             model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
         except Exception as err:  # whatever a malformed archive raises (IndexError, AttributeError...)
             raise ValueError(f"{path}: not a valid w2v_fastopt model file ({type(err).__name__}: {err})") from None
         model.vocab, model.vectors = Vocab(words, counts), vectors
-        model.syn1neg = syn1neg
+        model.syn1neg, model.syn1 = syn1neg, syn1
         model.training_loss = header.get("training_loss")
         model.corpus_file = header.get("corpus_file")
         model._header = header

@@ -100,6 +100,9 @@ def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     if params.sg != 1:
         raise ValueError("sg=0 (CBOW) runs on the Numba engine; the Keras variant trains skip-gram")
+    if params.hs:
+        raise ValueError("hs=1 (hierarchical softmax) runs on the Numba engine; the Keras variant trains "
+                         "negative sampling")
     if accumulate is not None and optimizer != "softbatch":
         raise ValueError(f"accumulate={accumulate} needs optimizer='softbatch'")
     if accumulate is None:

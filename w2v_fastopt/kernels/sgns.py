@@ -87,24 +87,31 @@ def logit(syn0, word, syn1neg, t, dim):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
+def output_row(rows, t, label, u, neu1e, alpha, dim, prod, loss):
+    """One output row's share of an SGD step for the input vector u [d]: f = u·t, g = α(σ(f) - y),
+    e += g t, t -= g u, for the row t of ``rows`` (syn1neg, or hierarchical softmax's syn1) and
+    its label y (True: 1).  Returns (prod, loss) with the term's loss folded in."""
+    f = np.float32(0.0)
+    for i in range(dim):
+        f += u[i] * rows[t, i]
+    sig = sigmoid(f)
+    g = alpha * (sig - np.float32(label))
+    prod, loss = log_accumulate(prod, loss, f, sig, label)
+    for i in range(dim):
+        neu1e[i] += g * rows[t, i]
+        rows[t, i] -= g * u[i]
+    return prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
 def output_step(syn1neg, u, neu1e, outputs, m, alpha, dim, prod, loss):
     """The output half of an SGD step for the input vector u [d] (a syn0 row, or CBOW's h): for
-    each of outputs[:m] (the first labelled 1) in turn, f = u·t, g = α(σ(f) - y), e += g t,
-    t -= g u; e is left in neu1e [d].  Returns (prod, loss) with the loss folded in."""
+    each of outputs[:m] (the first labelled 1) in turn, ``output_row``; e is left in neu1e [d].
+    Returns (prod, loss) with the loss folded in."""
     for i in range(dim):
         neu1e[i] = 0.0
     for o in range(m):
-        t = outputs[o]
-        f = np.float32(0.0)
-        for i in range(dim):
-            f += u[i] * syn1neg[t, i]
-        sig = sigmoid(f)
-        label = o == 0
-        g = alpha * (sig - np.float32(label))
-        prod, loss = log_accumulate(prod, loss, f, sig, label)
-        for i in range(dim):
-            neu1e[i] += g * syn1neg[t, i]
-            syn1neg[t, i] -= g * u[i]
+        prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, dim, prod, loss)
     return prod, loss
 
 

@@ -1,0 +1,90 @@
+"""Hierarchical softmax (HS): the loss over a word's path in the Huffman tree, its gradient by hand,
+the SGD updates of skip-gram and CBOW.
+
+Notation as ``sgns.py``.  The vocabulary's Huffman tree (``prep.huffman_tree``, word2vec.c's; the
+drop-in reads gensim's) has V - 1 inner nodes, each with an output row v_n = syn1[n].  The output
+word w is reached from the root by the path n_0, ..., n_{L-1} (``points[w, :L]``), taking branch
+c_b (``codes[w, b]``) at n_b.  Given the input vector u (a context word's row for skip-gram, CBOW's
+h), each branch is a logistic choice, so that
+
+    p(w | u) = Π_b σ(u·v_b)^{y_b} σ(-u·v_b)^{1-y_b}        with y_b = 1 - c_b
+    L = -log p(w | u) = Σ_b -log σ(±u·v_b)
+
+which is the negative-sampling loss of ``sgns.py`` with the path's rows as outputs and y_b as their
+labels (word2vec.c: ``g = (1 - code - f) * alpha``).  The gradient is therefore the same:
+
+    g_b = σ(u·v_b) - y_b,    ∂L/∂u = Σ_b g_b v_b,    ∂L/∂v_b = g_b u
+
+and so is the SGD step (``sgns.output_row`` on each node in turn, then the input): e = α Σ_b g_b v_b,
+v_b <- v_b - α g_b u, u <- u - e.  The probabilities of all V words sum to 1 (each inner node splits
+its mass in two), so the loss is a true softmax's over the vocabulary at O(log V) per example.
+
+With ``negative > 0`` as well, both losses are trained on the same example: e gathers the path's
+terms, then the negatives' (fresh outputs, as ``walk.draw_outputs``), and the input moves once, as
+word2vec.c does (gensim applies the two steps one after the other, the second from the input the
+first has moved: the same step to first order in α).  With ``negative = 0`` the kernels receive an
+empty syn1neg (0 rows) and train the path alone.
+
+CBOW: u is h, the mean or sum of the context rows, and every context row takes e (e / cw for the
+sum), as ``cbow.py``'s negative-sampling update.
+"""
+from numba import njit
+
+from . import FASTMATH
+from .cbow import cbow_window
+from .sgns import output_row
+from .walk import each_pair, walk
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hs_outputs(weights, u, neu1e, outputs, m, alpha, dim, prod, loss):
+    """e (neu1e [d]) and the output rows' steps for the input u [d] predicting w = outputs[0]: the
+    nodes of w's path, then, when syn1neg has rows, outputs[:m] as negative sampling's.
+    weights: (syn0, syn1neg, (syn1 float32[V, d], points int32[V, L], codes uint8[V, L],
+    lengths int32[V])).  Returns (prod, loss)."""
+    syn1neg = weights[1]
+    syn1, points, codes, lengths = weights[2]
+    word = outputs[0]
+    for i in range(dim):
+        neu1e[i] = 0.0
+    for b in range(lengths[word]):
+        prod, loss = output_row(syn1, points[word, b], codes[word, b] == 0, u, neu1e, alpha, dim, prod, loss)
+    if syn1neg.shape[0] > 0:
+        for o in range(m):
+            prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, dim, prod, loss)
+    return prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """One skip-gram pair: input row ``word``, output word outputs[0] (the center) by its path (and
+    the negatives outputs[1:m] when negative > 0), then u -= e.  scratch: (e float32[d],)."""
+    neu1e = scratch[0]
+    dim = len(sizes[0])
+    u = weights[0][word]
+    prod, loss = hs_outputs(weights, u, neu1e, outputs, m, alpha, dim, prod, loss)
+    for i in range(dim):
+        u[i] -= neu1e[i]
+    return prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
+    """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1]."""
+    return hs_outputs(weights, scratch[0], scratch[1], outputs, m, alpha, len(sizes[0]), prod, loss)
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sg_hs(weights, tables, corpus, job, params, thread, sizes):
+    """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
+    pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
+    ``hs_outputs``; scratch = (e float32[d],); sizes = ((None,) * d,)."""
+    return walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
+    """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
+    center word (``cbow.cbow_window``).  Arguments and result as ``walk.walk``, weights as
+    ``hs_outputs``; scratch = (h float32[d], e float32[d]); sizes = ((None,) * d,)."""
+    return walk(cbow_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
