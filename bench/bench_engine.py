@@ -1,12 +1,14 @@
-"""Benchmark: w2v-fastopt (skip-gram: shared negatives, word2vec.c-exact; CBOW) against gensim, side by side.
+"""Benchmark: w2v-fastopt (skip-gram: shared negatives, word2vec.c-exact; CBOW; hierarchical softmax)
+against gensim, side by side.
 
     python bench/bench_engine.py [--corpus data/enwiki-sample.txt] [--repeat 10] [--rounds 3]
-        [--systems gensim,shared,word2vec,gensim_cbow,cbow]
+        [--systems gensim,shared,word2vec,gensim_cbow,cbow,gensim_hs,hs,gensim_cbow_hs,cbow_hs]
 
 Every run is a fresh process running the whole job (vocabulary + training + saving, interpreter start,
 imports and Numba cache loading included): ``w2v-fastopt train`` for ours, ``bench/gensim_train.py``
-(gensim ``corpus_file`` mode, the same sg) for gensim, same corpus and settings; each of ours is
-compared with gensim in the same mode (skip-gram rows with gensim's skip-gram, CBOW with its CBOW).
+(gensim ``corpus_file`` mode, the same sg and hs) for gensim, same corpus and settings; each of ours is
+compared with gensim in the same mode (skip-gram rows with gensim's skip-gram, CBOW with its CBOW,
+hierarchical softmax, ``--hs 1 --negative 0``, with gensim's).
 Runs alternate between the systems, round by round, so that the machine's noise hits all of them
 alike; the table gives medians over rounds (quality: means) and the median over rounds of each
 system's ratio to gensim in the same round.  Peak RSS is each run's own VmHWM (bench/peak.py), not
@@ -36,6 +38,12 @@ SYSTEMS = {
     "word2vec": ("w2v-fastopt --no-shared-negatives", "gensim", ["--no-shared-negatives"]),
     "gensim_cbow": ("gensim 4 corpus_file, CBOW", "gensim_cbow", ["--sg", "0"]),
     "cbow": ("w2v-fastopt --sg 0 (CBOW)", "gensim_cbow", ["--sg", "0"]),
+    "gensim_hs": ("gensim 4 corpus_file, skip-gram HS", "gensim_hs", ["--sg", "1", "--hs", "1", "--negative", "0"]),
+    "hs": ("w2v-fastopt --hs 1 --negative 0", "gensim_hs", ["--hs", "1", "--negative", "0"]),
+    "gensim_cbow_hs": ("gensim 4 corpus_file, CBOW HS", "gensim_cbow_hs",
+                       ["--sg", "0", "--hs", "1", "--negative", "0"]),
+    "cbow_hs": ("w2v-fastopt --sg 0 --hs 1 --negative 0", "gensim_cbow_hs",
+                ["--sg", "0", "--hs", "1", "--negative", "0"]),
 }
 
 
@@ -96,7 +104,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         corpus, n_tokens = repeated_corpus(a.corpus, a.repeat, tmp)
         print(f"corpus: {a.corpus} x{a.repeat} = {n_tokens:,} tokens; {a.epochs} epochs, "
-              f"{a.workers} workers, vector_size 100, window 5, negative 5, min_count 5, sample 1e-3")
+              f"{a.workers} workers, vector_size 100, window 5, negative 5 (0 in the HS rows), min_count 5, "
+              "sample 1e-3")
         # Warm-up: compile/load the Numba cache once, outside the measurements.
         for system in systems:
             if not system.startswith("gensim"):

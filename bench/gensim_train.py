@@ -1,4 +1,5 @@
-"""Train gensim's skip-gram (or CBOW, --sg 0) in corpus_file mode and save word2vec binary: bench_engine's baseline.
+"""Train gensim's skip-gram (or CBOW, --sg 0; hierarchical softmax with --hs 1) in corpus_file mode and save
+word2vec binary: bench_engine's baseline.
 
     python bench/gensim_train.py CORPUS OUTPUT --workers 2 --epochs 5 ...
 Prints one JSON line: vocab_s, train_s, save_s, effective_words, raw_words.
@@ -17,11 +18,12 @@ def main():
     for name, kind, default in (("vector-size", int, 100), ("window", int, 5), ("negative", int, 5),
                                 ("min-count", int, 5), ("sample", float, 1e-3), ("epochs", int, 5),
                                 ("alpha", float, 0.025), ("min-alpha", float, 1e-4),
-                                ("workers", int, 2), ("seed", int, 1), ("sg", int, 1), ("cbow-mean", int, 1)):
+                                ("workers", int, 2), ("seed", int, 1), ("sg", int, 1), ("cbow-mean", int, 1),
+                                ("hs", int, 0)):
         p.add_argument(f"--{name}", type=kind, default=default)
     a = p.parse_args()
     t0 = time.perf_counter()
-    model = Word2Vec(sg=a.sg, cbow_mean=a.cbow_mean, hs=0, vector_size=a.vector_size, window=a.window,
+    model = Word2Vec(sg=a.sg, cbow_mean=a.cbow_mean, hs=a.hs, vector_size=a.vector_size, window=a.window,
                      negative=a.negative, min_count=a.min_count, sample=a.sample, epochs=a.epochs, alpha=a.alpha,
                      min_alpha=a.min_alpha, workers=a.workers, seed=a.seed)
     model.build_vocab(corpus_file=a.corpus)

@@ -11,20 +11,28 @@ from w2v_fastopt.evaluate import evaluate
 # Calibration (seeds 1-5, workers=1, data/enwiki-sample.txt, corpus_file), ours minus gensim, mean ± std:
 #   sg=1 (shared negatives): WS-353 +0.047 ± 0.009, SimLex +0.023 ± 0.012, analogies +0.0026 ± 0.0012
 #   sg=0 (CBOW):             WS-353 +0.033 ± 0.024, SimLex +0.013 ± 0.015, analogies +0.0005 ± 0.0019
-# gensim's scores: sg WS-353 0.205, SimLex 0.104, analogies 0.017; CBOW 0.095, -0.024, 0.006.
-# Margins: at least 3 standard deviations below the mean difference; random vectors fail them.
-MARGINS = {1: {"wordsim353": 0.03, "simlex999": 0.03, "analogies": 0.005},
-           0: {"wordsim353": 0.045, "simlex999": 0.04, "analogies": 0.006}}
+#   sg=1 hs=1 negative=0:    WS-353 +0.016 ± 0.020, SimLex +0.004 ± 0.015, analogies +0.0045 ± 0.0028
+#   sg=0 hs=1 negative=0:    WS-353 +0.045 ± 0.036, SimLex -0.003 ± 0.032, analogies +0.0014 ± 0.0020
+# gensim's scores: sg WS-353 0.205, SimLex 0.104, analogies 0.017; CBOW 0.095, -0.024, 0.006;
+# sg HS 0.427, 0.219, 0.030; CBOW HS 0.288, 0.117, 0.007.
+# Margins: about 3 standard deviations below the mean difference; random vectors fail them.
+MARGINS = {(1, 0): {"wordsim353": 0.03, "simlex999": 0.03, "analogies": 0.005},
+           (0, 0): {"wordsim353": 0.045, "simlex999": 0.04, "analogies": 0.006},
+           (1, 1): {"wordsim353": 0.045, "simlex999": 0.045, "analogies": 0.004},
+           (0, 1): {"wordsim353": 0.07, "simlex999": 0.10, "analogies": 0.005}}
 
 
-@pytest.mark.parametrize("sg, source", [(1, "file"), (0, "file"), (1, "iterable")])
-def test_quality_matches_gensim_per_mode(corpus_path, sg, source):
+@pytest.mark.parametrize("sg, hs, source", [(1, 0, "file"), (0, 0, "file"), (1, 0, "iterable"),
+                                            (1, 1, "file"), (0, 1, "file")])
+def test_quality_matches_gensim_per_mode(corpus_path, sg, hs, source):
     """The same call with gensim and with ours (one worker, seed 1): ours scores no worse than
-    gensim's minus the calibrated margin.  The iterable path shares the kernels and the margins."""
+    gensim's minus the calibrated margin.  The iterable path shares the kernels and the margins;
+    hierarchical softmax is tested alone (negative=0), as gensim's and word2vec.c's -hs 1 runs."""
     corpus = {"corpus_file": str(corpus_path)} if source == "file" else {"sentences": LineSentence(str(corpus_path))}
-    theirs = evaluate(GensimWord2Vec(**corpus, sg=sg, workers=1, seed=1).wv)
-    ours = evaluate(Word2Vec(**corpus, sg=sg, workers=1, seed=1).wv)
-    for key, margin in MARGINS[sg].items():
+    mode = {"sg": sg, "hs": hs, "negative": 0 if hs else 5}
+    theirs = evaluate(GensimWord2Vec(**corpus, **mode, workers=1, seed=1).wv)
+    ours = evaluate(Word2Vec(**corpus, **mode, workers=1, seed=1).wv)
+    for key, margin in MARGINS[sg, hs].items():
         assert ours[key] >= theirs[key] - margin, (key, ours, theirs)
 
 

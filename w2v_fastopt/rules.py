@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .kernels.cbow import cbow_word2vec
-from .kernels.hs import cbow_hs, sg_hs
+from .kernels.hs import PATH_CHUNK, cbow_hs, sg_hs
 from .kernels.sgns import sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch
 from .tableaus import tableau_arrays
@@ -78,6 +78,14 @@ def _cbow_scratch(alloc, dim, window, negative, accumulate):
     return (alloc(dim, np.float32), alloc(dim, np.float32))
 
 
+def _hs_pair_scratch(alloc, dim, window, negative, accumulate):
+    return (alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32))
+
+
+def _cbow_hs_scratch(alloc, dim, window, negative, accumulate):
+    return (alloc(dim, np.float32), alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32))
+
+
 def _soft_batch_scratch(alloc, dim, window, negative, accumulate):
     k1 = negative + 1
     return (alloc((accumulate, k1 + 1), np.int64), alloc((accumulate, k1 + 1, dim), np.float32),
@@ -110,10 +118,10 @@ RULES = (
          "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
     Rule("sgd", False, cbow_word2vec, _cbow_scratch, _vector_size,
          "CBOW, SGD", "continuous bag of words (sg=0): word2vec.c's and gensim's CBOW", sg=False),
-    Rule("sgd", False, sg_hs, _sgd_pair_scratch, _vector_size,
+    Rule("sgd", False, sg_hs, _hs_pair_scratch, _vector_size,
          "skip-gram, hierarchical softmax", "hs=1: word2vec.c's Huffman tree (and negatives too if negative > 0)",
          hs=True),
-    Rule("sgd", False, cbow_hs, _cbow_scratch, _vector_size,
+    Rule("sgd", False, cbow_hs, _cbow_hs_scratch, _vector_size,
          "CBOW, hierarchical softmax", "sg=0 hs=1: CBOW over word2vec.c's Huffman tree", sg=False, hs=True),
 )
 

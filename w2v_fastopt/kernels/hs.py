@@ -28,18 +28,59 @@ empty syn1neg (0 rows) and train the path alone.
 CBOW: u is h, the mean or sum of the context rows, and every context row takes e (e / cw for the
 sum), as ``cbow.py``'s negative-sampling update.
 """
+import numpy as np
 from numba import njit
 
 from . import FASTMATH
 from .cbow import cbow_window
-from .sgns import output_row
+from .sgns import log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
+
+PATH_CHUNK = 64  # path nodes per sweep (a Huffman path of 64 nodes needs a corpus of ~2^44 words)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def hs_outputs(weights, u, neu1e, outputs, m, alpha, dim, prod, loss):
+def logit_of(u, rows, t, dim):
+    """f = u·rows[t] for the vector u [d], in float32."""
+    f = np.float32(0.0)
+    for i in range(dim):
+        f += u[i] * rows[t, i]
+    return f
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hs_path(syn1, points, codes, length, u, neu1e, logits, alpha, dim, prod, loss):
+    """The path's share of an SGD step for the input u [d]: e += Σ_b g_b v_b, v_b -= g_b u over the
+    ``length`` nodes points[:length] (labels 1 - codes), PATH_CHUNK nodes at a time in three sweeps:
+    all the chunk's logits (independent dot products, which the CPU overlaps), then σ and g, then the
+    row updates.  The same numbers as one node after the other (``sgns.output_row`` on each): the
+    nodes of a path are distinct rows and u does not move until the step ends, so no dot product
+    reads a row another node of the pair has moved.  logits: float32[2, PATH_CHUNK] scratch.
+    Returns (prod, loss)."""
+    for start in range(0, length, PATH_CHUNK):
+        n = min(PATH_CHUNK, length - start)
+        for b in range(n):
+            logits[0, b] = logit_of(u, syn1, points[start + b], dim)
+        for b in range(n):
+            logits[1, b] = sigmoid(logits[0, b])
+        for b in range(n):
+            label = codes[start + b] == 0
+            sig = logits[1, b]
+            logits[1, b] = alpha * (sig - np.float32(label))
+            prod, loss = log_accumulate(prod, loss, logits[0, b], sig, label)
+        for b in range(n):
+            g = logits[1, b]
+            t = points[start + b]
+            for i in range(dim):
+                neu1e[i] += g * syn1[t, i]
+                syn1[t, i] -= g * u[i]
+    return prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hs_outputs(weights, u, neu1e, logits, outputs, m, alpha, dim, prod, loss):
     """e (neu1e [d]) and the output rows' steps for the input u [d] predicting w = outputs[0]: the
-    nodes of w's path, then, when syn1neg has rows, outputs[:m] as negative sampling's.
+    nodes of w's path (``hs_path``), then, when syn1neg has rows, outputs[:m] as negative sampling's.
     weights: (syn0, syn1neg, (syn1 float32[V, d], points int32[V, L], codes uint8[V, L],
     lengths int32[V])).  Returns (prod, loss)."""
     syn1neg = weights[1]
@@ -47,8 +88,8 @@ def hs_outputs(weights, u, neu1e, outputs, m, alpha, dim, prod, loss):
     word = outputs[0]
     for i in range(dim):
         neu1e[i] = 0.0
-    for b in range(lengths[word]):
-        prod, loss = output_row(syn1, points[word, b], codes[word, b] == 0, u, neu1e, alpha, dim, prod, loss)
+    prod, loss = hs_path(syn1, points[word], codes[word], lengths[word], u, neu1e, logits, alpha, dim,
+                         prod, loss)
     if syn1neg.shape[0] > 0:
         for o in range(m):
             prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, dim, prod, loss)
@@ -58,11 +99,12 @@ def hs_outputs(weights, u, neu1e, outputs, m, alpha, dim, prod, loss):
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """One skip-gram pair: input row ``word``, output word outputs[0] (the center) by its path (and
-    the negatives outputs[1:m] when negative > 0), then u -= e.  scratch: (e float32[d],)."""
+    the negatives outputs[1:m] when negative > 0), then u -= e.
+    scratch: (e float32[d], logits float32[2, PATH_CHUNK])."""
     neu1e = scratch[0]
     dim = len(sizes[0])
     u = weights[0][word]
-    prod, loss = hs_outputs(weights, u, neu1e, outputs, m, alpha, dim, prod, loss)
+    prod, loss = hs_outputs(weights, u, neu1e, scratch[1], outputs, m, alpha, dim, prod, loss)
     for i in range(dim):
         u[i] -= neu1e[i]
     return prod, loss
@@ -70,15 +112,15 @@ def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
-    """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1]."""
-    return hs_outputs(weights, scratch[0], scratch[1], outputs, m, alpha, len(sizes[0]), prod, loss)
+    """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1], logits in scratch[2]."""
+    return hs_outputs(weights, scratch[0], scratch[1], scratch[2], outputs, m, alpha, len(sizes[0]), prod, loss)
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
     pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
-    ``hs_outputs``; scratch = (e float32[d],); sizes = ((None,) * d,)."""
+    ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK]); sizes = ((None,) * d,)."""
     return walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
 
 
@@ -86,5 +128,5 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
 def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
     center word (``cbow.cbow_window``).  Arguments and result as ``walk.walk``, weights as
-    ``hs_outputs``; scratch = (h float32[d], e float32[d]); sizes = ((None,) * d,)."""
+    ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK]); sizes = ((None,) * d,)."""
     return walk(cbow_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
