@@ -33,19 +33,10 @@ from numba import njit
 
 from . import FASTMATH
 from .cbow import cbow_window
-from .sgns import log_accumulate, output_row, sigmoid
+from .sgns import dot, log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
 
 PATH_CHUNK = 64  # path nodes per sweep (a Huffman path of 64 nodes needs a corpus of ~2^44 words)
-
-
-@njit(inline="always", cache=True, fastmath=FASTMATH)
-def logit_of(u, rows, t, dim):
-    """f = u·rows[t] for the vector u [d], in float32."""
-    f = np.float32(0.0)
-    for i in range(dim):
-        f += u[i] * rows[t, i]
-    return f
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -60,7 +51,7 @@ def hs_path(syn1, points, codes, length, u, neu1e, logits, alpha, dim, prod, los
     for start in range(0, length, PATH_CHUNK):
         n = min(PATH_CHUNK, length - start)
         for b in range(n):
-            logits[0, b] = logit_of(u, syn1, points[start + b], dim)
+            logits[0, b] = dot(u, syn1, points[start + b], dim)
         for b in range(n):
             logits[1, b] = sigmoid(logits[0, b])
         for b in range(n):

@@ -87,13 +87,20 @@ def logit(syn0, word, syn1neg, t, dim):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
+def dot(u, rows, t, dim):
+    """f = u·rows[t] for the vector u [d] (a syn0 row, or CBOW's h), in float32."""
+    f = np.float32(0.0)
+    for i in range(dim):
+        f += u[i] * rows[t, i]
+    return f
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
 def output_row(rows, t, label, u, neu1e, alpha, dim, prod, loss):
     """One output row's share of an SGD step for the input vector u [d]: f = u·t, g = α(σ(f) - y),
     e += g t, t -= g u, for the row t of ``rows`` (syn1neg, or hierarchical softmax's syn1) and
     its label y (True: 1).  Returns (prod, loss) with the term's loss folded in."""
-    f = np.float32(0.0)
-    for i in range(dim):
-        f += u[i] * rows[t, i]
+    f = dot(u, rows, t, dim)
     sig = sigmoid(f)
     g = alpha * (sig - np.float32(label))
     prod, loss = log_accumulate(prod, loss, f, sig, label)
