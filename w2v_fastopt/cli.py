@@ -1,4 +1,4 @@
-"""``w2v-fastopt``: train word vectors from a corpus, evaluate word vectors.
+"""``w2v-fastopt``: train word vectors from a corpus; evaluate them, look at them.
 
 The only module that turns exceptions into one-line errors: ``w2v-fastopt: error: <what>``, exit 1
 (2 for a bad command line).  Imports TensorFlow only for ``--backend keras``.
@@ -118,9 +118,74 @@ def _parser():
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
-    e.add_argument("vectors", metavar="VECTORS",
-                   help="word2vec binary/text vectors, or a model saved by Trainer.save")
+    _vectors_argument(e)
+
+    s = sub.add_parser("similar", help="the nearest words of each WORD, with cosine similarities",
+                       description="The nearest words of each WORD by cosine similarity (gensim's "
+                       "most_similar), best first.")
+    _vectors_argument(s)
+    s.add_argument("words", metavar="WORD", nargs="+")
+    _neighbour_options(s)
+
+    a = sub.add_parser("analogy", help="A : B :: C : ? (e.g. man king woman)",
+                       description="A is to B as C is to ?: the words nearest to B - A + C (3CosAdd, "
+                       "gensim's most_similar), or by 3CosMul (--cosmul); A, B and C are never answers.")
+    _vectors_argument(a)
+    for name in ("a", "b", "c"):
+        a.add_argument(name, metavar=name.upper())
+    a.add_argument("--cosmul", action="store_true",
+                   help="3CosMul (Levy and Goldberg 2014, gensim's most_similar_cosmul)")
+    _neighbour_options(a)
+
+    x = sub.add_parser("export", help="write the vectors for the TensorBoard Embedding Projector",
+                       description="Write DIR/vectors.tsv, DIR/metadata.tsv (word, count) and "
+                       "DIR/projector_config.pbtxt: `tensorboard --logdir DIR` shows them in its "
+                       "Projector tab; projector.tensorflow.org loads the two TSV files.")
+    _vectors_argument(x)
+    x.add_argument("--projector", required=True, metavar="DIR", help="the folder to write (made if missing)")
+    x.add_argument("--limit", type=_positive, metavar="N", help="only the N most frequent words")
+    x.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+
+    m = sub.add_parser("map", help="a 2-D map of the most frequent words (.html, .png, .svg, .pdf)",
+                       description="Lay out the most frequent words in 2-D (cosine geometry) and draw "
+                       "them: OUTPUT.html is an interactive page that opens offline (hover, zoom, a search "
+                       "box that shows a word's nearest words; OUTPUT.html#word searches on opening); "
+                       ".png/.svg/.pdf a picture with non-overlapping labels. UMAP and t-SNE need the "
+                       'viz extra: pip install "w2v-fastopt[viz]".')
+    _vectors_argument(m)
+    m.add_argument("--output", "-o", required=True, metavar="PATH", help="map.html, map.png, ...")
+    m.add_argument("--words", type=_positive, default=1000, metavar="N",
+                   help="the N most frequent words (%(default)s)")
+    m.add_argument("--method", choices=("umap", "pca", "tsne"), default="umap",
+                   help="umap (umap-learn), pca (no extra package) or tsne (openTSNE); default %(default)s")
+    m.add_argument("--seed", type=int, default=1, help="the same seed gives the same map (%(default)s)")
+    m.add_argument("--labels", type=int, default=150, metavar="N",
+                   help="at most N labels on a picture, most frequent words first (%(default)s)")
+    m.add_argument("--quiet", "-q", action="store_true", help="no progress, print nothing but errors")
     return parser
+
+
+def _vectors_argument(parser):
+    parser.add_argument("vectors", metavar="VECTORS",
+                        help="word2vec binary/text vectors (.gz, .bz2 too), a model saved by "
+                        "Trainer.save, or a gensim model or KeyedVectors saved by gensim's save")
+
+
+def _neighbour_options(parser):
+    parser.add_argument("--topn", type=_positive, default=10, metavar="K",
+                        help="answers per query (%(default)s)")
+    parser.add_argument("--limit", type=_positive, metavar="N",
+                        help="answer only from the N most frequent words (gensim's restrict_vocab)")
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 def _train(args):
@@ -370,6 +435,61 @@ def _evaluate(args):
         print(report)
 
 
+def _similar(args):
+    from .evaluate import load_vectors
+    from .neighbours import check_known, format_table, similar
+
+    wv = load_vectors(args.vectors)
+    check_known(wv, args.words, args.vectors)
+    tables = [format_table(f"nearest to {w}:", similar(wv, w, args.topn, args.limit))
+              for w in args.words]
+    with _stdout_errors():
+        print("\n\n".join(tables))
+
+
+def _analogy(args):
+    from .evaluate import load_vectors
+    from .neighbours import analogy, check_known, format_table
+
+    wv = load_vectors(args.vectors)
+    check_known(wv, [args.a, args.b, args.c], args.vectors)
+    rows = analogy(wv, args.a, args.b, args.c, args.topn, args.cosmul, args.limit)
+    with _stdout_errors():
+        print(format_table(f"{args.a} : {args.b} :: {args.c} : ?  "
+                           f"({'3CosMul' if args.cosmul else '3CosAdd'})", rows))
+
+
+def _export(args):
+    from .evaluate import load_vectors, vectors_format
+    from .projector import export_projector
+
+    counts_known = vectors_format(args.vectors) in ("model", "pickle")
+    wv = load_vectors(args.vectors)
+    name = os.path.basename(args.vectors)
+    paths = export_projector(wv, args.projector, counts_known, args.limit, name, [args.vectors])
+    if not args.quiet:
+        n = len(wv) if args.limit is None else min(args.limit, len(wv))
+        print(f"wrote {n:,} vectors of {wv.vector_size} dimensions to {', '.join(paths)}"
+              + ("" if counts_known else " (the count column is empty: a word2vec file has no counts)")
+              + f"; view them with: tensorboard --logdir {args.projector}", file=sys.stderr)
+
+
+def _map(args):
+    from .evaluate import load_vectors, vectors_format
+    from .viz import check_map_output, write_map
+
+    check_map_output(args.output, args.method, [args.vectors])
+    counts_known = vectors_format(args.vectors) in ("model", "pickle")
+    wv = load_vectors(args.vectors)
+    if not args.quiet:
+        print(f"laying out the {min(args.words, len(wv)):,} most frequent words of {args.vectors} "
+              f"with {args.method} ...", file=sys.stderr)
+    n = write_map(wv, args.output, args.words, args.method, args.seed, args.labels,
+                  counts_known=counts_known, progress=not args.quiet, inputs=[args.vectors])
+    if not args.quiet:
+        print(f"wrote a map of {n:,} words to {args.output}", file=sys.stderr)
+
+
 def _score(value):
     return f"{'n/a':>8}" if math.isnan(value) else f"{value:>8.4f}"
 
@@ -389,10 +509,8 @@ def main(argv=None):
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        if args.command == "train":
-            _train(args)
-        else:
-            _evaluate(args)
+        {"train": _train, "evaluate": _evaluate, "similar": _similar, "analogy": _analogy,
+         "export": _export, "map": _map}[args.command](args)
         with _stdout_errors():  # a closed pipe or a full disk shows here, not at the interpreter's exit
             sys.stdout.flush()
     except BrokenPipeError:  # the reader left (| head): nothing to say, and nobody to say it to
@@ -416,7 +534,7 @@ def main(argv=None):
             sys.stderr.flush()
             os._exit(code)
         return code
-    except (ValueError, TypeError, OSError, RuntimeError, KeyError) as err:
+    except (ValueError, TypeError, OSError, RuntimeError, KeyError, ImportError) as err:
         message = str(err) or type(err).__name__
         if isinstance(err, KeyError):
             message = f"{message} not in vocabulary"

@@ -40,15 +40,43 @@ def evaluate(wv):
 
 
 def load_vectors(path):
-    """KeyedVectors from a word2vec binary or text file, or from a saved ``Trainer`` model.
+    """KeyedVectors from a word2vec binary or text file, a saved ``Trainer`` model, or a gensim pickle.
 
-    The format is read from the file: a ``Trainer.save`` archive (zip), else word2vec binary if the
-    first record after the header is not text, else word2vec text.  Errors name the file.
+    The format is read from the file (``vectors_format``).  A gensim pickle (``Word2Vec.save``,
+    ``KeyedVectors.save``) is loaded by gensim's own ``load``, which, like any pickle, runs code
+    from the file: load only files you trust.  Errors name the file.
     """
-    from .io import check_finite, is_model_file
+    from .io import check_finite
     from .trainer import Trainer
 
     path = os.fspath(path)
+    kind = vectors_format(path)
+    if kind == "model":
+        wv = Trainer.load(path).wv
+    elif kind == "pickle":
+        from gensim.utils import SaveLoad
+        try:
+            obj = SaveLoad.load(path)
+        except Exception as err:
+            raise ValueError(f"{path}: not a loadable gensim model ({type(err).__name__}: {err})") from None
+        wv = getattr(obj, "wv", obj)
+        if not isinstance(wv, KeyedVectors):
+            raise ValueError(f"{path}: a gensim {type(obj).__name__}, which holds no word vectors")
+    else:
+        try:
+            wv = KeyedVectors.load_word2vec_format(path, binary=kind == "binary")
+        except Exception as err:
+            raise ValueError(f"{path}: not a valid word2vec {kind} vectors file ({err})") from None
+    check_finite(wv.vectors, path)
+    return wv
+
+
+def vectors_format(path):
+    """What ``path`` holds: "model" (``Trainer.save``), "pickle" (gensim's ``save``), "binary" or
+    "text" (word2vec.c's formats: binary if the first record after the header is not text).
+    Only "model" and "pickle" carry the words' true counts; gensim makes up counts for the others."""
+    from .io import is_model_file
+
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -56,16 +84,11 @@ def load_vectors(path):
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise ValueError(f"{path}: not a regular file (a device, FIFO or socket); give a vectors file")
     if is_model_file(path):
-        wv = Trainer.load(path).wv
-    else:
-        binary = _looks_binary(path)
-        try:
-            wv = KeyedVectors.load_word2vec_format(path, binary=binary)
-        except Exception as err:
-            kind = "binary" if binary else "text"
-            raise ValueError(f"{path}: not a valid word2vec {kind} vectors file ({err})") from None
-    check_finite(wv.vectors, path)
-    return wv
+        return "model"
+    with open(path, "rb") as f:
+        if f.read(1) == b"\x80":  # a pickle's PROTO opcode; no word2vec header starts with it
+            return "pickle"
+    return "binary" if _looks_binary(path) else "text"
 
 
 def _looks_binary(path):
