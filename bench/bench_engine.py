@@ -14,7 +14,10 @@ alike; the table gives medians over rounds (quality: means) and the median over 
 system's ratio to gensim in the same round.  Peak RSS is each run's own VmHWM (bench/peak.py), not
 ru_maxrss (which Linux floors at the parent's size at fork).
 Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
-times (written to a temporary file) so that training, not start-up, dominates.
+times (written to a temporary file) so that training, not start-up, dominates.  Beside the table,
+``--plot`` (bench/results/bench_engine.png) draws each system's quality against its training
+words/s, one panel per score: speed at equal quality in one picture (needs matplotlib, the [bench]
+extra).
 """
 import argparse
 import os
@@ -94,6 +97,8 @@ def main():
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker runs")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="which of " + ", ".join(SYSTEMS))
+    p.add_argument("--plot", default=os.path.join(HERE, "results", "bench_engine.png"), metavar="PNG",
+                   help="the picture of quality against words/s (%(default)s); '' for none")
     a = p.parse_args()
     systems = a.systems.split(",")
     unknown = [s for s in systems if s not in SYSTEMS]
@@ -165,6 +170,48 @@ def main():
             w1 = statistics.median(scaling[system])
             wn = med(system, "words_per_s")
             print(f"| {label} | {w1:,.0f} | {wn:,.0f} | {wn / w1:.2f}x |")
+    if a.plot:
+        plot(a.plot, [(s, med(s, "words_per_s"), {k: mean_q(s, k) for k in SCORES}) for s in systems],
+             f"{os.path.basename(a.corpus)} x{a.repeat}, {a.epochs} epochs, {a.workers} workers, "
+             f"medians of {a.rounds} rounds")
+        print(f"\n(plot: {os.path.relpath(a.plot)})")
+
+
+SCORES = {"wordsim353": "WordSim-353 (Spearman)", "simlex999": "SimLex-999 (Spearman)",
+          "analogies": "Google analogies (accuracy)"}
+MODES = {"gensim": "skip-gram NS", "gensim_cbow": "CBOW NS", "gensim_hs": "skip-gram HS",
+         "gensim_cbow_hs": "CBOW HS"}
+
+
+def plot(path, points, subtitle):
+    """One panel per score: each system a point at (training words/s, score); gensim hollow, ours
+    filled, one colour per mode (the gensim run a system is compared with)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = dict(zip(MODES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    fig, axes = plt.subplots(1, len(SCORES), figsize=(5 * len(SCORES), 4.8), sharex=True)
+    for ax, (key, title) in zip(axes, SCORES.items()):
+        for system, words_per_s, quality in points:
+            baseline = SYSTEMS[system][1]
+            ours = system != baseline
+            ax.scatter(words_per_s / 1e6, quality[key], s=60, marker="o" if not ours else "^",
+                       facecolors=colours[baseline] if ours else "none", edgecolors=colours[baseline],
+                       label=SYSTEMS[system][0])
+            ax.annotate(system, (words_per_s / 1e6, quality[key]), xytext=(5, 3),
+                        textcoords="offset points", fontsize=8)
+        ax.set_title(title)
+        ax.set_xlabel("training words/s (millions)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("score")
+    fig.suptitle(f"quality against speed: gensim hollow, w2v-fastopt filled, a colour per mode "
+                 f"({subtitle})", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -191,36 +191,59 @@ def at_time(rows, optimizer, seconds, key):
 
 
 def plots(rows, epochs, out):
+    """Small multiples, one column per optimizer, its reference SGD (same engine) in grey in every
+    panel: overfit_loss.png (train solid, held-out dashed, per epoch), overfit_quality.png (a row
+    per score, per epoch) and overfit_quality_vs_time.png (the same against training seconds)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x = list(range(1, epochs + 1))
     names = list(dict.fromkeys(r["optimizer"] for r in rows))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for optimizer in names:
-        line, = ax.plot(x, [mean_by(rows, optimizer, e, "train_loss") for e in x], label=f"{optimizer} train")
-        ax.plot(x, [mean_by(rows, optimizer, e, "heldout_loss") for e in x], "--", color=line.get_color(),
-                label=f"{optimizer} held-out")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean SGNS loss per example")
-    ax.set_title("train (solid) vs held-out (dashed) loss")
-    ax.legend(fontsize=8, ncol=2)
+
+    def curve(optimizer, key):
+        return [mean_by(rows, optimizer, e, key) for e in x]
+
+    def reference(optimizer):
+        return "keras-sgd" if optimizer.startswith("keras-") else "sgd"
+
+    fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 3.2), sharey=True, squeeze=False)
+    for ax, optimizer in zip(axes[0], names):
+        base = reference(optimizer)
+        if base != optimizer:
+            ax.plot(x, curve(base, "train_loss"), color="0.75", label=f"{base} train")
+            ax.plot(x, curve(base, "heldout_loss"), "--", color="0.75", label=f"{base} held-out")
+        ax.plot(x, curve(optimizer, "train_loss"), color="C0", label="train")
+        ax.plot(x, curve(optimizer, "heldout_loss"), "--", color="C3", label="held-out")
+        ax.set_title(optimizer)
+        ax.set_xlabel("epoch")
+    axes[0][0].set_ylabel("mean SGNS loss per example")
+    handles = axes[0][-1].get_legend_handles_labels()
+    axes[0][-1].legend(*handles, fontsize=7)
+    fig.suptitle("train (solid) and held-out (dashed) loss; grey: SGD of the same engine", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "overfit_loss.png"), dpi=110)
+    plt.close(fig)
 
     for name, key_x, xlabel in (("overfit_quality.png", "epoch", "epoch"),
                                 ("overfit_quality_vs_time.png", "train_seconds", "training seconds")):
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-        for ax, key in zip(axes, ("wordsim353", "simlex999", "analogies")):
-            for optimizer in names:
-                xs = [mean_by(rows, optimizer, e, key_x) for e in x]
-                ax.plot(xs, [mean_by(rows, optimizer, e, key) for e in x], marker=".", label=optimizer)
+        scores = ("wordsim353", "simlex999", "analogies")
+        fig, axes = plt.subplots(len(scores), len(names), figsize=(2.6 * len(names), 2.3 * len(scores)),
+                                 sharex=key_x == "epoch", sharey="row", squeeze=False)
+        for row, key in zip(axes, scores):
+            for ax, optimizer in zip(row, names):
+                base = reference(optimizer)
+                if base != optimizer:
+                    ax.plot(curve(base, key_x), curve(base, key), marker=".", color="0.75")
+                ax.plot(curve(optimizer, key_x), curve(optimizer, key), marker=".", color="C0")
+                ax.set_title(optimizer if key == scores[0] else "", fontsize=9)
+            row[0].set_ylabel(key)
+        for ax in axes[-1]:
             ax.set_xlabel(xlabel)
-            ax.set_title(key)
-        axes[0].legend()
+        fig.suptitle(f"quality against {xlabel}; grey: SGD of the same engine", fontsize=10)
         fig.tight_layout()
         fig.savefig(os.path.join(out, name), dpi=110)
+        plt.close(fig)
 
 
 def report(rows, corpus, epochs, seeds, out):
