@@ -93,6 +93,43 @@ def test_projector_files_parse_one_row_per_word(model_file, tmp_path):
     assert (tmp_path / "from_bin" / "metadata.tsv").read_text().splitlines()[1] == f"{model.vocab.words[0]}\t"
 
 
+def test_tensorboard_serves_the_exported_projector(model_file, tmp_path):
+    """``tensorboard --logdir DIR`` (a real server) lists the embedding with its shape and metadata."""
+    import json
+    import socket
+    import sys
+    import time
+    import urllib.request
+
+    model_path, _, model = model_file
+    assert run("export", model_path, "--projector", tmp_path, "--limit", "300", "-q").returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path),
+                               "--port", str(port), "--host", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/data/plugin/projector"
+    try:
+        for _ in range(240):
+            try:
+                info = json.load(urllib.request.urlopen(f"{base}/info?run=.", timeout=5))
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("TensorBoard did not answer in 2 minutes")
+        (embedding,) = info["embeddings"]
+        assert embedding["tensorShape"] == [300, model.vectors.shape[1]]
+        name = urllib.request.quote(embedding["tensorName"])
+        metadata = urllib.request.urlopen(f"{base}/metadata?run=.&name={name}&num_rows=3").read().decode()
+        assert metadata.splitlines() == ["word\tcount"] + [
+            f"{w}\t{c}" for w, c in zip(model.vocab.words[:3], model.vocab.counts[:3])]
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_projector_refuses_a_word_the_tsv_cannot_hold(tmp_path):
     from gensim.models import KeyedVectors
 
