@@ -55,15 +55,23 @@ def split(corpus, directory):
 
 
 def example_sample(ids, starts, vocab, window, negative, n, seed):
-    """Up to n skip-gram examples (inputs, outputs) of a corpus, drawn by the training sampler."""
+    """Up to n skip-gram examples (inputs, outputs) of a corpus, drawn by the training sampler from
+    its sentences taken in a random order: a sample of the whole corpus, whatever its size.  (Taken
+    in file order, the examples came from the first sentences only: the first ~5% of a training
+    file and all of a held-out file ten times smaller, which were not measured alike.)"""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(starts) - 1)
+    lengths = np.diff(starts)[order]
+    shuffled = (np.concatenate([ids[starts[s]:starts[s + 1]] for s in order]),
+                np.concatenate([[0], np.cumsum(lengths)]).astype(starts.dtype))
     tables = (vocab.keep_thresholds(1e-3),) + tuple(vocab.negative_table(0.75))
     capacity = max(n, 2 * window * MAX_SENTENCE) + 2 * window * MAX_SENTENCE
     inputs = np.empty(capacity, np.int32)
     outputs = np.empty((capacity, negative + 1), np.int32)
     cursor = np.array([0, seed_states(seed, 1)[0]], dtype=np.uint64)
-    made, _, _ = skipgram_examples(tables, (ids, starts), cursor, (window, negative),
+    made, _, _ = skipgram_examples(tables, shuffled, cursor, (window, negative),
                                    np.empty(MAX_SENTENCE, np.int32), inputs, outputs)
-    keep = np.random.default_rng(seed).permutation(made)[:n]
+    keep = rng.permutation(made)[:n]
     return inputs[keep], outputs[keep]
 
 
@@ -83,8 +91,9 @@ def sgns_loss(syn0, syn1neg, sample):
 class Recorder:
     """A progress reporter for ``Trainer`` that measures the model after every epoch."""
 
-    def __init__(self, optimizer, seed, model_ref, samples, rows):
+    def __init__(self, optimizer, seed, model_ref, samples, rows, last_epoch=None):
         self.optimizer, self.seed, self.model_ref, self.samples, self.rows = optimizer, seed, model_ref, samples, rows
+        self.last_epoch = last_epoch  # measure only after this epoch (None: after every epoch)
         self.train_seconds = 0.0
 
     def compiled(self, seconds):
@@ -96,6 +105,8 @@ class Recorder:
     def epoch_end(self, stats):
         model = self.model_ref[0]
         self.train_seconds += stats.seconds
+        if self.last_epoch is not None and stats.epoch != self.last_epoch:
+            return
         scores = evaluate(model.wv)
         model.wv.norms = None
         self.rows.append({
@@ -111,8 +122,9 @@ class Recorder:
               f"an {r['analogies']:.4f} ({self.train_seconds:.1f}s)", file=sys.stderr, flush=True)
 
 
-def keras_run(train_path, held_path, optimizer, epochs, seed, rows):
-    """One Keras fit (``keras/train.py``'s settings), measured after every epoch like the engine."""
+def keras_run(train_path, held_path, optimizer, epochs, seed, rows, every_epoch=True):
+    """One Keras fit (``keras/train.py``'s settings), measured after every epoch (or the last) like
+    the engine."""
     import keras
 
     from w2v_fastopt import load_corpus
@@ -132,6 +144,8 @@ def keras_run(train_path, held_path, optimizer, epochs, seed, rows):
 
     def end(epoch, logs=None):
         clock["seconds"] += time.perf_counter() - clock["start"]
+        if not every_epoch and epoch + 1 != epochs:
+            return
         model = holder["model"]
         syn0, syn1neg = model.input_vectors.numpy(), model.output_vectors.numpy()
         scores = evaluate(model.to_keyed_vectors(vocab.words))
@@ -154,6 +168,22 @@ def keras_run(train_path, held_path, optimizer, epochs, seed, rows):
                  callbacks=[Hold(), keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)])
 
 
+def engine_run(train_path, held_path, optimizer, epochs, seed, workers, rows, every_epoch=True, alpha=0.025):
+    """One Numba-engine run on word2vec.c's pair stream, measured after every epoch (or the last);
+    ``alpha`` decays linearly to alpha/250 (the defaults' 0.025 -> 0.0001)."""
+    model = Trainer(epochs=epochs, seed=seed, workers=workers, optimizer=optimizer, alpha=alpha,
+                    min_alpha=alpha / 250, shared_negatives=False)  # SGD on the pair stream the others walk
+    model.build_vocab(corpus_file=train_path)
+    vocab = model.vocab
+    ids, starts = model._corpus
+    held = read_corpus_file(held_path, vocabulary=[w.encode() for w in vocab.words])
+    samples = (example_sample(ids, starts, vocab, 5, 5, EVAL_EXAMPLES, 1000 + seed),
+               example_sample(held.ids, held.starts, vocab, 5, 5, EVAL_EXAMPLES, 2000 + seed))
+    model.progress = Recorder(optimizer, seed, [model], samples, rows, None if every_epoch else epochs)
+    model.train()
+    return model, samples
+
+
 def run(corpus, epochs, seeds, workers, with_keras=False):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,16 +193,7 @@ def run(corpus, epochs, seeds, workers, with_keras=False):
                 for optimizer in KERAS_OPTIMIZERS:
                     keras_run(train_path, held_path, optimizer, epochs, seed, rows)
             for optimizer in OPTIMIZERS:
-                model = Trainer(epochs=epochs, seed=seed, workers=workers, optimizer=optimizer,
-                                 shared_negatives=False)  # SGD on the pair stream the others walk
-                model.build_vocab(corpus_file=train_path)
-                vocab = model.vocab
-                ids, starts = model._corpus
-                held = read_corpus_file(held_path, vocabulary=[w.encode() for w in vocab.words])
-                samples = (example_sample(ids, starts, vocab, 5, 5, EVAL_EXAMPLES, 1000 + seed),
-                           example_sample(held.ids, held.starts, vocab, 5, 5, EVAL_EXAMPLES, 2000 + seed))
-                model.progress = Recorder(optimizer, seed, [model], samples, rows)
-                model.train()
+                engine_run(train_path, held_path, optimizer, epochs, seed, workers, rows)
     return rows
 
 
