@@ -9,8 +9,8 @@ lower one on data/?  Measurements, not guesses.
    float64, the SGD step p - α k1 and the Heun step p - α/2 (k1 + k2), k2 the gradient at the SGD
    step's end, at several α.  Reported: ρ = Σ<Δheun, Δsgd> / Σ|Δsgd|² (Heun's step measured along
    SGD's: its effective learning rate relative to SGD's), |Δheun| / |Δsgd|, the pairs' loss
-   decrease with Heun over that with SGD, and how much more Heun's step grows the pair's squared
-   norms (|u|² + Σ|t_o|²) than SGD's, relative to SGD's growth.
+   decrease with Heun over that with SGD, and how much each step grows the pairs' squared norms
+   (|u|² + Σ|t_o|², summed over the examples, relative to that sum): SGD's, and Heun's minus SGD's.
 2. **Whole runs.**  Heun and SGD (2 workers, E epochs, each seed), and three controls: SGD with
    alpha = ρ·0.025 (if Heun were SGD with a shorter step, this would end where Heun ends), SGD at
    0.0125 (which way the final losses move with the learning rate), and SGD's final vectors
@@ -49,7 +49,8 @@ def pair_gradients(u, t, y):
 
 def one_step(syn0, syn1neg, sample, alpha):
     """SGD's and Heun's step on each example alone, from the same weights: (ρ, step norm ratio, loss
-    decrease ratio, Heun's growth of the squared norms over SGD's, minus 1), sums over examples."""
+    decrease ratio, SGD's step's growth of Σ(|u|² + Σ|t_o|²) relative to it, Heun's growth minus
+    SGD's), sums over examples."""
     inputs, outputs = sample
     u = syn0[inputs].astype(np.float64)
     t = syn1neg[outputs].astype(np.float64)
@@ -65,10 +66,12 @@ def one_step(syn0, syn1neg, sample, alpha):
     drop_sgd = loss0 - pair_gradients(u + su, t + st, y)[0]
     drop_heun = loss0 - pair_gradients(u + hu, t + ht, y)[0]
 
+    size = (u ** 2).sum() + (t ** 2).sum()
+
     def growth(du, dt):
-        return ((u + du) ** 2).sum() + ((t + dt) ** 2).sum() - (u ** 2).sum() - (t ** 2).sum()
+        return (((u + du) ** 2).sum() + ((t + dt) ** 2).sum() - size) / size
     return (along.sum() / sgd_sq.sum(), np.sqrt(heun_sq.sum() / sgd_sq.sum()),
-            drop_heun.sum() / drop_sgd.sum(), growth(hu, ht) / growth(su, st) - 1.0)
+            drop_heun.sum() / drop_sgd.sum(), growth(su, st), growth(hu, ht) - growth(su, st))
 
 
 def mean_norms(model, sample):
@@ -116,6 +119,7 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--epochs", type=int, nargs="+", default=[5, 10])
     p.add_argument("--out", default=os.path.join(HERE, "results"))
+    p.add_argument("--steps-only", action="store_true", help="part 1 only (to heun_steps.md)")
     a = p.parse_args()
     lines = ["# Heun against SGD: one step on the same pairs, and SGD at Heun's effective learning rate\n",
              f"`python bench/heun_mechanism.py --corpora {' '.join(os.path.relpath(c, ox.ROOT) for c in a.corpora)} "
@@ -123,8 +127,9 @@ def main():
              "## 1. One step from the same weights (20,000 training examples, each alone, float64)\n",
              "Weights of a 5-epoch SGD run (2 workers, seed 1) after epoch 1 and epoch 5.  ρ: Heun's step "
              "projected on SGD's, over SGD's length (the effective learning rate relative to SGD's).\n",
-             "| corpus | after epoch | α | ρ | ‖Δheun‖/‖Δsgd‖ | loss drop heun/sgd | norm growth heun/sgd - 1 |",
-             "|---|---|---|---|---|---|---|"]
+             "| corpus | after epoch | α | ρ | ‖Δheun‖/‖Δsgd‖ | loss drop heun/sgd | norm² growth, SGD "
+             "| norm² growth, Heun minus SGD |",
+             "|---|---|---|---|---|---|---|---|"]
     rho = {}
     with tempfile.TemporaryDirectory() as tmp:
         splits = {}
@@ -132,12 +137,19 @@ def main():
             folder = os.path.join(tmp, str(i))
             os.makedirs(folder)
             splits[corpus] = ox.split(corpus, folder)
-            for name, epoch, alpha, r, norm, drop, grow in step_table(corpus, splits[corpus][0], a.seeds[0]):
-                lines.append(f"| {name} | {epoch} | {alpha} | {r:.4f} | {norm:.4f} | {drop:.4f} | {grow:+.2%} |")
+            for name, epoch, alpha, r, norm, drop, grow, extra in step_table(corpus, splits[corpus][0], a.seeds[0]):
+                lines.append(f"| {name} | {epoch} | {alpha} | {r:.4f} | {norm:.4f} | {drop:.4f} | {grow:+.3e} "
+                             f"| {extra:+.3e} |")
                 if epoch == 1 and alpha == 0.025:
                     rho[corpus] = r
             print("\n".join(lines[-2 * len(ALPHAS):]), file=sys.stderr, flush=True)
 
+        if a.steps_only:
+            text = "\n".join(lines) + "\n"
+            with open(os.path.join(a.out, "heun_steps.md"), "w") as f:
+                f.write(text)
+            print(text)
+            return
         lines += ["\n## 2. Whole runs: Heun, SGD, and three controls\n",
                   "After E epochs, 2 workers; means over seeds "
                   f"{', '.join(map(str, a.seeds))} (losses: min to max in brackets).  ‖u‖, ‖t‖: mean norm of "
