@@ -180,10 +180,9 @@ def plots(rows, out):
             if row == len(keys) - 1:
                 ax.set_xlabel("epochs of the run")
                 ax.set_xticks(epochs)
-    axes[0][-1].legend(fontsize=7)
+    _legend(fig, axes)
     fig.suptitle("each optimizer minus SGD of its engine after its run's last epoch "
                  "(line: mean over seeds, band: min to max)", fontsize=10)
-    fig.tight_layout()
     fig.savefig(os.path.join(out, "grid_loss.png"), dpi=110)
     plt.close(fig)
 
@@ -212,12 +211,21 @@ def plots(rows, out):
                 ax.set_ylabel(key)
             if row == len(scores) - 1:
                 ax.set_xlabel("training seconds")
-    axes[0][-1].legend(fontsize=7)
+    _legend(fig, axes)
     fig.suptitle("quality against training time: one point per run (E = 1, 3, 5, 10 epochs), mean over seeds",
                  fontsize=10)
-    fig.tight_layout()
     fig.savefig(os.path.join(out, "grid_quality_vs_time.png"), dpi=110)
     plt.close(fig)
+
+
+def _legend(fig, axes):
+    """One legend for every panel's lines (a panel may lack some optimizers), under the panels."""
+    seen = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=len(seen), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
 
 
 def main():
