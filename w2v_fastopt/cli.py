@@ -437,11 +437,11 @@ def _evaluate(args):
 
 def _similar(args):
     from .evaluate import load_vectors
-    from .neighbours import check_known, format_table, similar
+    from .neighbours import check_known, format_table
 
     wv = load_vectors(args.vectors)
     check_known(wv, args.words, args.vectors)
-    tables = [format_table(f"nearest to {w}:", similar(wv, w, args.topn, args.limit))
+    tables = [format_table(f"nearest to {w}:", wv.most_similar(w, topn=args.topn, restrict_vocab=args.limit))
               for w in args.words]
     with _stdout_errors():
         print("\n\n".join(tables))
@@ -460,32 +460,32 @@ def _analogy(args):
 
 
 def _export(args):
-    from .evaluate import load_vectors, vectors_format
+    from .evaluate import counts_known, load_vectors
     from .projector import export_projector
 
-    counts_known = vectors_format(args.vectors) in ("model", "pickle")
     wv = load_vectors(args.vectors)
+    real_counts = counts_known(args.vectors, wv)
     name = os.path.basename(args.vectors)
-    paths = export_projector(wv, args.projector, counts_known, args.limit, name, [args.vectors])
+    paths = export_projector(wv, args.projector, real_counts, args.limit, name, [args.vectors])
     if not args.quiet:
         n = len(wv) if args.limit is None else min(args.limit, len(wv))
         print(f"wrote {n:,} vectors of {wv.vector_size} dimensions to {', '.join(paths)}"
-              + ("" if counts_known else " (the count column is empty: a word2vec file has no counts)")
+              + ("" if real_counts else " (the count column is empty: a word2vec file has no counts)")
               + f"; view them with: tensorboard --logdir {args.projector}", file=sys.stderr)
 
 
 def _map(args):
-    from .evaluate import load_vectors, vectors_format
+    from .evaluate import counts_known, load_vectors
     from .viz import check_map_output, write_map
 
     check_map_output(args.output, args.method, [args.vectors])
-    counts_known = vectors_format(args.vectors) in ("model", "pickle")
     wv = load_vectors(args.vectors)
     if not args.quiet:
         print(f"laying out the {min(args.words, len(wv)):,} most frequent words of {args.vectors} "
               f"with {args.method} ...", file=sys.stderr)
     n = write_map(wv, args.output, args.words, args.method, args.seed, args.labels,
-                  counts_known=counts_known, progress=not args.quiet, inputs=[args.vectors])
+                  counts_known=counts_known(args.vectors, wv), progress=not args.quiet,
+                  inputs=[args.vectors])
     if not args.quiet:
         print(f"wrote a map of {n:,} words to {args.output}", file=sys.stderr)
 

@@ -91,6 +91,12 @@ def vectors_format(path):
     return "binary" if _looks_binary(path) else "text"
 
 
+def counts_known(path, wv):
+    """True if ``wv`` (loaded from ``path``) holds the words' true counts: a ``Trainer.save`` model
+    or a gensim pickle that has them; gensim makes counts up for word2vec files."""
+    return vectors_format(path) in ("model", "pickle") and "count" in wv.expandos
+
+
 def _looks_binary(path):
     with gensim_open(path, "rb") as f:  # decompresses .gz/.bz2 by suffix, as gensim's loader will
         head = f.read(4096)

@@ -6,14 +6,6 @@ What ``w2v-fastopt similar`` and ``w2v-fastopt analogy`` print; the vectors come
 import difflib
 
 
-class UnknownWords(ValueError):
-    """Words not in the vocabulary; the message names each one and its nearest spellings."""
-
-    def __init__(self, message, words):
-        super().__init__(message)
-        self.words = words
-
-
 SPELLING_SEARCH = 100_000  # the most frequent words searched for a near spelling (difflib is O(V))
 
 
@@ -27,7 +19,8 @@ def spellings(wv, word, n=3):
 
 
 def check_known(wv, words, source):
-    """Raise ``UnknownWords`` naming each of ``words`` that ``wv`` lacks (``source``: the file)."""
+    """Raise ValueError naming each of ``words`` that ``wv`` lacks, with its nearest spellings
+    (``source``: the file)."""
     missing = [w for w in dict.fromkeys(words) if w not in wv.key_to_index]
     if not missing:
         return
@@ -35,14 +28,7 @@ def check_known(wv, words, source):
     for w in missing:
         near = spellings(wv, w)
         parts.append(f"{w!r}" + (f" (did you mean {', '.join(map(repr, near))}?)" if near else ""))
-    raise UnknownWords(f"{source}: not in the vocabulary of {len(wv):,} words: {'; '.join(parts)}",
-                       missing)
-
-
-def similar(wv, word, topn=10, restrict_vocab=None):
-    """The ``topn`` words nearest to ``word`` by cosine: list of (word, similarity), best first.
-    ``restrict_vocab``: search only the N most frequent words (gensim's meaning)."""
-    return wv.most_similar(word, topn=topn, restrict_vocab=restrict_vocab)
+    raise ValueError(f"{source}: not in the vocabulary of {len(wv):,} words: {'; '.join(parts)}")
 
 
 def analogy(wv, a, b, c, topn=10, cosmul=False, restrict_vocab=None):
