@@ -11,12 +11,15 @@ lower one on data/?  Measurements, not guesses.
    SGD's: its effective learning rate relative to SGD's), |Δheun| / |Δsgd|, the pairs' loss
    decrease with Heun over that with SGD, and how much each step grows the pairs' squared norms
    (|u|² + Σ|t_o|², summed over the examples, relative to that sum): SGD's, and Heun's minus SGD's.
-2. **Whole runs.**  Heun and SGD (2 workers, E epochs, each seed), and three controls: SGD with
+2. **Whole runs.**  Heun and SGD (2 workers, E epochs, each seed), and four controls: SGD with
    alpha = ρ·0.025 (if Heun were SGD with a shorter step, this would end where Heun ends), SGD at
    0.0125 (which way the final losses move with the learning rate), and SGD's final vectors
    rescaled to Heun's mean row norms (syn0 and syn1neg each by one factor; cosines, hence the
-   scores, do not change): how much of Heun's loss difference the norms alone account for.
-Writes OUT/heun_mechanism.md and prints it.
+   scores, do not change): how much of Heun's loss difference the norms alone account for; and
+   ``sgd+radial``, SGD plus only the row-lengthening part of Heun's step (``solvers.radial_pair``):
+   if it ends where Heun ends, that term is the cause.
+Writes OUT/heun_mechanism.md and prints it; ``--controls sgd+radial`` runs part 2 with that control
+alone (no part 1) and writes OUT/heun_radial.md.
 """
 import argparse
 import os
@@ -32,6 +35,7 @@ sys.path.insert(0, HERE)
 import overfit_experiment as ox  # noqa: E402
 
 ALPHAS = (0.05, 0.025, 0.0125, 0.00625)
+CONTROLS = ("sgd@ρ", "sgd@0.0125", "sgd+radial")
 PAIRS = 20_000
 
 
@@ -120,10 +124,16 @@ def main():
     p.add_argument("--epochs", type=int, nargs="+", default=[5, 10])
     p.add_argument("--out", default=os.path.join(HERE, "results"))
     p.add_argument("--steps-only", action="store_true", help="part 1 only (to heun_steps.md)")
+    p.add_argument("--controls", nargs="+", choices=CONTROLS, default=list(CONTROLS),
+                   help="the part 2 controls to run (without sgd@ρ, part 1 is skipped)")
     a = p.parse_args()
+    runs = [("heun", "heun", None), ("sgd", "sgd", None)] + [c for c in (
+        ("sgd@ρ", "sgd", "ρ"), ("sgd@0.0125", "sgd", 0.0125), ("sgd+radial", "sgd+radial", None))
+        if c[0] in a.controls]
     lines = ["# Heun against SGD: one step on the same pairs, and SGD at Heun's effective learning rate\n",
              f"`python bench/heun_mechanism.py --corpora {' '.join(os.path.relpath(c, ox.ROOT) for c in a.corpora)} "
-             f"--seeds {' '.join(map(str, a.seeds))} --epochs {' '.join(map(str, a.epochs))}`\n",
+             f"--seeds {' '.join(map(str, a.seeds))} --epochs {' '.join(map(str, a.epochs))}"
+             + ("" if a.controls == list(CONTROLS) else f" --controls {' '.join(a.controls)}") + "`\n",
              "## 1. One step from the same weights (20,000 training examples, each alone, float64)\n",
              "Weights of a 5-epoch SGD run (2 workers, seed 1) after epoch 1 and epoch 5.  ρ: Heun's step "
              "projected on SGD's, over SGD's length (the effective learning rate relative to SGD's).\n",
@@ -137,12 +147,14 @@ def main():
             folder = os.path.join(tmp, str(i))
             os.makedirs(folder)
             splits[corpus] = ox.split(corpus, folder)
+            if "sgd@ρ" not in a.controls and not a.steps_only:
+                continue
             for name, epoch, alpha, r, norm, drop, grow, extra in step_table(corpus, splits[corpus][0], a.seeds[0]):
                 lines.append(f"| {name} | {epoch} | {alpha} | {r:.4f} | {norm:.4f} | {drop:.4f} | {grow:+.3e} "
                              f"| {extra:+.3e} |")
                 if epoch == 1 and alpha == 0.025:
                     rho[corpus] = r
-            print("\n".join(lines[-2 * len(ALPHAS):]), file=sys.stderr, flush=True)
+                print(lines[-1], file=sys.stderr, flush=True)
 
         if a.steps_only:
             text = "\n".join(lines) + "\n"
@@ -150,12 +162,15 @@ def main():
                 f.write(text)
             print(text)
             return
-        lines += ["\n## 2. Whole runs: Heun, SGD, and three controls\n",
+        if "sgd@ρ" not in a.controls:
+            lines = lines[:2]
+        lines += ["\n## 2. Whole runs: Heun, SGD, and controls\n",
                   "After E epochs, 2 workers; means over seeds "
                   f"{', '.join(map(str, a.seeds))} (losses: min to max in brackets).  ‖u‖, ‖t‖: mean norm of "
                   "the syn0 and syn1neg rows of the training sample's examples.  `sgd@x`: SGD with alpha = x, "
                   "min_alpha = x/250; ρ from part 1 (after epoch 1, α = 0.025); `sgd rescaled`: SGD's final "
-                  "vectors with syn0 and syn1neg each multiplied by Heun's mean norm over SGD's (same seed).\n",
+                  "vectors with syn0 and syn1neg each multiplied by Heun's mean norm over SGD's (same seed); "
+                  "`sgd+radial`: SGD plus only Heun's row-lengthening term.\n",
                   "| corpus | E | run | train loss | held-out loss | WordSim-353 | SimLex-999 | analogies "
                   "| ‖u‖ | ‖t‖ |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
@@ -164,9 +179,8 @@ def main():
                 table = {}
                 for seed in a.seeds:
                     models = {}
-                    for label, optimizer, alpha in (("heun", "heun", 0.025), ("sgd", "sgd", 0.025),
-                                                    ("sgd@ρ", "sgd", rho[corpus] * 0.025),
-                                                    ("sgd@0.0125", "sgd", 0.0125)):
+                    for label, optimizer, alpha in runs:
+                        alpha = rho[corpus] * 0.025 if alpha == "ρ" else alpha or 0.025
                         rows = []
                         model, samples = ox.engine_run(*splits[corpus], optimizer, e, seed, 2, rows,
                                                        every_epoch=False, alpha=alpha)
@@ -181,7 +195,9 @@ def main():
                     table.setdefault("sgd rescaled", []).append(
                         {**sgd, "train_loss": ox.sgns_loss(scaled0, scaled1, samples[0]),
                          "heldout_loss": ox.sgns_loss(scaled0, scaled1, samples[1]), "u": heun["u"], "t": heun["t"]})
-                for label in ("heun", "sgd", "sgd rescaled", "sgd@ρ", "sgd@0.0125"):
+                for label in ("heun", "sgd", "sgd rescaled", "sgd@ρ", "sgd@0.0125", "sgd+radial"):
+                    if label not in table:
+                        continue
                     rows = table[label]
 
                     def show(key, digits, spread=False):
@@ -195,7 +211,8 @@ def main():
                     print(lines[-1], file=sys.stderr, flush=True)
     text = "\n".join(lines) + "\n"
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "heun_mechanism.md"), "w") as f:
+    name = "heun_mechanism.md" if "sgd@ρ" in a.controls else "heun_radial.md"
+    with open(os.path.join(a.out, name), "w") as f:
         f.write(text)
     print(text)
 

@@ -141,7 +141,7 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
     """The pair-stream rules over ``jobs``, updating float32 ``syn0``/``syn1neg`` in place:
     rule "sgd" (word2vec.c's step; with ``hs`` = (syn1, points, codes, lengths) hierarchical softmax's
     too, and negative sampling's only when syn1neg has rows), "heun"/"rk4" (``runge_kutta_step`` on
-    each pair) or "softbatch"
+    each pair), "sgd+radial" (SGD plus Heun's radial terms, ``solvers.radial_pair``) or "softbatch"
     (the SGD steps of ``accumulate`` pairs taken at the same weights, applied together; what is
     left at the end of a job is applied then).  Returns (pairs, summed loss, final rng state)."""
     rng = XorShift(state)
@@ -176,6 +176,15 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
             syn1neg[outputs] = new1[outputs]
             continue
         du, dts = sgns_gradient(u, T, labels)
+        if rule == "sgd+radial":  # SGD plus Heun's α²/2 G² row-lengthening terms, per distinct row
+            rows = list(dict.fromkeys(outputs))
+            g = [sigmoid(float(u @ t)) - y for t, y in zip(T, labels)]
+            G = {r: sum(c for t, c in zip(outputs, g) if t == r) for r in rows}
+            for r in rows:
+                syn1neg[r] = ((1 + alpha ** 2 / 2 * G[r] ** 2) * syn1neg[r].astype(np.float64)
+                              - alpha * G[r] * u).astype(np.float32)
+            syn0[word] = ((1 + alpha ** 2 / 2 * sum(v ** 2 for v in G.values())) * u - alpha * du).astype(np.float32)
+            continue
         step = (word, outputs, float(alpha) * du, [float(alpha) * dt for dt in dts])
         kept.append(step)
         if len(kept) == accumulate:

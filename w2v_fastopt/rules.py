@@ -18,7 +18,7 @@ import numpy as np
 from .kernels.cbow import cbow_word2vec
 from .kernels.hs import PATH_CHUNK, cbow_hs, sg_hs
 from .kernels.sgns import sgns_shared, sgns_word2vec
-from .kernels.solvers import sgns_heun, sgns_runge_kutta, sgns_soft_batch
+from .kernels.solvers import sgns_heun, sgns_radial, sgns_runge_kutta, sgns_soft_batch
 from .tableaus import tableau_arrays
 
 ACCUMULATE = 4  # soft batch: pairs (Numba) or batches (Keras) per update when not given
@@ -49,6 +49,7 @@ class Rule:
     help: str    # one line for --help
     sg: bool = True  # skip-gram; False: CBOW
     hs: bool = False  # hierarchical softmax (kernels/hs.py): weights carry the tree, syn1neg may be empty
+    control: bool = False  # a measurement control for bench/, not an optimizer: not in OPTIMIZERS
 
 
 def size(n, limit):
@@ -97,6 +98,10 @@ def _heun_scratch(alloc, dim, window, negative, accumulate):
     return (alloc(dim, np.float32), alloc(dim, np.float32)) + tuple(alloc(k1, np.float32) for _ in range(4))
 
 
+def _radial_scratch(alloc, dim, window, negative, accumulate):
+    return (alloc(dim, np.float32), alloc(negative + 1, np.float32), alloc(negative + 1, np.float32))
+
+
 def _rk4_scratch(alloc, dim, window, negative, accumulate):
     a, b = tableau_arrays("rk4")
     s, k1 = len(b), negative + 1
@@ -123,16 +128,20 @@ RULES = (
          hs=True),
     Rule("sgd", False, cbow_hs, _cbow_hs_scratch, _vector_size,
          "CBOW, hierarchical softmax", "sg=0 hs=1: CBOW over word2vec.c's Huffman tree", sg=False, hs=True),
+    Rule("sgd+radial", False, sgns_radial, _radial_scratch, _vector_size,
+         "SGD + Heun's radial term", "SGD plus only the row-lengthening part of Heun's step (a control)",
+         control=True),
 )
 
-OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES))
+OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES if not rule.control))
+CONTROLS = tuple(rule.optimizer for rule in RULES if rule.control)
 
 
 def find_rule(optimizer, shared_negatives=None, sg=True, hs=False):
-    """The Rule for ``optimizer`` (one of OPTIMIZERS), the architecture (``sg`` True: skip-gram,
+    """The Rule for ``optimizer`` (one of OPTIMIZERS or CONTROLS), the architecture (``sg`` True: skip-gram,
     False: CBOW) and the output layer (``hs`` True: hierarchical softmax); ``shared_negatives`` None
     takes the first (default) kernel.  ValueError for an unknown name or a combination with no kernel."""
-    if optimizer not in OPTIMIZERS:
+    if optimizer not in OPTIMIZERS + CONTROLS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     rules = [rule for rule in RULES
              if rule.optimizer == optimizer and rule.sg == bool(sg) and rule.hs == bool(hs)]

@@ -24,6 +24,9 @@ occurrences' terms, at trial points and in the final step (as the Keras variant'
 ``keras/model.py``, does for a batch; both are tested against one float64 reference).  A stage
 evaluates only this pair's rows, so Heun costs about two SGD steps, RK4 about four.
 
+**SGD plus Heun's radial term** (``radial_pair``): a control for measuring why Heun differs from
+SGD, not an optimizer (``rules.CONTROLS``).
+
 **Soft batch** (``soft_batch_pair``, ``soft_batch_flush``): the SGD steps of K consecutive pairs
 (K = ``accumulate``) are computed at the same weights (nothing moves meanwhile), kept, and applied
 together: Σ of K per-pair steps, each with its own α (word2vec's per-pair learning rate, so K = 1 is
@@ -208,6 +211,82 @@ def sgns_heun(weights, tables, corpus, job, params, thread, sizes):
     Arguments and result as ``walk.walk``; scratch as ``heun_pair``'s; sizes = ((None,) * d,).
     """
     return walk(each_pair, heun_pair, weights, tables, corpus, job, params, thread, sizes)
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def radial_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
+    """SGD's step plus only the radial part of Heun's: a measurement control (``bench/heun_mechanism.py``
+    asks whether this term is what makes Heun differ from SGD), not an optimizer.
+
+    Heun's step expanded in α: k² = ∇L(p - α k¹) = k¹ - α H k¹ + O(α²), so
+
+        p - α/2 (k¹ + k²) = p - α k¹ + α²/2 H k¹ + O(α³).
+
+    For one pair, with s_o = σ'(f_o), G_r = Σ of g over the occurrences of output row r (Σ_r over
+    the distinct rows) and k¹ = (k_u, G_r u), the Hessian's off-diagonal block being
+    ∂²L/∂u∂t_o = g_o I + s_o t_o uᵀ:
+
+        (H k¹)_u   = Σ_o s_o (k_u·t_o + G_o |u|²) t_o  +  (Σ_r G_r²) u
+        (H k¹)_t_r = Σ_{o in r} s_o (k_u·t_o + G_r |u|²) u  +  G_r Σ_{p not in r} g_p t_p  +  G_r² t_r
+
+    The last term of each is along the row itself with a positive coefficient: it lengthens every
+    row the pair touches, by α²/2 times the squared gradient coefficient.  This rule takes SGD's step
+    and only that term, everything at the start point (as Heun, unlike word2vec.c's SGD, which
+    reads a repeated output row as the previous occurrence left it):
+
+        t_r <- (1 + α²/2 G_r²) t_r - α G_r u               (each distinct row once)
+        u   <- (1 + α²/2 Σ_r G_r²) u - α Σ_o g_o t_o
+
+    scratch: (k_u float32[d], g float32[K1], G float32[K1]; G[o] = 0 for a repeated occurrence).
+    """
+    syn0, syn1neg = weights
+    ku, g, same_sum = scratch
+    dim = len(sizes[0])
+    for o in range(m):
+        f = logit(syn0, word, syn1neg, outputs[o], dim)
+        sig = sigmoid(f)
+        label = o == 0
+        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        g[o] = sig - np.float32(label)
+    grow_u = np.float32(0.0)
+    for o in range(m):
+        same_sum[o] = 0.0
+        first = True
+        for p in range(o):
+            if outputs[p] == outputs[o]:
+                first = False
+        if first:
+            for p in range(o, m):
+                if outputs[p] == outputs[o]:
+                    same_sum[o] += g[p]
+            grow_u += same_sum[o] * same_sum[o]
+    for i in range(dim):
+        ku[i] = 0.0
+    for o in range(m):
+        t = outputs[o]
+        for i in range(dim):
+            ku[i] += g[o] * syn1neg[t, i]
+    half2 = np.float32(0.5) * alpha * alpha
+    for o in range(m):
+        if same_sum[o] != 0.0:
+            t = outputs[o]
+            scale = np.float32(1.0) + half2 * same_sum[o] * same_sum[o]
+            step = alpha * same_sum[o]
+            for i in range(dim):
+                syn1neg[t, i] = scale * syn1neg[t, i] - step * syn0[word, i]
+    scale = np.float32(1.0) + half2 * grow_u
+    for i in range(dim):
+        syn0[word, i] = scale * syn0[word, i] - alpha * ku[i]
+    return prod, loss
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sgns_radial(weights, tables, corpus, job, params, thread, sizes):
+    """word2vec.c's pair stream, each pair updated by SGD plus Heun's radial term (``radial_pair``).
+
+    Arguments and result as ``walk.walk``; scratch as ``radial_pair``'s; sizes = ((None,) * d,).
+    """
+    return walk(each_pair, radial_pair, weights, tables, corpus, job, params, thread, sizes)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
