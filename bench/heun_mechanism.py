@@ -33,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import overfit_experiment as ox  # noqa: E402
+from w2v_fastopt.train import Diverged  # noqa: E402
 
 ALPHAS = (0.05, 0.025, 0.0125, 0.00625)
 CONTROLS = ("sgd@ρ", "sgd@0.0125", "sgd+radial")
@@ -176,14 +177,19 @@ def main():
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for corpus in a.corpora:
             for e in a.epochs:
-                table = {}
+                table, diverged = {}, {}
                 for seed in a.seeds:
                     models = {}
                     for label, optimizer, alpha in runs:
                         alpha = rho[corpus] * 0.025 if alpha == "ρ" else alpha or 0.025
                         rows = []
-                        model, samples = ox.engine_run(*splits[corpus], optimizer, e, seed, 2, rows,
-                                                       every_epoch=False, alpha=alpha)
+                        try:
+                            model, samples = ox.engine_run(*splits[corpus], optimizer, e, seed, 2, rows,
+                                                           every_epoch=False, alpha=alpha)
+                        except Diverged as error:  # a control may: the report says where
+                            diverged.setdefault(label, []).append(f"seed {seed}: {error}")
+                            print(f"{label} seed {seed}: {error}", file=sys.stderr, flush=True)
+                            continue
                         row = rows[-1]
                         row["u"], row["t"] = mean_norms(model, samples[0])
                         table.setdefault(label, []).append(row)
@@ -196,6 +202,9 @@ def main():
                         {**sgd, "train_loss": ox.sgns_loss(scaled0, scaled1, samples[0]),
                          "heldout_loss": ox.sgns_loss(scaled0, scaled1, samples[1]), "u": heun["u"], "t": heun["t"]})
                 for label in ("heun", "sgd", "sgd rescaled", "sgd@ρ", "sgd@0.0125", "sgd+radial"):
+                    if label in diverged:
+                        lines.append(f"| {os.path.basename(corpus)} | {e} | {label} | diverged: "
+                                     f"{'; '.join(diverged[label])} |||||||")
                     if label not in table:
                         continue
                     rows = table[label]
