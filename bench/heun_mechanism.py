@@ -128,8 +128,8 @@ def main():
     p.add_argument("--controls", nargs="+", choices=CONTROLS, default=list(CONTROLS),
                    help="the part 2 controls to run (without sgd@ρ, part 1 is skipped)")
     a = p.parse_args()
-    runs = [("heun", "heun", None), ("sgd", "sgd", None)] + [c for c in (
-        ("sgd@ρ", "sgd", "ρ"), ("sgd@0.0125", "sgd", 0.0125), ("sgd+radial", "sgd+radial", None))
+    runs = [("heun", "heun", 0.025), ("sgd", "sgd", 0.025)] + [c for c in (
+        ("sgd@ρ", "sgd", "ρ"), ("sgd@0.0125", "sgd", 0.0125), ("sgd+radial", "sgd+radial", 0.025))
         if c[0] in a.controls]
     lines = ["# Heun against SGD: one step on the same pairs, and SGD at Heun's effective learning rate\n",
              f"`python bench/heun_mechanism.py --corpora {' '.join(os.path.relpath(c, ox.ROOT) for c in a.corpora)} "
@@ -181,7 +181,7 @@ def main():
                 for seed in a.seeds:
                     models = {}
                     for label, optimizer, alpha in runs:
-                        alpha = rho[corpus] * 0.025 if alpha == "ρ" else alpha or 0.025
+                        alpha = rho[corpus] * 0.025 if alpha == "ρ" else alpha
                         rows = []
                         try:
                             model, samples = ox.engine_run(*splits[corpus], optimizer, e, seed, 2, rows,
