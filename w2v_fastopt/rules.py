@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .kernels.cbow import cbow_word2vec
-from .kernels.hs import PATH_CHUNK, cbow_hs, sg_hs
+from .kernels.hs import HOT_NODES, PATH_CHUNK, cbow_hs, sg_hs
 from .kernels.sgns import sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_radial, sgns_runge_kutta, sgns_soft_batch
 from .tableaus import tableau_arrays
@@ -80,11 +80,13 @@ def _cbow_scratch(alloc, dim, window, negative, accumulate):
 
 
 def _hs_pair_scratch(alloc, dim, window, negative, accumulate):
-    return (alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32))
+    return (alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
+            alloc((HOT_NODES, dim), np.float32), alloc((HOT_NODES, dim), np.float32))
 
 
 def _cbow_hs_scratch(alloc, dim, window, negative, accumulate):
-    return (alloc(dim, np.float32), alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32))
+    return (alloc(dim, np.float32), alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
+            alloc((HOT_NODES, dim), np.float32), alloc((HOT_NODES, dim), np.float32))
 
 
 def _soft_batch_scratch(alloc, dim, window, negative, accumulate):

@@ -27,31 +27,87 @@ empty syn1neg (0 rows) and train the path alone.
 
 CBOW: u is h, the mean or sum of the context rows, and every context row takes e (e / cw for the
 sum), as ``cbow.py``'s negative-sampling update.
+
+The top of the tree, per thread.  Every example's path starts at the root, half of them pass a
+given node of depth 1, a quarter one of depth 2...: with two threads (Hogwild), both write the
+same top rows on nearly every example and their cache lines travel between the cores at every
+write (measured: 2 workers trained fewer words/s than 1).  So each thread trains its own copy of
+the ``HOT_NODES`` most visited inner nodes for the length of a job (~10,000 words, a few ms) and
+adds what it moved to syn1 at the job's end:
+
+    at the job's start:  local <- syn1[hot], snapshot <- syn1[hot]
+    during the job:      the path steps read and write local instead of syn1[hot]
+    at the job's end:    syn1[hot] <- local + (syn1[hot] - snapshot)
+
+The merge adds the thread's step (local - snapshot) to whatever syn1 holds by then, so the other
+threads' steps, merged meanwhile, are kept: the sum of the threads' steps, as Hogwild would give if
+no write were lost, each thread seeing the others' moves at job boundaries instead of at once.
+With one thread syn1[hot] equals the snapshot at the merge and takes local exactly: the same bits
+as training syn1 in place.  The nodes made last are the most visited (``prep.huffman_tree`` makes
+them in increasing count, the root last), so the hot nodes are the last ones, rows
+[V - 1 - HOT_NODES, V - 1) of syn1: no map is needed, a node t >= first is local[t - first].
 """
 import numpy as np
 from numba import njit
 
 from . import FASTMATH
 from .cbow import cbow_window
-from .sgns import dot, log_accumulate, output_row, sigmoid
+from .sgns import log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
 
 PATH_CHUNK = 64  # path nodes per sweep (a Huffman path of 64 nodes needs a corpus of ~2^44 words)
+HOT_NODES = 256  # inner nodes nearest the root each thread trains in its own copy (2 x 100 KB at d=100)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def hs_path(syn1, points, codes, length, u, neu1e, logits, alpha, dim, prod, loss):
+def hot_first(syn1, local):
+    """The first of the hot inner nodes: syn1 [V, d] has V - 1 inner nodes (its last row is
+    unused), the last local.shape[0] of them (all when fewer) are hot."""
+    return max(syn1.shape[0] - 1 - local.shape[0], 0)
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hot_load(syn1, local, snapshot):
+    """A thread's copy of the hot nodes at its job's start: local = snapshot = syn1[first:V-1]."""
+    first = hot_first(syn1, local)
+    for r in range(syn1.shape[0] - 1 - first):
+        for i in range(syn1.shape[1]):
+            local[r, i] = snapshot[r, i] = syn1[first + r, i]
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hot_merge(syn1, local, snapshot):
+    """The thread's step on the hot nodes into syn1 at its job's end: syn1 <- local + (syn1 -
+    snapshot), exactly local where no other thread has merged since the load."""
+    first = hot_first(syn1, local)
+    for r in range(syn1.shape[0] - 1 - first):
+        for i in range(syn1.shape[1]):
+            now = syn1[first + r, i]
+            moved = now - snapshot[r, i]
+            syn1[first + r, i] = local[r, i] if moved == 0 else local[r, i] + moved
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, dim, prod, loss):
     """The path's share of an SGD step for the input u [d]: e += Σ_b g_b v_b, v_b -= g_b u over the
     ``length`` nodes points[:length] (labels 1 - codes), PATH_CHUNK nodes at a time in three sweeps:
     all the chunk's logits (independent dot products, which the CPU overlaps), then σ and g, then the
     row updates.  The same numbers as one node after the other (``sgns.output_row`` on each): the
     nodes of a path are distinct rows and u does not move until the step ends, so no dot product
-    reads a row another node of the pair has moved.  logits: float32[2, PATH_CHUNK] scratch.
-    Returns (prod, loss)."""
+    reads a row another node of the pair has moved.  A hot node t (>= ``hot_first``) is the
+    thread's local[t - first], taken as a row view (choosing between the two matrices instead, and
+    indexing the choice, made the row loops 30% slower, measured).  logits: float32[2, PATH_CHUNK]
+    scratch.  Returns (prod, loss)."""
+    first = hot_first(syn1, local)
     for start in range(0, length, PATH_CHUNK):
         n = min(PATH_CHUNK, length - start)
         for b in range(n):
-            logits[0, b] = dot(u, syn1, points[start + b], dim)
+            t = points[start + b]
+            row = local[t - first] if t >= first else syn1[t]
+            f = np.float32(0.0)
+            for i in range(dim):
+                f += u[i] * row[i]
+            logits[0, b] = f
         for b in range(n):
             logits[1, b] = sigmoid(logits[0, b])
         for b in range(n):
@@ -62,16 +118,18 @@ def hs_path(syn1, points, codes, length, u, neu1e, logits, alpha, dim, prod, los
         for b in range(n):
             g = logits[1, b]
             t = points[start + b]
+            row = local[t - first] if t >= first else syn1[t]
             for i in range(dim):
-                neu1e[i] += g * syn1[t, i]
-                syn1[t, i] -= g * u[i]
+                neu1e[i] += g * row[i]
+                row[i] -= g * u[i]
     return prod, loss
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def hs_outputs(weights, u, neu1e, logits, outputs, m, alpha, dim, prod, loss):
+def hs_outputs(weights, u, neu1e, logits, local, outputs, m, alpha, dim, prod, loss):
     """e (neu1e [d]) and the output rows' steps for the input u [d] predicting w = outputs[0]: the
-    nodes of w's path (``hs_path``), then, when syn1neg has rows, outputs[:m] as negative sampling's.
+    nodes of w's path (``hs_path``, the hot ones in local), then, when syn1neg has rows, outputs[:m]
+    as negative sampling's.
     weights: (syn0, syn1neg, (syn1 float32[V, d], points int32[V, L], codes uint8[V, L],
     lengths int32[V])).  Returns (prod, loss)."""
     syn1neg = weights[1]
@@ -79,7 +137,7 @@ def hs_outputs(weights, u, neu1e, logits, outputs, m, alpha, dim, prod, loss):
     word = outputs[0]
     for i in range(dim):
         neu1e[i] = 0.0
-    prod, loss = hs_path(syn1, points[word], codes[word], lengths[word], u, neu1e, logits, alpha, dim,
+    prod, loss = hs_path(syn1, local, points[word], codes[word], lengths[word], u, neu1e, logits, alpha, dim,
                          prod, loss)
     if syn1neg.shape[0] > 0:
         for o in range(m):
@@ -91,11 +149,11 @@ def hs_outputs(weights, u, neu1e, logits, outputs, m, alpha, dim, prod, loss):
 def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """One skip-gram pair: input row ``word``, output word outputs[0] (the center) by its path (and
     the negatives outputs[1:m] when negative > 0), then u -= e.
-    scratch: (e float32[d], logits float32[2, PATH_CHUNK])."""
+    scratch: (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot float32[HOT_NODES, d])."""
     neu1e = scratch[0]
     dim = len(sizes[0])
     u = weights[0][word]
-    prod, loss = hs_outputs(weights, u, neu1e, scratch[1], outputs, m, alpha, dim, prod, loss)
+    prod, loss = hs_outputs(weights, u, neu1e, scratch[1], scratch[2], outputs, m, alpha, dim, prod, loss)
     for i in range(dim):
         u[i] -= neu1e[i]
     return prod, loss
@@ -103,21 +161,33 @@ def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
-    """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1], logits in scratch[2]."""
-    return hs_outputs(weights, scratch[0], scratch[1], scratch[2], outputs, m, alpha, len(sizes[0]), prod, loss)
+    """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1], logits in
+    scratch[2], the hot nodes in scratch[3]."""
+    return hs_outputs(weights, scratch[0], scratch[1], scratch[2], scratch[3], outputs, m, alpha, len(sizes[0]),
+                      prod, loss)
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
     pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
-    ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK]); sizes = ((None,) * d,)."""
-    return walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
+    ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
+    float32[HOT_NODES, d]: the hot nodes, loaded at the start and merged at the end); sizes = ((None,) * d,)."""
+    syn1, local, snapshot = weights[2][0], thread[3][2], thread[3][3]
+    hot_load(syn1, local, snapshot)
+    result = walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
+    hot_merge(syn1, local, snapshot)
+    return result
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
     center word (``cbow.cbow_window``).  Arguments and result as ``walk.walk``, weights as
-    ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK]); sizes = ((None,) * d,)."""
-    return walk(cbow_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
+    ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
+    float32[HOT_NODES, d]: as ``sg_hs``); sizes = ((None,) * d,)."""
+    syn1, local, snapshot = weights[2][0], thread[3][3], thread[3][4]
+    hot_load(syn1, local, snapshot)
+    result = walk(cbow_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
+    hot_merge(syn1, local, snapshot)
+    return result
