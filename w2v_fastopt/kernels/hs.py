@@ -96,7 +96,8 @@ def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, dim, pr
     nodes of a path are distinct rows and u does not move until the step ends, so no dot product
     reads a row another node of the pair has moved.  A hot node t (>= ``hot_first``) is the
     thread's local[t - first], taken as a row view (choosing between the two matrices instead, and
-    indexing the choice, made the row loops 30% slower, measured).  logits: float32[2, PATH_CHUNK]
+    indexing the choice, made the row loops 30% slower; the same view returned by a helper function,
+    35% slower, same bits: the choice is written out in both sweeps, measured).  logits: float32[2, PATH_CHUNK]
     scratch.  Returns (prod, loss)."""
     first = hot_first(syn1, local)
     for start in range(0, length, PATH_CHUNK):
