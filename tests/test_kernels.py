@@ -13,8 +13,7 @@ from w2v_fastopt.kernels.prep import huffman_tree
 from w2v_fastopt.kernels.rng import rng_next, seed_states
 from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
 from w2v_fastopt.kernels.sgns import sigmoid
-from w2v_fastopt.kernels.walk import MAX_SENTENCE
-from w2v_fastopt.rules import RULES, find_rule
+from w2v_fastopt.rules import RULES, find_rule, thread_arrays
 from w2v_fastopt.train import kernel_weights
 from w2v_fastopt.vocab import build_vocab
 
@@ -83,10 +82,12 @@ def _tiny_problem(seed, vocab_size=25, dim=16, sample=0.02):
 
 
 def _thread(rule, state, dim, window, negative, accumulate):
-    scratch = rule.scratch(lambda shape, dtype: np.zeros(shape, dtype), dim, window, negative, accumulate)
+    thread = thread_arrays(rule, lambda shape, dtype: np.zeros(shape, dtype), state, dim, window, negative,
+                           accumulate)
     if rule.hs:  # 10 hot nodes of the tiny tree's 24: the paths go from syn1 to the thread's copy
-        scratch = scratch[:-2] + (np.zeros((10, dim), np.float32), np.zeros((10, dim), np.float32))
-    return (state, np.empty(MAX_SENTENCE, np.int32), np.empty(negative + 1, np.int64), scratch)
+        scratch = thread[3][:-2] + (np.zeros((10, dim), np.float32), np.zeros((10, dim), np.float32))
+        thread = thread[:3] + (scratch,)
+    return thread
 
 
 def rule_id(rule):

@@ -40,7 +40,7 @@ from .kernels.sampling import build_alias_table
 from .kernels.walk import MAX_SENTENCE
 from .params import Params
 from .prepare import load_corpus
-from .rules import find_rule
+from .rules import find_rule, thread_arrays
 from .train import Position, job_boundaries, kernel_weights, private
 from .train import train as run_epochs
 
@@ -140,8 +140,8 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             return super()._get_thread_working_mem()
         rule, _, params, _, _ = self._prepared
         dim, window, negative = int(self.vector_size), params[0], params[1]
-        return (private(1, np.uint64, 1), private(MAX_SENTENCE, np.int32), private(negative + 1, np.int64),
-                rule.scratch(private, dim, window, negative, self._params().accumulate))
+        return thread_arrays(rule, private, private(1, np.uint64, 1), dim, window, negative,
+                             self._params().accumulate)
 
     def _do_train_job(self, sentences, alpha, inits):
         if self.__dict__.get("_prepared") is None:

@@ -19,6 +19,7 @@ from .kernels.cbow import cbow_word2vec
 from .kernels.hs import HOT_NODES, PATH_CHUNK, cbow_hs, sg_hs
 from .kernels.sgns import sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_radial, sgns_runge_kutta, sgns_soft_batch
+from .kernels.walk import MAX_SENTENCE
 from .tableaus import tableau_arrays
 
 ACCUMULATE = 4  # soft batch: pairs (Numba) or batches (Keras) per update when not given
@@ -134,6 +135,14 @@ RULES = (
          "SGD + Heun's radial term", "SGD plus only the row-lengthening part of Heun's step (a control)",
          control=True),
 )
+
+def thread_arrays(rule, alloc, rng, dim, window, negative, accumulate):
+    """One worker thread's arrays, ``walk.walk``'s ``thread``: (rng, sentence int32[MAX_SENTENCE],
+    outputs int64[2, K1]: a pair's outputs and the next pair's, drawn one pair ahead, the rule's
+    scratch).  rng: the thread's uint64[1] generator state; alloc as ``Rule.scratch``."""
+    return (rng, alloc(MAX_SENTENCE, np.int32), alloc((2, negative + 1), np.int64),
+            rule.scratch(alloc, dim, window, negative, accumulate))
+
 
 OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES if not rule.control))
 CONTROLS = tuple(rule.optimizer for rule in RULES if rule.control)

@@ -22,9 +22,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .kernels.rng import seed_states
-from .kernels.walk import MAX_SENTENCE
 from .params import check_memory
-from .rules import find_rule
+from .rules import find_rule, thread_arrays
 
 JOB_WORDS = 10_000
 SEGMENT_JOBS = 256
@@ -284,9 +283,8 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_l
 
     rule.scratch(count, dim, window, negative, params.accumulate)
     check_memory(params.workers * sum(sizes), f"the {rule.label} buffers of {params.workers} worker threads")
-    threads = [(private(1, np.uint64, state), private(MAX_SENTENCE, np.int32),
-                private(negative + 1, np.int64),
-                rule.scratch(private, dim, window, negative, params.accumulate))
+    threads = [thread_arrays(rule, private, private(1, np.uint64, state), dim, window, negative,
+                             params.accumulate)
                for state in position.rng_states]
     return Run(rule.kernel, weights, tables, corpus,
                (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows)),

@@ -156,7 +156,7 @@ def shared_window(update, weights, tables, params, thread, sizes, c, lo, hi, alp
     zero gradient, so the block is always K1 wide), then ``update`` once on the block.
     Returns (rng state, pairs, prod, loss)."""
     accept, alias = tables[1], tables[2]
-    sentence, outputs, scratch = thread[1], thread[2], thread[3]
+    sentence, outputs, scratch = thread[1], thread[2][0], thread[3]
     contexts = scratch[0]
     m = 0
     for a in range(lo, hi):
