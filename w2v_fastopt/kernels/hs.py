@@ -53,6 +53,7 @@ from numba import njit
 from . import FASTMATH
 from .cbow import cbow_window
 from .sgns import log_accumulate, output_row, sigmoid
+from .prefetch import prefetch_row
 from .walk import each_pair, walk
 
 PATH_CHUNK = 64  # path nodes per sweep (a Huffman path of 64 nodes needs a corpus of ~2^44 words)
@@ -168,6 +169,20 @@ def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
                       prod, loss)
 
 
+@njit(inline="always", cache=True)
+def cbow_hs_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+    """``cbow.cbow_window`` with the center's path prefetched first: its rows in syn1 (the hot ones
+    are the thread's, in cache) arrive while h is summed (+10% words/s, bench/results/lab-notes.md,
+    2026-12-02; skip-gram needs none: a center's path serves its whole window)."""
+    syn1, points, lengths = weights[2][0], weights[2][1], weights[2][3]
+    word = thread[1][c]
+    first = hot_first(syn1, thread[3][3])
+    for b in range(lengths[word]):
+        if points[word, b] < first:
+            prefetch_row(syn1, points[word, b], len(sizes[0]))
+    return cbow_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss)
+
+
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
@@ -184,11 +199,11 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
 @njit(nogil=True, cache=True, fastmath=FASTMATH)
 def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
-    center word (``cbow.cbow_window``).  Arguments and result as ``walk.walk``, weights as
+    center word (``cbow_hs_window``).  Arguments and result as ``walk.walk``, weights as
     ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
     float32[HOT_NODES, d]: as ``sg_hs``); sizes = ((None,) * d,)."""
     syn1, local, snapshot = weights[2][0], thread[3][3], thread[3][4]
     hot_load(syn1, local, snapshot)
-    result = walk(cbow_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
+    result = walk(cbow_hs_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
     hot_merge(syn1, local, snapshot)
     return result
