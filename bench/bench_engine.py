@@ -20,8 +20,11 @@ words/s, one panel per score: speed at equal quality in one picture (needs matpl
 extra).
 """
 import argparse
+import importlib.util
+import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,20 +37,48 @@ sys.path.insert(0, ROOT)
 
 from w2v_fastopt.evaluate import evaluate, load_vectors  # noqa: E402
 
-# name: (label, the gensim run it is compared with, flags)
+GNU_TIME = "/usr/bin/time"
+
+MODES = {"sg": "skip-gram NS", "cbow": "CBOW NS", "sg_hs": "skip-gram HS", "cbow_hs": "CBOW HS"}
+MODE_FLAGS = {"sg": ["--sg", "1"], "cbow": ["--sg", "0"], "sg_hs": ["--sg", "1", "--hs", "1", "--negative", "0"],
+              "cbow_hs": ["--sg", "0", "--hs", "1", "--negative", "0"]}
+# name: (label, mode, runner, our extra flags).  runner: "ours" (w2v-fastopt train), "gensim"
+# (bench/gensim_train.py, gensim's corpus_file mode: every row's baseline), "word2vec.c" (the pip
+# package word2vec's build of Mikolov's C code), "fastText" (bench/fasttext_train.py, the pip package
+# fasttext, word vectors only).
 SYSTEMS = {
-    "gensim": ("gensim 4 corpus_file, skip-gram", "gensim", ["--sg", "1"]),
-    "shared": ("w2v-fastopt (shared negatives)", "gensim", []),
-    "word2vec": ("w2v-fastopt --no-shared-negatives", "gensim", ["--no-shared-negatives"]),
-    "gensim_cbow": ("gensim 4 corpus_file, CBOW", "gensim_cbow", ["--sg", "0"]),
-    "cbow": ("w2v-fastopt --sg 0 (CBOW)", "gensim_cbow", ["--sg", "0"]),
-    "gensim_hs": ("gensim 4 corpus_file, skip-gram HS", "gensim_hs", ["--sg", "1", "--hs", "1", "--negative", "0"]),
-    "hs": ("w2v-fastopt --hs 1 --negative 0", "gensim_hs", ["--hs", "1", "--negative", "0"]),
-    "gensim_cbow_hs": ("gensim 4 corpus_file, CBOW HS", "gensim_cbow_hs",
-                       ["--sg", "0", "--hs", "1", "--negative", "0"]),
-    "cbow_hs": ("w2v-fastopt --sg 0 --hs 1 --negative 0", "gensim_cbow_hs",
-                ["--sg", "0", "--hs", "1", "--negative", "0"]),
+    "gensim": ("gensim 4 corpus_file, skip-gram", "sg", "gensim", []),
+    "word2vec_c": ("word2vec.c, skip-gram", "sg", "word2vec.c", []),
+    "fasttext": ("fastText, skip-gram", "sg", "fastText", []),
+    "shared": ("w2v-fastopt (shared negatives)", "sg", "ours", []),
+    "word2vec": ("w2v-fastopt --no-shared-negatives", "sg", "ours", ["--no-shared-negatives"]),
+    "gensim_cbow": ("gensim 4 corpus_file, CBOW", "cbow", "gensim", []),
+    "word2vec_c_cbow": ("word2vec.c, CBOW", "cbow", "word2vec.c", []),
+    "fasttext_cbow": ("fastText, CBOW", "cbow", "fastText", []),
+    "cbow": ("w2v-fastopt --sg 0 (CBOW)", "cbow", "ours", []),
+    "gensim_hs": ("gensim 4 corpus_file, skip-gram HS", "sg_hs", "gensim", []),
+    "word2vec_c_hs": ("word2vec.c, skip-gram HS", "sg_hs", "word2vec.c", []),
+    "fasttext_hs": ("fastText, skip-gram HS", "sg_hs", "fastText", []),
+    "hs": ("w2v-fastopt --hs 1 --negative 0", "sg_hs", "ours", []),
+    "gensim_cbow_hs": ("gensim 4 corpus_file, CBOW HS", "cbow_hs", "gensim", []),
+    "word2vec_c_cbow_hs": ("word2vec.c, CBOW HS", "cbow_hs", "word2vec.c", []),
+    "fasttext_cbow_hs": ("fastText, CBOW HS", "cbow_hs", "fastText", []),
+    "cbow_hs": ("w2v-fastopt --sg 0 --hs 1 --negative 0", "cbow_hs", "ours", []),
 }
+
+
+def baseline(system):
+    """The gensim run of a system's mode: every ratio's denominator."""
+    return next(s for s, (_, mode, runner, _) in SYSTEMS.items() if runner == "gensim" and mode == SYSTEMS[system][1])
+
+
+def missing_peer(runner):
+    """Why a peer cannot run here (a line to print), or None when it can."""
+    if runner == "word2vec.c" and shutil.which("word2vec") is None:
+        return "word2vec.c: no `word2vec` program on PATH (pip install word2vec, in the [bench] extra)"
+    if runner == "fastText" and importlib.util.find_spec("fasttext") is None:
+        return "fastText: the Python package fasttext is not installed (pip install fasttext, in the [bench] extra)"
+    return None
 
 
 def repeated_corpus(source, repeat, folder):
@@ -61,31 +92,52 @@ def repeated_corpus(source, repeat, folder):
     return corpus, len(text.split()) * repeat
 
 
-def run_one(system, corpus, output, workers, epochs):
-    """Run one whole job in a child process; return wall_s, rss_mb, train_s, effective_words."""
-    common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"] + SYSTEMS[system][2]
+def command(system, corpus, output, workers, epochs):
+    """The command line of one whole job of ``system``, and whether it reports its own peak RSS."""
+    _, mode, runner, extra = SYSTEMS[system]
+    flags = MODE_FLAGS[mode]
+    common = ["--workers", str(workers), "--epochs", str(epochs), "--seed", "1"]
     peak = [sys.executable, os.path.join(HERE, "peak.py")]
-    if system.startswith("gensim"):
-        cmd = peak + [os.path.join(HERE, "gensim_train.py"), corpus, output] + common
-    else:
-        cmd = peak + ["-m", "w2v_fastopt", "train", corpus, "--output", output] + common
+    if runner == "gensim":
+        return peak + [os.path.join(HERE, "gensim_train.py"), corpus, output] + common + flags
+    if runner == "fastText":
+        return peak + [os.path.join(HERE, "fasttext_train.py"), corpus, output] + common[:4] + flags
+    if runner == "word2vec.c":
+        hs = mode.endswith("_hs")
+        return ["word2vec", "-train", corpus, "-output", output, "-size", "100", "-window", "5",
+                "-sample", "1e-3", "-hs", str(int(hs)), "-negative", "0" if hs else "5", "-threads", str(workers),
+                "-iter", str(epochs), "-min-count", "5", "-alpha", "0.025", "-binary", "1",
+                "-cbow", "0" if mode.startswith("sg") else "1"]
+    return peak + ["-m", "w2v_fastopt", "train", corpus, "--output", output] + common + flags + extra
+
+
+def run_one(system, corpus, output, workers, epochs):
+    """Run one whole job in a child process; return wall_s, rss_mb, words_per_s (training words/s:
+    effective words after subsampling over the training time, None where the program does not
+    report them: word2vec.c, fastText)."""
+    cmd = command(system, corpus, output, workers, epochs)
+    runner = SYSTEMS[system][2]
+    if runner == "word2vec.c" and os.path.exists(GNU_TIME):
+        # Its peak RSS from GNU time, which waits for it: ru_maxrss seen from here would include this
+        # (large) process's size at the fork (peak.py's docstring), GNU time's is a few MB.
+        cmd = [GNU_TIME, "-f", "peak-rss-kb %M"] + cmd
     t0 = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    out, err = child.stdout.read(), child.stderr.read()
-    status = os.waitpid(child.pid, 0)[1]
+    child = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
+    out, err = child.stdout, child.stderr
+    if child.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    if system.startswith("gensim"):
-        import json
+    words_per_s = None
+    if runner == "gensim":
         stats = json.loads(out.strip().splitlines()[-1])
-        train_s, effective = stats["train_s"], stats["effective_words"]
-    else:
+        words_per_s = stats["effective_words"] / stats["train_s"]
+    elif runner == "ours":
         train_s = float(re.search(r"training ([0-9.]+)s", err).group(1))
         effective = sum(int(m.replace(",", "")) for m in re.findall(r"\(([0-9,]+) effective words\)", err))
-    rss_kb = int(re.findall(r"peak-rss-kb (\d+)", err)[-1])
-    return {"wall_s": wall, "rss_mb": rss_kb / 1024, "train_s": train_s,
-            "words_per_s": effective / train_s}
+        words_per_s = effective / train_s
+    peaks = re.findall(r"peak-rss-kb (\d+)", err)
+    rss_kb = int(peaks[-1]) if peaks else float("nan")
+    return {"wall_s": wall, "rss_mb": rss_kb / 1024, "words_per_s": words_per_s}
 
 
 def main():
@@ -104,16 +156,21 @@ def main():
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         p.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
-    systems += [SYSTEMS[s][1] for s in systems if SYSTEMS[s][1] not in systems]  # each one's baseline
+    systems += [baseline(s) for s in systems if baseline(s) not in systems]  # each one's gensim run
+    for runner in dict.fromkeys(SYSTEMS[s][2] for s in systems):
+        why = missing_peer(runner)
+        if why:
+            print(f"skipping {why}")
+            systems = [s for s in systems if SYSTEMS[s][2] != runner]
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus, n_tokens = repeated_corpus(a.corpus, a.repeat, tmp)
         print(f"corpus: {a.corpus} x{a.repeat} = {n_tokens:,} tokens; {a.epochs} epochs, "
               f"{a.workers} workers, vector_size 100, window 5, negative 5 (0 in the HS rows), min_count 5, "
-              "sample 1e-3")
+              "sample 1e-3, alpha 0.025")
         # Warm-up: compile/load the Numba cache once, outside the measurements.
         for system in systems:
-            if not system.startswith("gensim"):
+            if SYSTEMS[system][2] == "ours":
                 run_one(system, corpus, os.path.join(tmp, "warm.bin"), 1, 1)
 
         results = {s: [] for s in systems}
@@ -123,55 +180,60 @@ def main():
                 out = os.path.join(tmp, f"{system}.bin")
                 results[system].append(run_one(system, corpus, out, a.workers, a.epochs))
                 quality[system].append(evaluate(load_vectors(out)))
-                print(f"  round {r + 1} {system:11s} wall {results[system][-1]['wall_s']:6.2f}s  "
-                      f"train {results[system][-1]['words_per_s'] / 1e6:5.2f}M words/s", flush=True)
+                print(f"  round {r + 1} {system:18s} wall {results[system][-1]['wall_s']:6.2f}s", flush=True)
 
         scaling = {}
         if not a.no_scaling:
             for r in range(a.rounds):
                 for system in systems:
                     one = run_one(system, corpus, os.path.join(tmp, "w1.bin"), 1, a.epochs)
-                    scaling.setdefault(system, []).append(one["words_per_s"])
+                    scaling.setdefault(system, []).append(one["wall_s"])
 
     def med(system, key):
-        return statistics.median(x[key] for x in results[system])
+        values = [x[key] for x in results[system]]
+        return None if None in values else statistics.median(values)
 
     def mean_q(system, key):
         return statistics.fmean(q[key] for q in quality[system])
 
-    cols = [("wall_s", "wall s", med, "{:.2f}", True), ("words_per_s", "train words/s", med, "{:,.0f}", False),
-            ("rss_mb", "peak RSS MB", med, "{:.0f}", True), ("wordsim353", "WS-353", mean_q, "{:.3f}", None),
-            ("simlex999", "SimLex", mean_q, "{:.3f}", None), ("analogies", "analogy", mean_q, "{:.3f}", None)]
+    def ratio(system, others):
+        """Median over rounds of (the fastest of ``others`` in the round's wall s) / (the system's)."""
+        return statistics.median(min(results[o][r]["wall_s"] for o in others) / results[system][r]["wall_s"]
+                                 for r in range(a.rounds))
+
+    cols = [("wall_s", "wall s", med, "{:.2f}"), ("words_per_s", "train words/s", med, "{:,.0f}"),
+            ("rss_mb", "peak RSS MB", med, "{:.0f}"), ("wordsim353", "WS-353", mean_q, "{:.3f}"),
+            ("simlex999", "SimLex", mean_q, "{:.3f}"), ("analogies", "analogy", mean_q, "{:.3f}")]
     print()
-    print("| system | " + " | ".join(c[1] for c in cols) + " | speed-up (wall) | speed-up (train) |")
+    print("| system | " + " | ".join(c[1] for c in cols) + " | vs gensim (wall) | vs fastest peer (wall) |")
     print("|---" * (len(cols) + 3) + "|")
     for system in systems:
-        label, baseline = SYSTEMS[system][:2]
+        label, mode, runner, _ = SYSTEMS[system]
+        base = baseline(system)
+        peers = [s for s in systems if SYSTEMS[s][1] == mode and SYSTEMS[s][2] != "ours"]
         cells = []
-        for key, _, fn, fmt, _ in cols:
-            value, base = fn(system, key), fn(baseline, key)
-            cell = fmt.format(value)
-            if system != baseline and key in ("wordsim353", "simlex999", "analogies"):
-                cell += f" ({value - base:+.3f})"
-            elif system != baseline and key == "rss_mb":
-                cell += f" ({value / base:.2f}x)"
+        for key, _, fn, fmt in cols:
+            value, reference = fn(system, key), fn(base, key)
+            cell = "—" if value is None or value != value else fmt.format(value)
+            if system != base and key in SCORES:
+                cell += f" ({value - reference:+.3f})"
+            elif system != base and key == "rss_mb" and value == value:
+                cell += f" ({value / reference:.2f}x)"
             cells.append(cell)
-        # Ratios are taken within a round (runs side by side), then the median over rounds.
-        wall = statistics.median(g["wall_s"] / x["wall_s"] for g, x in zip(results[baseline], results[system]))
-        train = statistics.median(x["words_per_s"] / g["words_per_s"]
-                                  for g, x in zip(results[baseline], results[system]))
-        print(f"| {label} | " + " | ".join(cells) + f" | {wall:.2f}x | {train:.2f}x |")
+        print(f"| {label} | " + " | ".join(cells) + f" | {ratio(system, [base]):.2f}x | {ratio(system, peers):.2f}x |")
+    print("\n(train words/s: effective words after subsampling over the training time; word2vec.c and "
+          "fastText do not report theirs. Ratios: within a round, then the median over rounds.)")
     if scaling:
         print()
-        print("| system | 1 worker words/s | %d workers words/s | scaling |" % a.workers)
+        print("| system | 1 worker wall s | %d workers wall s | scaling |" % a.workers)
         print("|---|---|---|---|")
         for system in systems:
-            label = SYSTEMS[system][0]
             w1 = statistics.median(scaling[system])
-            wn = med(system, "words_per_s")
-            print(f"| {label} | {w1:,.0f} | {wn:,.0f} | {wn / w1:.2f}x |")
+            wn = med(system, "wall_s")
+            print(f"| {SYSTEMS[system][0]} | {w1:.2f} | {wn:.2f} | {w1 / wn:.2f}x |")
     if a.plot:
-        plot(a.plot, [(s, med(s, "words_per_s"), {k: mean_q(s, k) for k in SCORES}) for s in systems],
+        plot(a.plot, [(s, n_tokens * a.epochs / med(s, "wall_s"), {k: mean_q(s, k) for k in SCORES})
+                      for s in systems],
              f"{os.path.basename(a.corpus)} x{a.repeat}, {a.epochs} epochs, {a.workers} workers, "
              f"medians of {a.rounds} rounds")
         print(f"\n(plot: {os.path.relpath(a.plot)})")
@@ -179,37 +241,36 @@ def main():
 
 SCORES = {"wordsim353": "WordSim-353 (Spearman)", "simlex999": "SimLex-999 (Spearman)",
           "analogies": "Google analogies (accuracy)"}
-MODES = {"gensim": "skip-gram NS", "gensim_cbow": "CBOW NS", "gensim_hs": "skip-gram HS",
-         "gensim_cbow_hs": "CBOW HS"}
+MARKERS = {"gensim": "o", "word2vec.c": "s", "fastText": "D", "ours": "^"}
 
 
 def plot(path, points, subtitle):
-    """One panel per score: each system a point at (training words/s, score); gensim hollow, ours
-    filled, one colour per mode (the gensim run a system is compared with)."""
+    """One panel per score: each system a point at (corpus words per second of the whole command,
+    score); the peers hollow (gensim a circle, word2vec.c a square, fastText a diamond), ours filled
+    triangles, one colour per mode."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     colours = dict(zip(MODES, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    fig, axes = plt.subplots(1, len(SCORES), figsize=(5 * len(SCORES), 4.8), sharex=True)
+    fig, axes = plt.subplots(1, len(SCORES), figsize=(5 * len(SCORES), 5.2), sharex=True)
     for ax, (key, title) in zip(axes, SCORES.items()):
         for system, words_per_s, quality in points:
-            baseline = SYSTEMS[system][1]
-            ours = system != baseline
-            ax.scatter(words_per_s / 1e6, quality[key], s=60, marker="o" if not ours else "^",
-                       facecolors=colours[baseline] if ours else "none", edgecolors=colours[baseline],
-                       label=SYSTEMS[system][0])
+            label, mode, runner, _ = SYSTEMS[system]
+            ours = runner == "ours"
+            ax.scatter(words_per_s / 1e6, quality[key], s=60, marker=MARKERS[runner],
+                       facecolors=colours[mode] if ours else "none", edgecolors=colours[mode], label=label)
             ax.annotate(system, (words_per_s / 1e6, quality[key]), xytext=(5, 3),
-                        textcoords="offset points", fontsize=8)
+                        textcoords="offset points", fontsize=7)
         ax.set_title(title)
-        ax.set_xlabel("training words/s (millions)")
+        ax.set_xlabel("corpus words x epochs / wall s (millions; the whole command)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("score")
-    fig.suptitle(f"quality against speed: gensim hollow, w2v-fastopt filled, a colour per mode "
-                 f"({subtitle})", fontsize=10)
+    fig.suptitle(f"quality against speed: peers hollow (gensim o, word2vec.c □, fastText ◇), w2v-fastopt "
+                 f"filled, a colour per mode ({subtitle})", fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.18, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
