@@ -43,7 +43,7 @@ from numba import njit
 from . import FASTMATH
 from .rng import rng_next
 from .sampling import draw_alias
-from .walk import each_pair, walk
+from .walk import each_pair, prefetch_next_negatives, walk
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -169,6 +169,7 @@ def shared_window(update, weights, tables, params, thread, sizes, c, lo, hi, alp
     for o in range(1, len(sizes[1])):
         state, r = rng_next(state)
         outputs[o] = draw_alias(r, accept, alias)
+    prefetch_next_negatives(state, params[3], len(sizes[1]) - 1, accept, alias, weights[1], len(sizes[0]))
     prod, loss = update(weights, scratch, sizes, m, outputs, alpha, prod, loss)
     return state, m, prod, loss
 

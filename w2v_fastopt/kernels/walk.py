@@ -89,6 +89,21 @@ def draw_outputs(state, word, negative, accept, alias, outputs):
 
 
 @njit(inline="always", cache=True)
+def prefetch_next_negatives(state, shrink, negative, accept, alias, syn1neg, dim):
+    """Prefetch the syn1neg rows of the next center's negatives, peeked at on a copy of the rng
+    state: its window takes one draw (when windows shrink), its negatives the next ``negative``.
+    For the shared-negatives rule, which draws a center's negatives in one go: called before
+    the current center trains, so that those rows arrive meanwhile; the walk draws the same numbers
+    again when it gets there (the stream is untouched).  At a sentence's end the peek is wrong (the
+    next draws subsample the next sentence) and only costs a few useless prefetches."""
+    if shrink:
+        state, r = rng_next(state)
+    for k in range(negative):
+        state, r = rng_next(state)
+        prefetch_row(syn1neg, draw_alias(r, accept, alias), dim)
+
+
+@njit(inline="always", cache=True)
 def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
     """Train the sentences of one job: ``center(update, ...)`` on every center word's window.
 
