@@ -101,7 +101,7 @@ def command(system, corpus, output, workers, epochs):
     if runner == "gensim":
         return peak + [os.path.join(HERE, "gensim_train.py"), corpus, output] + common + flags
     if runner == "fastText":
-        return peak + [os.path.join(HERE, "fasttext_train.py"), corpus, output] + common[:4] + flags
+        return peak + [os.path.join(HERE, "fasttext_train.py"), corpus, output] + common + flags
     if runner == "word2vec.c":
         hs = mode.endswith("_hs")
         return ["word2vec", "-train", corpus, "-output", output, "-size", "100", "-window", "5",
@@ -156,7 +156,7 @@ def main():
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         p.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
-    systems += [baseline(s) for s in systems if baseline(s) not in systems]  # each one's gensim run
+    systems = list(dict.fromkeys(systems + [baseline(s) for s in systems]))  # and each one's gensim run, once
     for runner in dict.fromkeys(SYSTEMS[s][2] for s in systems):
         why = missing_peer(runner)
         if why:

@@ -7,28 +7,21 @@ Word vectors only, as word2vec trains them: no character n-grams (minn = maxn = 
 no hashing buckets (bucket = 0: with neither, fastText's input matrix would otherwise carry 2M unused
 rows, 800 MB at d = 100); the same learning rate, window, negatives, min count, subsampling threshold
 (fastText's keep probability is word2vec.c's, sqrt(t/f) + t/f) and epochs as the other systems.
-No seed: the Python binding takes none.
+Taken and not used (``peer_args``): --seed (the Python binding takes none), --min-alpha (fastText
+decays the rate to 0), --cbow-mean (fastText's CBOW always averages).
 Prints one JSON line: train_s (fastText's train_unsupervised: reading the vocabulary and training),
 save_s.
 """
-import argparse
 import json
 import time
 
 import fasttext
 import numpy as np
+from peer_args import training_arguments
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("corpus")
-    p.add_argument("output")
-    for name, kind, default in (("vector-size", int, 100), ("window", int, 5), ("negative", int, 5),
-                                ("min-count", int, 5), ("sample", float, 1e-3), ("epochs", int, 5),
-                                ("alpha", float, 0.025), ("workers", int, 2),
-                                ("sg", int, 1), ("hs", int, 0)):
-        p.add_argument(f"--{name}", type=kind, default=default)
-    a = p.parse_args()
+    a = training_arguments(__doc__.splitlines()[0])
     t0 = time.perf_counter()
     model = fasttext.train_unsupervised(
         a.corpus, model="skipgram" if a.sg else "cbow", loss="hs" if a.hs else "ns", lr=a.alpha,

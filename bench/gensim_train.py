@@ -4,24 +4,15 @@ word2vec binary: bench_engine's baseline.
     python bench/gensim_train.py CORPUS OUTPUT --workers 2 --epochs 5 ...
 Prints one JSON line: vocab_s, train_s, save_s, effective_words, raw_words.
 """
-import argparse
 import json
 import time
 
 from gensim.models import Word2Vec
+from peer_args import training_arguments
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("corpus")
-    p.add_argument("output")
-    for name, kind, default in (("vector-size", int, 100), ("window", int, 5), ("negative", int, 5),
-                                ("min-count", int, 5), ("sample", float, 1e-3), ("epochs", int, 5),
-                                ("alpha", float, 0.025), ("min-alpha", float, 1e-4),
-                                ("workers", int, 2), ("seed", int, 1), ("sg", int, 1), ("cbow-mean", int, 1),
-                                ("hs", int, 0)):
-        p.add_argument(f"--{name}", type=kind, default=default)
-    a = p.parse_args()
+    a = training_arguments(__doc__.splitlines()[0])
     t0 = time.perf_counter()
     model = Word2Vec(sg=a.sg, cbow_mean=a.cbow_mean, hs=a.hs, vector_size=a.vector_size, window=a.window,
                      negative=a.negative, min_count=a.min_count, sample=a.sample, epochs=a.epochs, alpha=a.alpha,
