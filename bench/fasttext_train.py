@@ -28,6 +28,8 @@ def main():
         dim=a.vector_size, ws=a.window, epoch=a.epochs, minCount=a.min_count, neg=a.negative, t=a.sample,
         minn=0, maxn=0, wordNgrams=1, bucket=0, thread=a.workers, verbose=0)
     t1 = time.perf_counter()
+    # Written here, not by w2v_fastopt.io or gensim: importing either would add its start-up to
+    # fastText's wall time.
     words = model.get_words()
     vectors = np.asarray(model.get_input_matrix()[:len(words)], dtype="<f4")
     with open(a.output, "wb") as out:

@@ -139,7 +139,6 @@ def main():
             trainers[name] = trainer
         vocabulary = len(trainers["sgns_shared"].vocab)
         peaks, bandwidths, hot_bandwidths, rates = [], [], [], {name: [] for name in KERNELS}
-        contexts = {}
         for _ in range(a.rounds):  # alternating: the machine's noise hits every kernel alike
             peaks.append(peak_gflops())
             bandwidths.append(row_bandwidth(2 * vocabulary, d))
@@ -148,10 +147,10 @@ def main():
                 trainer.train()  # another epoch from where the last one ended: the same work per center
                 stats = trainer.epoch_stats[-1]
                 rates[name].append(stats.effective_words / stats.seconds)
-                contexts[name] = stats.pairs / stats.effective_words
     peak, bandwidth, hot = (statistics.median(x) for x in (peaks, bandwidths, hot_bandwidths))
     k1 = 6
-    m = contexts["sgns_shared"]  # CBOW's and HS's windows are skip-gram's: the same draws of the same walk
+    shared = trainers["sgns_shared"].epoch_stats[-1]
+    m = shared.pairs / shared.effective_words  # CBOW's and HS's windows are skip-gram's: the same walk
     print(f"corpus: {a.corpus} x{a.repeat}, vocabulary {vocabulary:,}, d = {d}, negative 5, window 5, "
           f"sample 1e-3; one worker; medians of {a.rounds} rounds")
     print(f"one core's peak: {peak:.1f} GFLOP/s (float32 matmul, numpy's BLAS, 1 thread); random rows of a "
@@ -162,8 +161,8 @@ def main():
     print("| kernel | centers/s | multiply-adds / center | GFLOP/s | % of peak | row bytes / center | "
           "flop / byte | roof, rows from L3 | roof, rows from L2 | binding limit | % of it |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, (label, _) in KERNELS.items():
-        length = mean_path_length(trainers[name]) if "hs" in name else 0.0
+    for name, (label, settings) in KERNELS.items():
+        length = mean_path_length(trainers[name]) if settings.get("hs") else 0.0
         macs, row_bytes = count(name, d, k1, m, length)
         centers = statistics.median(rates[name])
         gflops = 2 * macs * centers / 1e9

@@ -136,6 +136,7 @@ RULES = (
          control=True),
 )
 
+
 def thread_arrays(rule, alloc, rng, dim, window, negative, accumulate):
     """One worker thread's arrays, ``walk.walk``'s ``thread``: (rng, sentence int32[MAX_SENTENCE],
     outputs int64[2, K1]: a pair's outputs and the next pair's, drawn one pair ahead, the rule's

@@ -49,7 +49,7 @@ def cbow_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha
     [lo, hi) (mean when params[2]), ``update`` (the output step, e in scratch[1]), then each context
     row minus e (e / cw for the sum).  The outputs are drawn first and the negatives' rows
     prefetched, so that their cache misses overlap the sum of h (the same draws as drawing after
-    it: nothing else draws in between; +12% words/s, bench/results/lab-notes.md, 2026-12-02).
+    it: nothing else draws in between; +20% words/s, bench/results/lab-notes.md, 2026-12-02).
     Returns (rng state, examples trained: 0 or 1, prod, loss)."""
     syn0 = weights[0]
     accept, alias = tables[1], tables[2]

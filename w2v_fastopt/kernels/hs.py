@@ -52,8 +52,8 @@ from numba import njit
 
 from . import FASTMATH
 from .cbow import cbow_window
-from .sgns import log_accumulate, output_row, sigmoid
 from .prefetch import prefetch_row
+from .sgns import log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
 
 PATH_CHUNK = 64  # path nodes per sweep (a Huffman path of 64 nodes needs a corpus of ~2^44 words)

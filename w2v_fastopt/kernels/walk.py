@@ -158,7 +158,7 @@ def each_pair(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, 
     trains, so that their cache misses overlap this pair's arithmetic instead of following it.
     The draws are the same numbers in the same order (nothing else draws between two pairs of a
     center), so the pairs and the vectors are word2vec.c's, bit for bit as without the look-ahead.
-    Measured: +22-33% words/s for ``sgns_word2vec`` (bench/results/lab-notes.md, 2026-12-02)."""
+    Measured: +28% words/s for ``sgns_word2vec``, one worker (bench/results/lab-notes.md, 2026-12-02)."""
     accept, alias = tables[1], tables[2]
     negative = params[1]
     sentence, outputs, scratch = thread[1], thread[2], thread[3]
