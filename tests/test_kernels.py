@@ -8,7 +8,8 @@ import pytest
 from reference import (MASK64, XorShift, cbow_gradient, cbow_loss, hs_probabilities, sgns_gradient, sgns_loss,
                        train_cbow_reference, train_pairs_reference, train_shared_reference)
 from w2v_fastopt.corpus import tokenize
-from w2v_fastopt.kernels.hs import hot_load, hot_merge
+from w2v_fastopt.kernels.hot import hot_load, hot_merge
+from w2v_fastopt.kernels.hs import hot_count, hot_first
 from w2v_fastopt.kernels.prep import huffman_tree
 from w2v_fastopt.kernels.rng import rng_next, seed_states
 from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
@@ -84,7 +85,8 @@ def _tiny_problem(seed, vocab_size=25, dim=16, sample=0.02):
 def _thread(rule, state, dim, window, negative, accumulate):
     thread = thread_arrays(rule, lambda shape, dtype: np.zeros(shape, dtype), state, dim, window, negative,
                            accumulate)
-    if rule.hs:  # 10 hot nodes of the tiny tree's 24: the paths go from syn1 to the thread's copy
+    if rule.hs or rule.shared_negatives:  # 10 hot rows of the tiny syn1neg's 25 or tree's 24 nodes: the
+        # outputs go from the shared rows to the thread's copy
         scratch = thread[3][:-2] + (np.zeros((10, dim), np.float32), np.zeros((10, dim), np.float32))
         thread = thread[:3] + (scratch,)
     return thread
@@ -150,27 +152,26 @@ def test_kernel_matches_naive_reference(rule, seed):
 
 
 def test_hot_nodes_merge_every_threads_step():
-    """The top of the tree in two threads' copies (``hs.hot_load``), moved apart, then merged
-    (``hs.hot_merge``): syn1 keeps both steps; the first merge, alone, is its local rows bit for bit;
-    the other rows are untouched.  A copy larger than the tree holds all its V - 1 inner nodes."""
+    """The top of the tree in two threads' copies (``hot.hot_load``), moved apart, then merged
+    (``hot.hot_merge``): syn1 keeps both steps; the first merge, alone, is its local rows bit for bit;
+    the other rows are untouched."""
     rng = np.random.default_rng(3)
     syn1 = rng.normal(size=(12, 4)).astype(np.float32)
     start = syn1.copy()
     a, b = ([np.zeros((5, 4), np.float32) for _ in range(2)] for _ in range(2))
-    hot_load(syn1, *a)
-    hot_load(syn1, *b)
+    hot_load(syn1, 6, 5, *a)
+    hot_load(syn1, 6, 5, *b)
     assert np.array_equal(a[0], syn1[6:11]) and np.array_equal(b[1], syn1[6:11])
     step_a, step_b = (rng.normal(0, 0.1, (5, 4)).astype(np.float32) for _ in range(2))
     a[0] += step_a
     b[0] += step_b
-    hot_merge(syn1, *a)
+    hot_merge(syn1, 6, 5, *a)
     assert np.array_equal(syn1[6:11], a[0])
-    hot_merge(syn1, *b)
+    hot_merge(syn1, 6, 5, *b)
     np.testing.assert_allclose(syn1[6:11], start[6:11] + step_a + step_b, rtol=0, atol=1e-6)
     assert np.array_equal(syn1[:6], start[:6]) and np.array_equal(syn1[11], start[11])
-    whole = [np.zeros((40, 4), np.float32) for _ in range(2)]
-    hot_load(syn1, *whole)
-    assert np.array_equal(whole[0][:11], syn1[:11]) and not whole[0][11:].any()
+    assert (hot_first(syn1, a[0]), hot_count(syn1, 6)) == (6, 5)  # the tree's last 5 of its 11 inner nodes
+    assert hot_first(syn1, np.zeros((40, 4), np.float32)) == 0 and hot_count(syn1, 0) == 11  # all of them
 
 
 def test_rules_refuse_what_they_cannot_do():

@@ -17,7 +17,7 @@ import numpy as np
 
 from .kernels.cbow import cbow_word2vec
 from .kernels.hs import HOT_NODES, PATH_CHUNK, cbow_hs, sg_hs
-from .kernels.sgns import sgns_shared, sgns_word2vec
+from .kernels.sgns import HOT_ROWS, sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_radial, sgns_runge_kutta, sgns_soft_batch
 from .kernels.walk import MAX_SENTENCE
 from .tableaus import tableau_arrays
@@ -69,7 +69,8 @@ def _vector_size_and_outputs(dim, negative):
 
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate):
     return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
-            alloc((2 * window, negative + 1), np.float32), alloc((2 * window, dim), np.float32))
+            alloc((2 * window, negative + 1), np.float32), alloc((2 * window, dim), np.float32),
+            alloc((HOT_ROWS, dim), np.float32), alloc((HOT_ROWS, dim), np.float32))
 
 
 def _sgd_pair_scratch(alloc, dim, window, negative, accumulate):

@@ -28,30 +28,19 @@ empty syn1neg (0 rows) and train the path alone.
 CBOW: u is h, the mean or sum of the context rows, and every context row takes e (e / cw for the
 sum), as ``cbow.py``'s negative-sampling update.
 
-The top of the tree, per thread.  Every example's path starts at the root, half of them pass a
-given node of depth 1, a quarter one of depth 2...: with two threads (Hogwild), both write the
-same top rows on nearly every example and their cache lines travel between the cores at every
-write (measured: 2 workers trained fewer words/s than 1).  So each thread trains its own copy of
-the ``HOT_NODES`` most visited inner nodes for the length of a job (~10,000 words, a few ms) and
-adds what it moved to syn1 at the job's end:
-
-    at the job's start:  local <- syn1[hot], snapshot <- syn1[hot]
-    during the job:      the path steps read and write local instead of syn1[hot]
-    at the job's end:    syn1[hot] <- local + (syn1[hot] - snapshot)
-
-The merge adds the thread's step (local - snapshot) to whatever syn1 holds by then, so the other
-threads' steps, merged meanwhile, are kept: the sum of the threads' steps, as Hogwild would give if
-no write were lost, each thread seeing the others' moves at job boundaries instead of at once.
-With one thread syn1[hot] equals the snapshot at the merge and takes local exactly: the same bits
-as training syn1 in place.  The nodes made last are the most visited (``prep.huffman_tree`` makes
-them in increasing count, the root last), so the hot nodes are the last ones, rows
-[V - 1 - HOT_NODES, V - 1) of syn1: no map is needed, a node t >= first is local[t - first].
+The top of the tree, per thread (``hot.py``): every example's path starts at the root, so with
+two threads both write the top rows on nearly every example (measured: 2 workers trained fewer
+words/s than 1).  Each thread trains its own copy of the ``HOT_NODES`` most visited inner nodes for
+the length of a job.  The nodes made last are the most visited (``prep.huffman_tree`` makes them in
+increasing count, the root last), so the hot nodes are the last ones, rows [V - 1 - HOT_NODES,
+V - 1) of syn1: no map is needed, a node t >= first is local[t - first].
 """
 import numpy as np
 from numba import njit
 
 from . import FASTMATH
 from .cbow import cbow_window
+from .hot import hot_load, hot_merge
 from .prefetch import prefetch_row
 from .sgns import log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
@@ -68,24 +57,9 @@ def hot_first(syn1, local):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def hot_load(syn1, local, snapshot):
-    """A thread's copy of the hot nodes at its job's start: local = snapshot = syn1[first:V-1]."""
-    first = hot_first(syn1, local)
-    for r in range(syn1.shape[0] - 1 - first):
-        for i in range(syn1.shape[1]):
-            local[r, i] = snapshot[r, i] = syn1[first + r, i]
-
-
-@njit(inline="always", cache=True, fastmath=FASTMATH)
-def hot_merge(syn1, local, snapshot):
-    """The thread's step on the hot nodes into syn1 at its job's end: syn1 <- local + (syn1 -
-    snapshot), exactly local where no other thread has merged since the load."""
-    first = hot_first(syn1, local)
-    for r in range(syn1.shape[0] - 1 - first):
-        for i in range(syn1.shape[1]):
-            now = syn1[first + r, i]
-            moved = now - snapshot[r, i]
-            syn1[first + r, i] = local[r, i] if moved == 0 else local[r, i] + moved
+def hot_count(syn1, first):
+    """How many hot nodes from ``first``: the inner nodes up to V - 1 (syn1's last row is unused)."""
+    return syn1.shape[0] - 1 - first
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -190,9 +164,10 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
     float32[HOT_NODES, d]: the hot nodes, loaded at the start and merged at the end); sizes = ((None,) * d,)."""
     syn1, local, snapshot = weights[2][0], thread[3][2], thread[3][3]
-    hot_load(syn1, local, snapshot)
+    first = hot_first(syn1, local)
+    hot_load(syn1, first, hot_count(syn1, first), local, snapshot)
     result = walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
-    hot_merge(syn1, local, snapshot)
+    hot_merge(syn1, first, hot_count(syn1, first), local, snapshot)
     return result
 
 
@@ -203,7 +178,8 @@ def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
     float32[HOT_NODES, d]: as ``sg_hs``); sizes = ((None,) * d,)."""
     syn1, local, snapshot = weights[2][0], thread[3][3], thread[3][4]
-    hot_load(syn1, local, snapshot)
+    first = hot_first(syn1, local)
+    hot_load(syn1, first, hot_count(syn1, first), local, snapshot)
     result = walk(cbow_hs_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
-    hot_merge(syn1, local, snapshot)
+    hot_merge(syn1, first, hot_count(syn1, first), local, snapshot)
     return result

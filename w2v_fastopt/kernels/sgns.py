@@ -41,6 +41,7 @@ import numpy as np
 from numba import njit
 
 from . import FASTMATH
+from .hot import hot_load, hot_merge
 from .rng import rng_next
 from .sampling import draw_alias
 from .walk import each_pair, prefetch_next_negatives, walk
@@ -174,6 +175,9 @@ def shared_window(update, weights, tables, params, thread, sizes, c, lo, hi, alp
     return state, m, prod, loss
 
 
+HOT_ROWS = 256  # syn1neg rows of the most frequent words each thread trains in its own copy (hot.py)
+
+
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     """The SGD step of a center's m pairs taken together (pWord2Vec/HogBatch).
@@ -186,18 +190,27 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
 
     the sum of the per-pair SGD steps at the same point (a mini-batch of the center's pairs).  Rows
     move by adding deltas, so repeated words in the window or among the negatives accumulate, and
-    concurrent Hogwild writes are not lost.  A negative equal to the center gets G = 0.
-    scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], delta float32[2 window, d]).
+    concurrent Hogwild writes are not lost.  A negative equal to the center gets G = 0.  An output
+    row t < H is the thread's copy local[t] (``hot.py``: the most frequent words' rows).
+    scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], delta float32[2 window, d],
+    local, snapshot float32[HOT_ROWS, d]).
     """
     syn0, syn1neg = weights
-    contexts, logits, grad, delta = scratch
+    contexts, logits, grad, delta, local = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    hot = min(local.shape[0], syn1neg.shape[0])
     dim = len(sizes[0])
     k1 = len(sizes[1])
     word = outputs[0]
     # Forward: F = U Tᵀ; then σ over the whole block in one vectorizable loop.
-    for a in range(m):
-        for o in range(k1):
-            logits[a, o] = logit(syn0, contexts[a], syn1neg, outputs[o], dim)
+    for o in range(k1):
+        t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
+        for a in range(m):
+            u = contexts[a]
+            f = np.float32(0.0)
+            for i in range(dim):
+                f += syn0[u, i] * row[i]
+            logits[a, o] = f
     for a in range(m):
         for o in range(k1):
             grad[a, o] = sigmoid(logits[a, o])
@@ -218,16 +231,18 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
         for o in range(k1):
             g = grad[a, o]
             t = outputs[o]
+            row = local[t] if t < hot else syn1neg[t]
             for i in range(dim):
-                delta[a, i] += g * syn1neg[t, i]
+                delta[a, i] += g * row[i]
     # T -= Gᵀ U (U not yet moved).
     for o in range(k1):
         t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
         for a in range(m):
             g = grad[a, o]
             u = contexts[a]
             for i in range(dim):
-                syn1neg[t, i] -= g * syn0[u, i]
+                row[i] -= g * syn0[u, i]
     # U -= E.
     for a in range(m):
         u = contexts[a]
@@ -241,6 +256,12 @@ def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
     Arguments and result as ``walk.walk``; scratch as ``sgd_block``'s; sizes = ((None,) * d,
-    (None,) * K1), both compile-time constants.
+    (None,) * K1), both compile-time constants.  The syn1neg rows of the HOT_ROWS most frequent
+    words (the vocabulary's first) are the thread's own copy for the job (``hot.py``).
     """
-    return walk(shared_window, sgd_block, weights, tables, corpus, job, params, thread, sizes)
+    syn1neg, local, snapshot = weights[1], thread[3][4], thread[3][5]
+    hot = min(local.shape[0], syn1neg.shape[0])
+    hot_load(syn1neg, 0, hot, local, snapshot)
+    result = walk(shared_window, sgd_block, weights, tables, corpus, job, params, thread, sizes)
+    hot_merge(syn1neg, 0, hot, local, snapshot)
+    return result
