@@ -139,6 +139,9 @@ def test_kernel_matches_naive_reference(rule, seed):
         if rule.optimizer == "softbatch":
             assert p % accumulate != 0
     assert (pairs, int(state[0])) == (pairs_ref, state_ref)
+    if rule.hs or rule.shared_negatives:  # the hot rows were trained in the thread's copy (kernels/hot.py)
+        local, snapshot = thread[3][-2], thread[3][-1]
+        assert np.abs(local - snapshot).max() > 1e-3
     assert math.isclose(loss, loss_ref, rel_tol=1e-5)
     moved = np.abs(ref0 - _tiny_problem(seed)[3]).max()
     assert moved > 1e-2  # the comparison below is not vacuous
