@@ -1,5 +1,7 @@
-"""Benchmark: w2v-fastopt (skip-gram: shared negatives, word2vec.c-exact; CBOW; hierarchical softmax)
-against gensim, side by side.
+"""Benchmark: w2v-fastopt in each mode against gensim (and word2vec.c, fastText), side by side.
+
+Ours: skip-gram with shared negatives, word2vec.c-exact, context combining (``--combine 8``); CBOW;
+hierarchical softmax.
 
     python bench/bench_engine.py [--corpus data/enwiki-sample.txt] [--repeat 10] [--rounds 3]
         [--systems gensim,shared,word2vec,gensim_cbow,cbow,gensim_hs,hs,gensim_cbow_hs,cbow_hs]
@@ -52,6 +54,7 @@ SYSTEMS = {
     "fasttext": ("fastText, skip-gram", "sg", "fastText", []),
     "shared": ("w2v-fastopt (shared negatives)", "sg", "ours", []),
     "word2vec": ("w2v-fastopt --no-shared-negatives", "sg", "ours", ["--no-shared-negatives"]),
+    "combined": ("w2v-fastopt --combine 8", "sg", "ours", ["--combine", "8"]),
     "gensim_cbow": ("gensim 4 corpus_file, CBOW", "cbow", "gensim", []),
     "word2vec_c_cbow": ("word2vec.c, CBOW", "cbow", "word2vec.c", []),
     "fasttext_cbow": ("fastText, CBOW", "cbow", "fastText", []),

@@ -194,10 +194,12 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
 
 
 def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state,
-                           shrink=True):
-    """Shared negatives over one job of all sentences: a center's window takes the SGD steps of its
-    pairs at the same point, against one set of negatives.  Returns (pairs, summed loss, effective
-    words, final rng state)."""
+                           shrink=True, width=1):
+    """Shared negatives over one job of all sentences: the windows of ``width`` consecutive centers
+    (the sentence's last group may be shorter) take the SGD steps of their pairs at the same point,
+    against one set of negatives drawn after the group's windows (``width`` 1: a center's window).
+    Each pair's loss and gradient are its own (``sgns_gradient``, a negative equal to the pair's
+    center dropped), summed.  Returns (pairs, summed loss, effective words, final rng state)."""
     keep, accept, alias = tables
     rng = XorShift(state)
     pairs, loss, effective = 0, 0.0, 0
@@ -206,29 +208,37 @@ def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative,
         alpha = np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[0]) / total)
         sentence = _subsample(ids[starts[s]:starts[s + 1]], keep, rng)
         effective += len(sentence)
+        group = []
         for c, context in _windows(sentence, window, rng, shrink):
-            word = sentence[c]
-            if not context:
+            group.append((c, context))
+            if len(group) < width and c != len(sentence) - 1:
                 continue
-            outputs = [word] + [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
-            rows = [(o, t) for o, t in enumerate(outputs) if o == 0 or t != word]
-            U = syn0[[sentence[a] for a in context]].astype(np.float64)
-            T = syn1neg[[t for _, t in rows]].astype(np.float64)
-            labels = [1.0 if o == 0 else 0.0 for o, _ in rows]
+            centers, group = group, []
+            if not any(context for _, context in centers):
+                continue
+            negatives = [alias_draw(rng.next(), accept, alias) for _ in range(negative)]
+            outputs = [sentence[c] for c, _ in centers] + negatives
+            inputs = sorted({p for _, context in centers for p in context})
+            U = syn0[[sentence[p] for p in inputs]].astype(np.float64)
+            T = syn1neg[outputs].astype(np.float64)
             dU = np.zeros_like(U)
             dT = np.zeros_like(T)
-            for a in range(len(context)):
-                loss += sgns_loss(U[a], T, labels)
-                du, dts = sgns_gradient(U[a], T, labels)
-                dU[a] = du
-                for j, dt in enumerate(dts):
-                    dT[j] += dt
+            for j, (c, context) in enumerate(centers):
+                rows = [j] + [len(centers) + k for k, t in enumerate(negatives) if t != sentence[c]]
+                labels = [1.0] + [0.0] * (len(rows) - 1)
+                for p in context:
+                    a = inputs.index(p)
+                    loss += sgns_loss(U[a], T[rows], labels)
+                    du, dts = sgns_gradient(U[a], T[rows], labels)
+                    dU[a] += du
+                    for row, dt in zip(rows, dts):
+                        dT[row] += dt
+                pairs += len(context)
             # Deltas are added row by row, so repeated words accumulate.
-            for j, (_, t) in enumerate(rows):
+            for j, t in enumerate(outputs):
                 syn1neg[t] += (-alpha * dT[j]).astype(np.float32)
-            for a, p in enumerate(context):
+            for a, p in enumerate(inputs):
                 syn0[sentence[p]] += (-alpha * dU[a]).astype(np.float32)
-            pairs += len(context)
     return pairs, loss, effective, rng.state
 
 

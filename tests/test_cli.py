@@ -56,6 +56,13 @@ def test_quiet_text_format_and_options(small_corpus, tmp_path):
     assert run("train", small_corpus, "-o", cbow, "--quiet", "--epochs", "1", "--vector-size", "20", "--seed", "9",
                "--workers", "1", "--sg", "0", "--cbow-mean", "0").returncode == 0
     assert KeyedVectors.load_word2vec_format(cbow, binary=False).index_to_key == wv.index_to_key
+    combined = tmp_path / "combined.txt"  # context combining, and its refusal without shared negatives
+    assert run("train", small_corpus, "-o", combined, "--quiet", "--epochs", "1", "--vector-size", "20",
+               "--workers", "1", "--combine", "4").returncode == 0
+    assert KeyedVectors.load_word2vec_format(combined, binary=False).index_to_key == wv.index_to_key
+    r = run("train", small_corpus, "-o", tmp_path / "none.txt", "--combine", "4", "--no-shared-negatives")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1 and "combine=4 shares negatives" in r.stderr
+    assert not (tmp_path / "none.txt").exists()
 
 
 def test_train_imports_neither_tensorflow_nor_gensim_nor_scipy_blas(small_corpus, tmp_path):

@@ -82,9 +82,9 @@ def _tiny_problem(seed, vocab_size=25, dim=16, sample=0.02):
     return tables, ids, starts, syn0, syn1neg, (syn1,) + huffman_tree(vocab.counts)
 
 
-def _thread(rule, state, dim, window, negative, accumulate):
+def _thread(rule, state, dim, window, negative, accumulate, combine=1):
     thread = thread_arrays(rule, lambda shape, dtype: np.zeros(shape, dtype), state, dim, window, negative,
-                           accumulate)
+                           accumulate, combine)
     if rule.hs or rule.shared_negatives:  # 10 hot rows of the tiny syn1neg's 25 or tree's 24 nodes: the
         # outputs go from the shared rows to the thread's copy
         scratch = thread[3][:-2] + (np.zeros((10, dim), np.float32), np.zeros((10, dim), np.float32))
@@ -94,7 +94,7 @@ def _thread(rule, state, dim, window, negative, accumulate):
 
 def rule_id(rule):
     return (("" if rule.sg else "cbow-") + ("hs-" if rule.hs else "") + rule.optimizer
-            + ("-shared" if rule.shared_negatives else ""))
+            + ("-shared" if rule.shared_negatives else "") + ("-combined" if rule.combines else ""))
 
 
 @pytest.mark.parametrize("rule", RULES, ids=rule_id)
@@ -104,8 +104,11 @@ def test_kernel_matches_naive_reference(rule, seed):
     vectors, the pair count, the loss and the RNG state match.  Soft batch accumulates 3 pairs: the
     jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too.
     Seed 0: CBOW's context mean, reduced windows, hierarchical softmax alone; seed 1: CBOW's sum,
-    whole windows (shrink off), hierarchical softmax with negative sampling."""
+    whole windows (shrink off), hierarchical softmax with negative sampling.  Context combining groups
+    3 centers (seed 0) and 4 (seed 1): its reference takes each pair's own gradient, independently of
+    the kernel's block with per-input negative weights."""
     window, negative, accumulate = 3, 4, 3
+    combine = 3 + seed if rule.combines else 1
     cbow_mean = shrink = int(seed == 0)
     tables, ids, starts, syn0, syn1neg, hs_layer = _tiny_problem(seed)
     hs_ref = None
@@ -121,7 +124,7 @@ def test_kernel_matches_naive_reference(rule, seed):
         assert len(jobs) == 2  # the shared reference takes one job: run the kernel on one too
         jobs = [(0, len(starts) - 1, 0.05, 0.01)]
         pairs_ref, loss_ref, _, state_ref = train_shared_reference(
-            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink)
+            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink, combine)
     elif not rule.sg:
         pairs_ref, loss_ref, state_ref = train_cbow_reference(
             ref0, ref1[:len(weights[1])], tables, ids, starts, window, negative, state[0], jobs, cbow_mean, shrink,
@@ -130,11 +133,12 @@ def test_kernel_matches_naive_reference(rule, seed):
         pairs_ref, loss_ref, state_ref = train_pairs_reference(
             ref0, ref1[:len(weights[1])], tables, ids, starts, window, negative, state[0], jobs, rule.optimizer,
             accumulate, shrink, hs_ref)
-    thread = _thread(rule, state, dim, window, negative, accumulate)
+    thread = _thread(rule, state, dim, window, negative, accumulate, combine)
     pairs, loss = 0, 0.0
     for job in jobs:
         p, job_loss, _ = rule.kernel(weights, tables, (ids, starts), job,
-                                     (window, negative, cbow_mean, shrink), thread, rule.sizes(dim, negative))
+                                     (window, negative, cbow_mean, shrink), thread,
+                                     rule.sizes(dim, negative, combine))
         pairs, loss = pairs + p, loss + job_loss
         if rule.optimizer == "softbatch":
             assert p % accumulate != 0
@@ -193,6 +197,11 @@ def test_rules_refuse_what_they_cannot_do():
     assert find_rule("sgd", sg=False, hs=True).kernel.__name__ == "cbow_hs"
     with pytest.raises(ValueError, match="hierarchical softmax .hs=1. trains with optimizer='sgd'"):
         find_rule("softbatch", hs=True)
+    assert find_rule("sgd", combine=2).combines and find_rule("sgd", True, combine=64).combines
+    assert not find_rule("sgd", combine=1).combines
+    for combination in (("sgd", False), ("heun", None), ("sgd", None, False), ("sgd", None, True, True)):
+        with pytest.raises(ValueError, match="combine=2 shares negatives across centers"):
+            find_rule(*combination, combine=2)
     with pytest.raises(ValueError, match="hierarchical softmax runs word2vec.c's pair stream"):
         find_rule("sgd", True, hs=True)
 

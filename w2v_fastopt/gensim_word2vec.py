@@ -26,7 +26,7 @@ Hierarchical softmax (``hs=1``, alone or with ``negative > 0``) trains over gens
 (``wv.expandos["code"/"point"]``) and ``syn1`` (``kernels/hs.py``).  Where no kernel exists yet,
 gensim's own loops train, and a log line says so: ``wv.vectors_lockf`` other than all ones.
 
-Ours besides gensim's: ``shared_negatives``, ``optimizer``, ``accumulate`` (``rules.py``).
+Ours besides gensim's: ``shared_negatives``, ``combine``, ``optimizer``, ``accumulate`` (``rules.py``).
 """
 import itertools
 import logging
@@ -53,13 +53,16 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     """gensim's ``Word2Vec`` (same arguments, defaults and attributes), trained by our kernels.
 
     Extra keyword arguments: ``shared_negatives`` (skip-gram SGD: None or True, one set of negatives
-    per center shared by its window; False, word2vec.c's fresh negatives per pair), ``optimizer``
-    (sgd, softbatch, heun, rk4: ``rules.OPTIMIZERS``), ``accumulate`` (softbatch's pairs per update).
+    per center shared by its window; False, word2vec.c's fresh negatives per pair), ``combine``
+    (with shared negatives: 1, or C > 1 consecutive centers per set of negatives, faster, at a cost in
+    quality: see the README), ``optimizer`` (sgd, softbatch, heun, rk4: ``rules.OPTIMIZERS``),
+    ``accumulate`` (softbatch's pairs per update).
     """
 
     shared_negatives = None  # class defaults: a model pickled by gensim itself loads with ours
     optimizer = "sgd"
     accumulate = None
+    combine = 1
     # During train() only (instance attributes, left out of save): _prepared = (rule, tables,
     # params tuple, sizes); on a corpus_file, _corpus_cache = (path, (ids, starts)) and
     # _engine_states, the driver's RNG states.
@@ -70,9 +73,10 @@ class Word2Vec(gensim_word2vec.Word2Vec):
                  ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0, trim_rule=None,
                  sorted_vocab=1, batch_words=gensim_word2vec.MAX_WORDS_IN_BATCH, compute_loss=False,
                  callbacks=(), comment=None, max_final_vocab=None, shrink_windows=True, *,
-                 shared_negatives=None, optimizer="sgd", accumulate=None):
+                 shared_negatives=None, optimizer="sgd", accumulate=None, combine=1):
         self.shared_negatives, self.optimizer, self.accumulate = shared_negatives, optimizer, accumulate
-        find_rule(optimizer, shared_negatives, sg, hs)  # an impossible combination refused before any work
+        self.combine = combine
+        find_rule(optimizer, shared_negatives, sg, hs, combine)  # an impossible combination: refused now
         if optimizer != "sgd" and not negative:
             raise ValueError(f"optimizer={optimizer!r} trains negative sampling (negative > 0, hs=0)")
         super().__init__(
@@ -95,7 +99,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return Params(vector_size=int(self.vector_size), window=int(self.window), negative=int(self.negative),
                       epochs=int(self.epochs), alpha=float(self.alpha), min_alpha=float(self.min_alpha),
                       ns_exponent=float(self.ns_exponent), workers=int(self.workers), seed=int(self.seed),
-                      shared_negatives=self.shared_negatives, optimizer=self.optimizer,
+                      shared_negatives=self.shared_negatives, combine=self.combine, optimizer=self.optimizer,
                       accumulate=self.accumulate, sg=int(bool(self.sg)), cbow_mean=int(bool(self.cbow_mean)),
                       hs=int(bool(self.hs)), shrink_windows=bool(self.shrink_windows))
 
@@ -105,7 +109,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         the alias table of count^ns_exponent, and the kernel's weights (``train.kernel_weights``:
         for hierarchical softmax ``syn1`` and gensim's tree, ``gensim_tree``)."""
         p = self._params()
-        rule = find_rule(p.optimizer, p.shared_negatives, p.sg, p.hs)
+        rule = find_rule(p.optimizer, p.shared_negatives, p.sg, p.hs, p.combine)
         expandos = self.wv.expandos
         if "sample_int" in expandos:
             keep = expandos["sample_int"].astype(np.uint64) + np.uint64(1)
@@ -116,7 +120,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         syn1neg = self.syn1neg if p.negative else np.zeros((0, p.vector_size), np.float32)
         hs_layer = (self.syn1,) + gensim_tree(self.wv) if p.hs else None
         weights = kernel_weights(rule, self.wv.vectors, syn1neg, p.negative, hs_layer)
-        return rule, (keep, accept, alias), params, rule.sizes(p.vector_size, p.negative), weights
+        return rule, (keep, accept, alias), params, rule.sizes(p.vector_size, p.negative, p.combine), weights
 
     def train(self, *args, **kwargs):
         """gensim's ``train``, same arguments and result; see the module docstring for who trains."""
@@ -141,7 +145,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         rule, _, params, _, _ = self._prepared
         dim, window, negative = int(self.vector_size), params[0], params[1]
         return thread_arrays(rule, private, private(1, np.uint64, 1), dim, window, negative,
-                             self._params().accumulate)
+                             self._params().accumulate, self._params().combine)
 
     def _do_train_job(self, sentences, alpha, inits):
         if self.__dict__.get("_prepared") is None:

@@ -7,7 +7,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 
-from .rules import ACCUMULATE, find_rule
+from .rules import ACCUMULATE, MAX_COMBINE, find_rule
 
 
 def default_workers():
@@ -35,6 +35,7 @@ class Params:
     cbow_mean: int = 1          # CBOW's input: 1 the mean of the context rows, 0 their sum
     hs: int = 0                 # 1: hierarchical softmax (kernels/hs.py), with negative sampling if negative > 0
     shrink_windows: bool = True  # word2vec.c's reduced window; False: the whole window every time
+    combine: int = 1            # shared negatives: consecutive centers per set of negatives (context combining)
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -56,7 +57,9 @@ class Params:
                              "got 0: nothing would be trained")
         if not isinstance(self.shrink_windows, bool):
             raise TypeError(f"shrink_windows must be True or False, got {self.shrink_windows!r}")
-        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg, self.hs).shared_negatives
+        _check_int("combine", self.combine, 1, MAX_COMBINE)
+        self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg, self.hs,
+                                          self.combine).shared_negatives
         if self.optimizer == "softbatch":
             self.accumulate = ACCUMULATE if self.accumulate is None else self.accumulate
             _check_int("accumulate", self.accumulate, 1, 1 << 20)

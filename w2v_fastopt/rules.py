@@ -17,7 +17,7 @@ import numpy as np
 
 from .kernels.cbow import cbow_word2vec
 from .kernels.hs import HOT_NODES, PATH_CHUNK, cbow_hs, sg_hs
-from .kernels.sgns import HOT_ROWS, sgns_shared, sgns_word2vec
+from .kernels.sgns import HOT_ROWS, sgns_combined, sgns_shared, sgns_word2vec
 from .kernels.solvers import sgns_heun, sgns_radial, sgns_runge_kutta, sgns_soft_batch
 from .kernels.walk import MAX_SENTENCE
 from .tableaus import tableau_arrays
@@ -28,6 +28,7 @@ ACCUMULATE = 4  # soft batch: pairs (Numba) or batches (Keras) per update when n
 # compiles in bounded time and memory (measured: bench/results/lab-notes.md, 2026-12-01).
 MAX_CONSTANT_DIM = 400
 MAX_CONSTANT_OUTPUTS = 64
+MAX_COMBINE = 64  # context combining: the most centers that can share a set of negatives
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,12 @@ class Rule:
     """One update rule of the engine.
 
     kernel:  a cached Numba kernel with ``walk.walk``'s arguments.
-    scratch: ``scratch(alloc, dim, window, negative, accumulate)`` -> the tuple of per-thread arrays
-             the kernel's update takes (its docstring gives the layout); ``alloc(shape, dtype)``
+    scratch: ``scratch(alloc, dim, window, negative, accumulate, combine)`` -> the tuple of per-thread
+             arrays the kernel's update takes (its docstring gives the layout); ``alloc(shape, dtype)``
              makes one array (``train.private``: alone on its cache lines).
-    sizes:   ``sizes(dim, negative)`` -> the compile-time sizes (tuples of None).
-    Pairs of a pair-stream rule are word2vec.c's; ``shared_negatives`` rules train a window at once.
+    sizes:   ``sizes(dim, negative, combine)`` -> the compile-time sizes (tuples of None).
+    Pairs of a pair-stream rule are word2vec.c's; ``shared_negatives`` rules train a window at once,
+    and the one that ``combines`` trains the windows of ``combine`` > 1 consecutive centers at once.
     """
     optimizer: str
     shared_negatives: bool
@@ -51,6 +53,7 @@ class Rule:
     sg: bool = True  # skip-gram; False: CBOW
     hs: bool = False  # hierarchical softmax (kernels/hs.py): weights carry the tree, syn1neg may be empty
     control: bool = False  # a measurement control for bench/, not an optimizer: not in OPTIMIZERS
+    combines: bool = False  # shares its negatives across combine > 1 consecutive centers
 
 
 def size(n, limit):
@@ -59,54 +62,66 @@ def size(n, limit):
     return (None,) * n if n <= limit else np.zeros(n, np.int8)
 
 
-def _vector_size(dim, negative):
+def _vector_size(dim, negative, combine):
     return (size(dim, MAX_CONSTANT_DIM),)
 
 
-def _vector_size_and_outputs(dim, negative):
+def _vector_size_and_outputs(dim, negative, combine):
     return (size(dim, MAX_CONSTANT_DIM), size(negative + 1, MAX_CONSTANT_OUTPUTS))
 
 
-def _sgd_block_scratch(alloc, dim, window, negative, accumulate):
+def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
             alloc((2 * window, negative + 1), np.float32), alloc((2 * window, dim), np.float32),
             alloc((HOT_ROWS, dim), np.float32), alloc((HOT_ROWS, dim), np.float32))
 
 
-def _sgd_pair_scratch(alloc, dim, window, negative, accumulate):
+def _combined_sizes(dim, negative, combine):
+    return (size(dim, MAX_CONSTANT_DIM), size(negative, MAX_CONSTANT_OUTPUTS), size(combine, MAX_COMBINE))
+
+
+def _combined_scratch(alloc, dim, window, negative, accumulate, combine):
+    rows, cols = combine + 2 * window, combine + negative
+    return (alloc(rows, np.int64), alloc(rows, np.int64), alloc((rows, cols), np.float32),
+            alloc((rows, cols), np.float32), alloc((rows, dim), np.float32),
+            alloc((combine, 2), np.int64), alloc(cols, np.int64),
+            alloc((HOT_ROWS, dim), np.float32), alloc((HOT_ROWS, dim), np.float32))
+
+
+def _sgd_pair_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32),)
 
 
-def _cbow_scratch(alloc, dim, window, negative, accumulate):
+def _cbow_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32), alloc(dim, np.float32))
 
 
-def _hs_pair_scratch(alloc, dim, window, negative, accumulate):
+def _hs_pair_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
             alloc((HOT_NODES, dim), np.float32), alloc((HOT_NODES, dim), np.float32))
 
 
-def _cbow_hs_scratch(alloc, dim, window, negative, accumulate):
+def _cbow_hs_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32), alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
             alloc((HOT_NODES, dim), np.float32), alloc((HOT_NODES, dim), np.float32))
 
 
-def _soft_batch_scratch(alloc, dim, window, negative, accumulate):
+def _soft_batch_scratch(alloc, dim, window, negative, accumulate, combine):
     k1 = negative + 1
     return (alloc((accumulate, k1 + 1), np.int64), alloc((accumulate, k1 + 1, dim), np.float32),
             alloc(accumulate, np.int64), alloc(1, np.int64))
 
 
-def _heun_scratch(alloc, dim, window, negative, accumulate):
+def _heun_scratch(alloc, dim, window, negative, accumulate, combine):
     k1 = negative + 1
     return (alloc(dim, np.float32), alloc(dim, np.float32)) + tuple(alloc(k1, np.float32) for _ in range(4))
 
 
-def _radial_scratch(alloc, dim, window, negative, accumulate):
+def _radial_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32), alloc(negative + 1, np.float32), alloc(negative + 1, np.float32))
 
 
-def _rk4_scratch(alloc, dim, window, negative, accumulate):
+def _rk4_scratch(alloc, dim, window, negative, accumulate, combine):
     a, b = tableau_arrays("rk4")
     s, k1 = len(b), negative + 1
     return (a, b, alloc(dim, np.float32), alloc((k1, dim), np.float32), alloc((s, dim), np.float32),
@@ -117,6 +132,9 @@ def _rk4_scratch(alloc, dim, window, negative, accumulate):
 RULES = (
     Rule("sgd", True, sgns_shared, _sgd_block_scratch, _vector_size_and_outputs,
          "SGD, shared negatives", "one set of negatives per center word, shared by its window"),
+    Rule("sgd", True, sgns_combined, _combined_scratch, _combined_sizes,
+         "SGD, combined windows", "with --combine C > 1, one set of negatives per C consecutive centers",
+         combines=True),
     Rule("sgd", False, sgns_word2vec, _sgd_pair_scratch, _vector_size,
          "SGD, word2vec.c mode", "with --no-shared-negatives, word2vec.c's fresh negatives for every pair"),
     Rule("softbatch", False, sgns_soft_batch, _soft_batch_scratch, _vector_size,
@@ -138,22 +156,23 @@ RULES = (
 )
 
 
-def thread_arrays(rule, alloc, rng, dim, window, negative, accumulate):
+def thread_arrays(rule, alloc, rng, dim, window, negative, accumulate, combine=1):
     """One worker thread's arrays, ``walk.walk``'s ``thread``: (rng, sentence int32[MAX_SENTENCE],
     outputs int64[2, K1]: a pair's outputs and the next pair's, drawn one pair ahead, the rule's
     scratch).  rng: the thread's uint64[1] generator state; alloc as ``Rule.scratch``."""
     return (rng, alloc(MAX_SENTENCE, np.int32), alloc((2, negative + 1), np.int64),
-            rule.scratch(alloc, dim, window, negative, accumulate))
+            rule.scratch(alloc, dim, window, negative, accumulate, combine))
 
 
 OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES if not rule.control))
 CONTROLS = tuple(rule.optimizer for rule in RULES if rule.control)
 
 
-def find_rule(optimizer, shared_negatives=None, sg=True, hs=False):
+def find_rule(optimizer, shared_negatives=None, sg=True, hs=False, combine=1):
     """The Rule for ``optimizer`` (one of OPTIMIZERS or CONTROLS), the architecture (``sg`` True: skip-gram,
     False: CBOW) and the output layer (``hs`` True: hierarchical softmax); ``shared_negatives`` None
-    takes the first (default) kernel.  ValueError for an unknown name or a combination with no kernel."""
+    takes the first (default) kernel; ``combine`` > 1 the one that shares negatives across that many
+    centers.  ValueError for an unknown name or a combination with no kernel."""
     if optimizer not in OPTIMIZERS + CONTROLS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     rules = [rule for rule in RULES
@@ -164,8 +183,13 @@ def find_rule(optimizer, shared_negatives=None, sg=True, hs=False):
     if not rules:
         raise ValueError(f"optimizer={optimizer!r} is for skip-gram (sg=1); CBOW (sg=0) trains with "
                          "optimizer='sgd'")
+    if combine > 1:
+        if shared_negatives is False or not any(rule.combines for rule in rules):
+            raise ValueError(f"combine={combine} shares negatives across centers: it needs skip-gram SGD with "
+                             "shared negatives (optimizer='sgd', sg=1, hs=0, shared_negatives not False)")
+        return next(rule for rule in rules if rule.combines)
     for rule in rules:
-        if shared_negatives is None or rule.shared_negatives == shared_negatives:
+        if not rule.combines and (shared_negatives is None or rule.shared_negatives == shared_negatives):
             return rule
     if hs:
         raise ValueError("shared_negatives=True is for negative sampling alone (hs=0); hierarchical softmax "

@@ -269,7 +269,7 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_l
     if len(position.rng_states) != params.workers:
         raise ValueError(f"the saved state has {len(position.rng_states)} worker RNG states; "
                          f"resume with workers={len(position.rng_states)}")
-    rule = find_rule(params.optimizer, params.shared_negatives, params.sg, params.hs)
+    rule = find_rule(params.optimizer, params.shared_negatives, params.sg, params.hs, params.combine)
     weights = kernel_weights(rule, syn0, syn1neg, params.negative, hs_layer)
     ids, starts = corpus
     jobs = job_boundaries(starts)
@@ -281,14 +281,14 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_l
     def count(shape, dtype):
         sizes.append(int(np.prod(shape)) * np.dtype(dtype).itemsize)
 
-    rule.scratch(count, dim, window, negative, params.accumulate)
+    rule.scratch(count, dim, window, negative, params.accumulate, params.combine)
     check_memory(params.workers * sum(sizes), f"the {rule.label} buffers of {params.workers} worker threads")
     threads = [thread_arrays(rule, private, private(1, np.uint64, state), dim, window, negative,
-                             params.accumulate)
+                             params.accumulate, params.combine)
                for state in position.rng_states]
     return Run(rule.kernel, weights, tables, corpus,
                (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows)),
-               rule.sizes(dim, negative), jobs, threads, params.alpha, params.min_alpha,
+               rule.sizes(dim, negative, params.combine), jobs, threads, params.alpha, params.min_alpha,
                int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
                release)
 

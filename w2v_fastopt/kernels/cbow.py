@@ -44,7 +44,7 @@ def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def cbow_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+def cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """The center at c as one CBOW example: fresh outputs (``draw_outputs``), h from the contexts in
     [lo, hi) (mean when params[2]), ``update`` (the output step, e in scratch[1]), then each context
     row minus e (e / cw for the sum).  The outputs are drawn first and the negatives' rows

@@ -144,7 +144,7 @@ def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
 
 
 @njit(inline="always", cache=True)
-def cbow_hs_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+def cbow_hs_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """``cbow.cbow_window`` with the center's path prefetched first: its rows in syn1 (the hot ones
     are the thread's, in cache) arrive while h is summed (+10% words/s, bench/results/lab-notes.md,
     2026-12-02; skip-gram needs none: a center's path serves its whole window)."""
@@ -154,7 +154,7 @@ def cbow_hs_window(update, weights, tables, params, thread, sizes, c, lo, hi, al
     for b in range(lengths[word]):
         if points[word, b] < first:
             prefetch_row(syn1, points[word, b], len(sizes[0]))
-    return cbow_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss)
+    return cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss)
 
 
 @njit(nogil=True, cache=True, fastmath=FASTMATH)

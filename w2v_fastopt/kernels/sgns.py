@@ -151,7 +151,7 @@ def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
 
 
 @njit(inline="always", cache=True)
-def shared_window(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+def shared_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """The center at c with one set of negatives for its whole window: contexts gathered into
     scratch[0], outputs = [center, K1 - 1 draws] (a draw equal to the center keeps its slot, with a
     zero gradient, so the block is always K1 wide), then ``update`` once on the block.
@@ -263,5 +263,172 @@ def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     hot = min(local.shape[0], syn1neg.shape[0])
     hot_load(syn1neg, 0, hot, local, snapshot)
     result = walk(shared_window, sgd_block, weights, tables, corpus, job, params, thread, sizes)
+    hot_merge(syn1neg, 0, hot, local, snapshot)
+    return result
+
+
+@njit(inline="always", cache=True)
+def combined_windows(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
+    """Context combining (pSGNScc, Rengasamy et al. 2017): the windows of C = len(sizes[2])
+    consecutive centers of a sentence share one set of N = len(sizes[1]) negatives.  Each center's
+    window is noted in scratch[5] as it comes; at the group's last center (every C-th, or the
+    sentence's last) the outputs (scratch[6]) are the group's centers then N draws, and ``update``
+    trains the group's pairs as one block.  C = 1 is ``shared_window``'s stream and vectors, bit for
+    bit.  Returns (rng state, pairs, prod, loss)."""
+    accept, alias = tables[1], tables[2]
+    sentence, scratch = thread[1], thread[3]
+    bounds, outputs = scratch[5], scratch[6]
+    width = len(sizes[2])
+    j = c % width
+    bounds[j, 0] = lo
+    bounds[j, 1] = hi
+    if j != width - 1 and c != n - 1:
+        return state, 0, prod, loss
+    first = c - j
+    pairs = 0
+    for k in range(j + 1):
+        outputs[k] = sentence[first + k]
+        pairs += bounds[k, 1] - bounds[k, 0] - 1
+    if pairs == 0:
+        return state, 0, prod, loss
+    for o in range(len(sizes[1])):
+        state, r = rng_next(state)
+        outputs[width + o] = draw_alias(r, accept, alias)
+    prod, loss = update(weights, scratch, sizes, sentence, first, j + 1, outputs, alpha, prod, loss)
+    return state, pairs, prod, loss
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, prod, loss):
+    """The SGD step of the pairs of g consecutive centers (positions first..first+g-1) taken together,
+    with one set of N negatives shared by all of them (context combining).
+
+    The inputs are the positions p in the union of the windows, each with count_p, the number of
+    the group's centers whose window holds p (p != the center).  Pair (p, center j) has the loss
+    -log σ(u_p·t_j) - Σ_n log σ(-u_p·t_n); summed over the group's pairs with the same negatives,
+
+        L = Σ_{(p,j)} -log σ(u_p·t_j) - Σ_p w_pn Σ_n log σ(-u_p·t_n),
+
+    w_pn = count_p less the p's centers whose word is n (word2vec.c skips a negative equal to the
+    center).  So the block is F = U Tᵀ over the inputs × (centers, negatives), computed only where a
+    pair is, G = α (σ(F) - Y) with a negative's column weighted by w_pn, then E = G T, T <- T - Gᵀ U,
+    U <- U - E from the values before the step: the exact sum of the pairs' SGD steps at one point,
+    each input row meeting the negatives once per group instead of once per pair.
+    Measured (bench/results/lab-notes.md, 2026-12-02): C = 8 trains 1.6-1.8x the words/s of C = 1
+    and costs .02-.03 of analogy accuracy; C = 2 keeps the quality and gains nothing.
+    scratch: (positions, counts int64[C + 2 window], logits, grad float32[C + 2 window, C + N],
+    delta float32[C + 2 window, d], bounds int64[C, 2] (each center's window), outputs int64[C + N],
+    local, snapshot float32[HOT_ROWS, d]).
+    """
+    syn0, syn1neg = weights
+    positions, counts, logits, grad, delta, bounds = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
+                                                      scratch[5])
+    local = scratch[7]
+    hot = min(local.shape[0], syn1neg.shape[0])
+    dim = len(sizes[0])
+    negs = len(sizes[1])
+    width = len(sizes[2])
+    # The inputs: positions in the union of the windows, with their number of pairs.
+    left, right = bounds[0, 0], bounds[0, 1]
+    for j in range(1, g):
+        left = min(left, bounds[j, 0])
+        right = max(right, bounds[j, 1])
+    m = 0
+    for p in range(left, right):
+        count = 0
+        for j in range(g):
+            if bounds[j, 0] <= p < bounds[j, 1] and p != first + j:
+                count += 1
+        if count:
+            positions[m] = p
+            counts[m] = count
+            m += 1
+    # Forward: F where a pair is (centers), and against every negative.
+    for a in range(m):
+        p = positions[a]
+        u = sentence[p]
+        for j in range(g):
+            f = np.float32(0.0)
+            if bounds[j, 0] <= p < bounds[j, 1] and p != first + j:
+                t = outputs[j]
+                row = local[t] if t < hot else syn1neg[t]
+                for i in range(dim):
+                    f += syn0[u, i] * row[i]
+            logits[a, j] = f
+        for o in range(negs):
+            t = outputs[width + o]
+            row = local[t] if t < hot else syn1neg[t]
+            f = np.float32(0.0)
+            for i in range(dim):
+                f += syn0[u, i] * row[i]
+            logits[a, width + o] = f
+    for a in range(m):
+        for o in range(width + negs):
+            grad[a, o] = sigmoid(logits[a, o])
+    # G = α (σ(F) - Y), weighted per negative; masked entries 0; and the loss.
+    for a in range(m):
+        p = positions[a]
+        for j in range(width):
+            if j < g and bounds[j, 0] <= p < bounds[j, 1] and p != first + j:
+                sig = grad[a, j]
+                grad[a, j] = alpha * (sig - np.float32(1.0))
+                prod, loss = log_accumulate(prod, loss, logits[a, j], sig, True)
+            else:
+                grad[a, j] = 0.0
+        for o in range(negs):
+            t = outputs[width + o]
+            w = counts[a]
+            for j in range(g):
+                if outputs[j] == t and bounds[j, 0] <= p < bounds[j, 1] and p != first + j:
+                    w -= 1
+            sig = grad[a, width + o]
+            grad[a, width + o] = alpha * sig * np.float32(w)
+            for _ in range(w):
+                prod, loss = log_accumulate(prod, loss, logits[a, width + o], sig, False)
+    # E = G T (before T moves).
+    for a in range(m):
+        for i in range(dim):
+            delta[a, i] = 0.0
+        for o in range(width + negs):
+            gr = grad[a, o]
+            if gr == 0:
+                continue
+            t = outputs[o]
+            row = local[t] if t < hot else syn1neg[t]
+            for i in range(dim):
+                delta[a, i] += gr * row[i]
+    # T -= Gᵀ U (U not yet moved).
+    for o in range(width + negs):
+        if o >= g and o < width:
+            continue
+        t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
+        for a in range(m):
+            gr = grad[a, o]
+            if gr == 0:
+                continue
+            u = sentence[positions[a]]
+            for i in range(dim):
+                row[i] -= gr * syn0[u, i]
+    # U -= E.
+    for a in range(m):
+        u = sentence[positions[a]]
+        for i in range(dim):
+            syn0[u, i] -= delta[a, i]
+    return prod, loss
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH)
+def sgns_combined(weights, tables, corpus, job, params, thread, sizes):
+    """SGNS with context combining: one set of negatives per C consecutive centers (``sgd_combined``).
+
+    Arguments and result as ``walk.walk``; scratch as ``sgd_combined``'s; sizes = ((None,) * d,
+    (None,) * N, (None,) * C), compile-time constants (one specialization per C).  Hot rows as
+    ``sgns_shared``.
+    """
+    syn1neg, local, snapshot = weights[1], thread[3][7], thread[3][8]
+    hot = min(local.shape[0], syn1neg.shape[0])
+    hot_load(syn1neg, 0, hot, local, snapshot)
+    result = walk(combined_windows, sgd_combined, weights, tables, corpus, job, params, thread, sizes)
     hot_merge(syn1neg, 0, hot, local, snapshot)
     return result

@@ -141,14 +141,14 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
             else:
                 lo, hi = max(0, c - window), min(n, c + window + 1)
             state, trained, prod, loss = center(update, weights, tables, params, thread, sizes,
-                                                c, lo, hi, alpha, state, prod, loss)
+                                                c, n, lo, hi, alpha, state, prod, loss)
             pairs += trained
     rng[0] = state
     return pairs, loss - math.log(prod), effective
 
 
 @njit(inline="always", cache=True)
-def each_pair(update, weights, tables, params, thread, sizes, c, lo, hi, alpha, state, prod, loss):
+def each_pair(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """word2vec.c's pair stream for the center at c: for each context a in [lo, hi), a != c, fresh
     outputs (``draw_outputs``), then ``update(weights, scratch, sizes, input row, outputs, m, alpha,
     prod, loss) -> (prod, loss)``.  Returns (rng state, pairs, prod, loss).
