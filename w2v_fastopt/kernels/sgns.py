@@ -294,6 +294,13 @@ def combined_windows(update, weights, tables, params, thread, sizes, c, n, lo, h
     for o in range(len(sizes[1])):
         state, r = rng_next(state)
         outputs[width + o] = draw_alias(r, accept, alias)
+    # The next group's negatives, peeked at on a copy of the state (its windows draw first when
+    # they shrink), arrive while this group trains (as ``prefetch_next_negatives``).
+    peek = state
+    if params[3]:
+        for k in range(width):
+            peek, r = rng_next(peek)
+    prefetch_next_negatives(peek, False, len(sizes[1]), accept, alias, weights[1], len(sizes[0]))
     prod, loss = update(weights, scratch, sizes, sentence, first, j + 1, outputs, alpha, prod, loss)
     return state, pairs, prod, loss
 
@@ -343,25 +350,20 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
             positions[m] = p
             counts[m] = count
             m += 1
-    # Forward: F where a pair is (centers), and against every negative.
-    for a in range(m):
-        p = positions[a]
-        u = sentence[p]
-        for j in range(g):
+    # Forward: F where a pair is (centers), and against every negative: one output row at a time.
+    for o in range(width + negs):
+        if g <= o < width:
+            continue
+        t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
+        for a in range(m):
+            p = positions[a]
             f = np.float32(0.0)
-            if bounds[j, 0] <= p < bounds[j, 1] and p != first + j:
-                t = outputs[j]
-                row = local[t] if t < hot else syn1neg[t]
+            if o >= width or (bounds[o, 0] <= p < bounds[o, 1] and p != first + o):
+                u = sentence[p]
                 for i in range(dim):
                     f += syn0[u, i] * row[i]
-            logits[a, j] = f
-        for o in range(negs):
-            t = outputs[width + o]
-            row = local[t] if t < hot else syn1neg[t]
-            f = np.float32(0.0)
-            for i in range(dim):
-                f += syn0[u, i] * row[i]
-            logits[a, width + o] = f
+            logits[a, o] = f
     for a in range(m):
         for o in range(width + negs):
             grad[a, o] = sigmoid(logits[a, o])
