@@ -35,6 +35,7 @@ sys.path.insert(0, ROOT)
 from w2v_fastopt.rules import RULES  # noqa: E402
 
 BATCH = 1024
+COMBINE = 8  # centers per set of negatives for the combined-windows rule, as bench_engine.py
 SYSTEMS = {
     "stock": "stock Keras fit (Embedding, SGD)",
     "autodiff": "ours: autodiff, SGD",
@@ -50,6 +51,8 @@ def engine_system(rule):
     """The benchmark's name for a rule of the Numba engine (``rules.RULES``)."""
     if not rule.sg:
         return f"numba_cbow_{rule.optimizer}"
+    if rule.combines:
+        return "numba_combined"
     if rule.optimizer == "sgd":
         return "numba" if rule.shared_negatives else "numba_w2v"
     return f"numba_{rule.optimizer}"
@@ -116,7 +119,8 @@ def engine_worker(system, corpus_path, epochs, min_count, workers=2):
     rule = ENGINE_RULES[system]
     model = Trainer(corpus_file=corpus_path, epochs=epochs, workers=workers, seed=1, min_count=min_count,
                      optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg),
-                     accumulate=4 if rule.optimizer == "softbatch" else None)
+                     accumulate=4 if rule.optimizer == "softbatch" else None,
+                     combine=COMBINE if rule.combines else 1)
     seconds = model.timings["train"] / epochs
     return {"seconds": seconds, "examples": model.epoch_stats[-1].pairs,
             "words": int(model.vocab.counts.sum()), "loss": model.training_loss, "vocab": len(model.vocab)}

@@ -115,7 +115,7 @@ from w2v_fastopt.rules import RULES
 for rule in RULES:
     m = Trainer(corpus_file=sys.argv[1], epochs=1, workers=1, seed=7, min_count=2,
                  optimizer=rule.optimizer, shared_negatives=rule.shared_negatives, sg=int(rule.sg),
-                 hs=int(rule.hs))
+                 hs=int(rule.hs), combine=4 if rule.combines else 1)
     trained = m.vectors.tobytes() + m.syn1neg.tobytes() + (m.syn1.tobytes() if rule.hs else b"")
     print(rule.kernel.__name__, hashlib.sha256(trained).hexdigest())
 """
