@@ -164,7 +164,7 @@ def test_resume_rejects_a_vectors_file_and_a_changed_corpus(tmp_path):
 
 
 def truncated_model(tmp_path):
-    model = Trainer([["a", "b", "c"]] * 3, min_count=1, epochs=1, workers=1)
+    model = Trainer([["a", "b", "c"]] * 3, min_count=1, epochs=1, workers=1, progress=False)  # False: no bar
     model.save(tmp_path / "m.w2v")
     data = (tmp_path / "m.w2v").read_bytes()
     (tmp_path / "cut.w2v").write_bytes(data[: len(data) // 2])

@@ -40,7 +40,7 @@ class Trainer:
     Give ``sentences`` (an iterable of token lists or of lines, read once) or ``corpus_file`` (a path
     to UTF-8 text, plain/.gz/.bz2) to build the vocabulary and train at once, or neither and call
     ``build_vocab`` and ``train`` yourself.  ``progress=True`` shows the command line's progress
-    line on stderr; per-epoch summaries are also logged (logger ``w2v_fastopt.trainer``, INFO).
+    line on stderr (None or False: none); per-epoch summaries are also logged (logger ``w2v_fastopt.trainer``, INFO).
 
     Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
     with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
@@ -58,7 +58,7 @@ class Trainer:
         if progress is True:  # a tqdm line on stderr, as the command line shows
             from .progress import ProgressBar
             progress = ProgressBar(self.params.epochs)
-        self.progress = progress
+        self.progress = None if progress is False else progress
         self.vocab = None
         self.vectors = None
         self.syn1neg = None
@@ -183,7 +183,7 @@ class Trainer:
         if corpus_file is None:
             raise ValueError(f"{state_path}: trained from sentences; give corpus_file= to resume")
         vocab, vectors, syn1neg, syn1 = model.vocab, model.vectors, model.syn1neg, model.syn1
-        model.progress = progress
+        model.progress = None if progress is False else progress
         model.build_vocab(corpus_file=corpus_file)
         if model.vocab.words != vocab.words or not np.array_equal(model.vocab.counts, vocab.counts):
             raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on "
