@@ -206,18 +206,30 @@ def test_rules_refuse_what_they_cannot_do():
         find_rule("sgd", True, hs=True)
 
 
-def test_huffman_tree_is_optimal_and_a_softmax():
-    """word2vec.c's tree: a prefix code whose weighted length equals Huffman's optimum (heapq merges)
-    and gensim's tree's; one id per inner node (V - 1 of them, root V - 2, first on every path);
-    and the path probabilities of all words sum to 1 for any input (a true softmax)."""
+def test_huffman_tree_is_gensims_optimal_and_a_softmax():
+    """gensim's tree node for node (points, codes, lengths as ``Word2Vec(hs=1)`` builds them, ties
+    between equal counts included: counts rounded to tens, as a repeated corpus has them, and a
+    vocabulary above 2,500 words, where CPython's heapify takes another traversal); a prefix code
+    whose weighted length is Huffman's optimum; one id per inner node (V - 1 of them, root V - 2,
+    first on every path); the path probabilities of all words sum to 1 for any input (a softmax)."""
     import heapq
 
     from gensim.models import Word2Vec as GensimWord2Vec
 
+    from w2v_fastopt.gensim_word2vec import gensim_tree
+
     rng = np.random.default_rng(3)
-    for V in (1, 2, 3, 7, 300):
-        counts = np.sort(rng.zipf(1.3, V).astype(np.int64))[::-1].copy()
+    for V in (1, 2, 3, 7, 300, 3000):
+        counts = np.sort(np.minimum(rng.zipf(1.3, V), 500) * 10).astype(np.int64)[::-1].copy()
         points, codes, lengths = huffman_tree(counts)
+        gensim_model = GensimWord2Vec(hs=1, negative=0, min_count=1, vector_size=4)
+        gensim_model.build_vocab_from_freq({f"w{i}": int(c) for i, c in enumerate(counts)})
+        assert [gensim_model.wv.get_vecattr(w, "count") for w in range(V)] == counts.tolist()
+        theirs = gensim_tree(gensim_model.wv)
+        assert np.array_equal(lengths, theirs[2])
+        for w in range(V):
+            assert np.array_equal(points[w, :lengths[w]], theirs[0][w, :lengths[w]]), w
+            assert np.array_equal(codes[w, :lengths[w]], theirs[1][w, :lengths[w]]), w
         heap, optimum = [int(c) for c in counts], 0
         heapq.heapify(heap)
         while len(heap) > 1:
@@ -234,10 +246,6 @@ def test_huffman_tree_is_optimal_and_a_softmax():
         assert sorted(node_of.values()) == list(range(V - 1)) and (V == 1 or node_of[()] == V - 2)
         u, syn1 = rng.normal(0, 1, 5), rng.normal(0, 1, (max(V - 1, 1), 5))
         assert math.isclose(hs_probabilities(u, syn1, points, codes, lengths).sum(), 1.0, rel_tol=1e-12)
-    gensim_model = GensimWord2Vec(hs=1, negative=0, min_count=1, vector_size=4)
-    gensim_model.build_vocab_from_freq({f"w{i}": int(c) for i, c in enumerate(counts)})
-    gensim_lengths = np.array([len(c) for c in gensim_model.wv.expandos["code"]])
-    assert int((gensim_lengths * gensim_model.wv.expandos["count"]).sum()) == optimum
 
 
 def test_alias_draws_follow_the_distribution():

@@ -162,7 +162,7 @@ class Trainer:
 
     def _hs_layer(self):
         """(syn1, points, codes, lengths) for hierarchical softmax (the tree from the counts,
-        word2vec.c's), or None."""
+        gensim's, ``prep.huffman_tree``), or None."""
         if self.syn1 is None:
             return None
         return (self.syn1,) + huffman_tree(np.ascontiguousarray(self.vocab.counts, dtype=np.int64))

@@ -27,36 +27,85 @@ def compact_ids(ids, starts, remap, s_begin, s_end, out):
     return out
 
 
+@njit(inline="always", cache=True)
+def heap_sift_down(count, heap, start, pos):
+    """heapq's ``_siftdown``: move heap[pos] toward ``start`` while its count is below its parent's."""
+    item = heap[pos]
+    while pos > start:
+        parent = (pos - 1) >> 1
+        if count[item] < count[heap[parent]]:
+            heap[pos] = heap[parent]
+            pos = parent
+            continue
+        break
+    heap[pos] = item
+
+
+@njit(inline="always", cache=True)
+def heap_sift_up(count, heap, end, pos):
+    """heapq's ``_siftup`` on heap[:end]: the smaller child up to a leaf (the right one unless the
+    left is strictly smaller), then heap[pos]'s old item down into place."""
+    start = pos
+    item = heap[pos]
+    child = 2 * pos + 1
+    while child < end:
+        if child + 1 < end and not count[heap[child]] < count[heap[child + 1]]:
+            child += 1
+        heap[pos] = heap[child]
+        pos = child
+        child = 2 * pos + 1
+    heap[pos] = item
+    heap_sift_down(count, heap, start, pos)
+
+
+@njit(inline="always", cache=True)
+def heap_pop(count, heap, end):
+    """heapq's ``heappop`` on heap[:end]: the smallest item; the heap is then heap[:end - 1]."""
+    last = heap[end - 1]
+    if end == 1:
+        return last
+    top = heap[0]
+    heap[0] = last
+    heap_sift_up(count, heap, end - 1, 0)
+    return top
+
+
 @njit(nogil=True, cache=True)
 def huffman_tree(counts):
-    """word2vec.c's ``CreateBinaryTree``: the Huffman tree of a vocabulary for hierarchical softmax.
+    """gensim's Huffman tree (``word2vec._build_heap`` and ``_assign_binary_codes``), node for node:
+    the leaves in vocabulary order in a binary heap keyed on count alone, ``heapify``, then V - 1
+    times pop the two smallest and push their merge, with Python's ``heapq`` algorithms, so that
+    ties between equal counts fall as they fall in gensim (the same tree as ``Word2Vec(hs=1)``).
+    The tie-breaking matters: word2vec.c's two-cursor merge pairs equal-count words that sit side by
+    side in the vocabulary, i.e. in first-seen order, so topically close words share their last
+    inner nodes, and on data/ x10 skip-gram HS scored .123 on SimLex against gensim's .155 (and
+    .155 with this tree; bench/results/lab-notes.md, 2026-12-03).
 
-    counts: int64[V] in descending order (the vocabulary's).  Two cursors walk the leaves (from the
-    rarest up) and the inner nodes (in the order they are made), so the tree takes O(V), no heap.
-    Inner node k (0..V-2) is made by the k-th merge; the root is V-2.
+    counts: int64[V] in descending order (the vocabulary's).  Inner node k (0..V-2) is made by the
+    k-th merge, in nondecreasing count (so the last ones are the most visited); the root is V-2.
     Returns (points int32[V, L], codes uint8[V, L], lengths int32[V]): word w's path from the root,
-    its first lengths[w] inner nodes and the branch taken at each (1: the second-smallest child),
-    L the longest path.  A one-word vocabulary has no inner node: its path is empty.
+    its first lengths[w] inner nodes and the branch taken at each (1: the second popped, gensim's
+    ``right``), L the longest path.  A one-word vocabulary has no inner node: its path is empty.
     """
     V = counts.shape[0]
     count = np.empty(2 * V, np.int64)
     count[:V] = counts
-    count[V:] = np.iinfo(np.int64).max
     parent = np.zeros(2 * V, np.int64)
     branch = np.zeros(2 * V, np.uint8)
-    leaf, inner = V - 1, V
+    heap = np.arange(V)
+    for pos in range(V // 2 - 1, -1, -1):  # heapify
+        heap_sift_up(count, heap, V, pos)
+    end = V
     for k in range(V - 1):
-        smallest = np.empty(2, np.int64)
-        for s in range(2):
-            if leaf >= 0 and count[leaf] < count[inner]:
-                smallest[s] = leaf
-                leaf -= 1
-            else:
-                smallest[s] = inner
-                inner += 1
-        count[V + k] = count[smallest[0]] + count[smallest[1]]
-        parent[smallest[0]] = parent[smallest[1]] = V + k
-        branch[smallest[1]] = 1
+        first = heap_pop(count, heap, end)
+        second = heap_pop(count, heap, end - 1)
+        node = V + k
+        count[node] = count[first] + count[second]
+        parent[first] = parent[second] = node
+        branch[second] = 1
+        heap[end - 2] = node  # heappush
+        heap_sift_down(count, heap, 0, end - 2)
+        end -= 1
     root = 2 * V - 2
     lengths = np.zeros(V, np.int32)
     for w in range(V if V > 1 else 0):
