@@ -1,6 +1,7 @@
 """The engine end to end: quality against gensim, reproducibility, exact loss, the gensim-shaped API,
 the other update rules."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -138,7 +139,8 @@ def test_engine_trains_with_each_rule(small_corpus, optimizer):
 @pytest.mark.parametrize("sg, negative", [(1, 0), (0, 3)], ids=["skip-gram", "cbow-with-negatives"])
 def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, sg, negative):
     """hs=1 through Trainer: the loss falls, syn1 trains (syn1neg only with negatives), a checkpoint
-    taken at an epoch's end resumes to the uninterrupted run's bits, syn1 is saved and loaded."""
+    taken at an epoch's end resumes to the uninterrupted run's bits (one from before gensim's tree is
+    refused: its syn1 rows belong to another tree), syn1 is saved and loaded."""
     settings = dict(epochs=3, workers=1, seed=5, min_count=3, sg=sg, hs=1, negative=negative)
     reference = Trainer(corpus_file=small_corpus, **settings)
     stats = reference.epoch_stats
@@ -151,6 +153,15 @@ def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, sg, neg
     model.save = lambda path, _extra=None: (save(path, _extra), stop.set())
     with pytest.raises(Stopped):
         model.train(checkpoint_path=state, checkpoint_every=1, stop=stop)
+    with np.load(state) as archive:  # the same checkpoint as an earlier version (word2vec.c's tree) wrote it
+        arrays = dict(archive)
+    header = json.loads(arrays["header"].tobytes().decode())
+    del header["huffman_tree"]
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(tmp_path / "old.ckpt", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ValueError, match="syn1 rows belong to word2vec.c's Huffman tree"):
+        Trainer.resume(tmp_path / "old.ckpt")
     resumed = Trainer.resume(state)
     for name in ("vectors", "syn1neg", "syn1"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(reference, name))

@@ -25,6 +25,8 @@ from .progress import epoch_summary
 from .train import EpochStats, Position, nothing_trained, train
 from .vocab import Vocab
 
+HUFFMAN_TREE = "gensim"  # the tree an HS model's syn1 rows belong to, in its header (earlier: word2vec.c's)
+
 logger = logging.getLogger(__name__)
 
 
@@ -40,7 +42,8 @@ class Trainer:
     Give ``sentences`` (an iterable of token lists or of lines, read once) or ``corpus_file`` (a path
     to UTF-8 text, plain/.gz/.bz2) to build the vocabulary and train at once, or neither and call
     ``build_vocab`` and ``train`` yourself.  ``progress=True`` shows the command line's progress
-    line on stderr (None or False: none); per-epoch summaries are also logged (logger ``w2v_fastopt.trainer``, INFO).
+    line on stderr (None or False: none); per-epoch summaries are also logged (logger
+    ``w2v_fastopt.trainer``, INFO).
 
     Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
     with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
@@ -179,6 +182,10 @@ class Trainer:
         header = model._header
         if "position" not in header:
             raise ValueError(f"{state_path}: a saved model, not a training checkpoint")
+        if model.syn1 is not None and header.get("huffman_tree") != HUFFMAN_TREE:
+            raise ValueError(f"{state_path}: a hierarchical-softmax checkpoint of an earlier w2v_fastopt, whose "
+                             "syn1 rows belong to word2vec.c's Huffman tree; this version trains gensim's "
+                             "tree, so it cannot resume it: start the training again")
         corpus_file = corpus_file or header.get("corpus_file")
         if corpus_file is None:
             raise ValueError(f"{state_path}: trained from sentences; give corpus_file= to resume")
@@ -229,6 +236,7 @@ class Trainer:
                   "epoch_stats": [vars(s) for s in self.epoch_stats],
                   "training_loss": self.training_loss, "corpus_file": self.corpus_file,
                   "output": self.output,
+                  **({} if self.syn1 is None else {"huffman_tree": HUFFMAN_TREE}),
                   **(_extra or {})}
         words = "\n".join(self.vocab.words).encode("utf-8")
         with atomic_path(path) as tmp:

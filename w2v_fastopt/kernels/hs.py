@@ -2,10 +2,10 @@
 the SGD updates of skip-gram and CBOW.
 
 Notation as ``sgns.py``.  The vocabulary's Huffman tree (``prep.huffman_tree``, gensim's node for
-node; the drop-in reads gensim's own) has V - 1 inner nodes, each with an output row v_n = syn1[n].  The output
-word w is reached from the root by the path n_0, ..., n_{L-1} (``points[w, :L]``), taking branch
-c_b (``codes[w, b]``) at n_b.  Given the input vector u (a context word's row for skip-gram, CBOW's
-h), each branch is a logistic choice, so that
+node; the drop-in reads gensim's own) has V - 1 inner nodes, each with an output row v_n = syn1[n].
+The output word w is reached from the root by the path n_0, ..., n_{L-1} (``points[w, :L]``),
+taking branch c_b (``codes[w, b]``) at n_b.  Given the input vector u (a context word's row for
+skip-gram, CBOW's h), each branch is a logistic choice, so that
 
     p(w | u) = Π_b σ(u·v_b)^{y_b} σ(-u·v_b)^{1-y_b}        with y_b = 1 - c_b
     L = -log p(w | u) = Σ_b -log σ(±u·v_b)
