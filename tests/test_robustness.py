@@ -136,3 +136,55 @@ def test_a_freshly_compiled_kernel_and_a_cached_one_give_the_same_bits(tmp_path,
     loaded = [line for line in runs[1].stdout.splitlines() if line.startswith("[cache] data loaded")]
     for line in fresh:
         assert any(f".{line.split()[0]}-" in entry for entry in loaded), line
+
+
+LLVM_AFTER_TRAINING = """
+import sys
+import numba
+from w2v_fastopt import cli
+from w2v_fastopt.prepare import load_corpus
+
+
+def llvmlite_kb():
+    kb, inside = {"Private_Clean:": 0, "Private_Dirty:": 0}, False
+    for line in open("/proc/self/smaps"):
+        fields = line.split()
+        if "-" in fields[0] and not fields[0].endswith(":"):
+            inside = fields[-1].endswith("/libllvmlite.so")
+        elif inside and fields[0] in kb:
+            kb[fields[0]] += int(fields[1])
+    return kb["Private_Clean:"], kb["Private_Dirty:"]
+
+
+load_corpus(corpus_file=sys.argv[1])
+after_reading = llvmlite_kb()
+sys.argv = ["w2v-fastopt", "train", sys.argv[1], "-o", sys.argv[2], "--epochs", "1", "--quiet"]
+code = cli.main()
+after_training = llvmlite_kb()
+
+
+@numba.njit
+def scaled(x):  # LLVM at work again: it faults back in the pages it needs
+    return x * 2.5
+
+
+print(code, after_reading[0], *after_training, scaled(2.0), *llvmlite_kb())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
+def test_llvms_code_is_not_resident_while_training_and_comes_back_when_needed(tmp_path, small_corpus):
+    """llvmlite's code pages are handed back (``resident.hand_back_compiler_code``) once the
+    tokenizer's kernel is loaded, once the training kernel is, and, on the command line, once Numba
+    is imported.  Measured: after reading the corpus 5 MB of them are resident (29 MB without the
+    tokenizer's hand-back); after the whole ``train`` none (5 MB without the training kernel's);
+    its relocated (dirty) pages are kept; compiling a new function afterwards works."""
+    run = subprocess.run([sys.executable, "-c", LLVM_AFTER_TRAINING, str(small_corpus), str(tmp_path / "v.bin")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    code, reading_kb, clean_kb, dirty_kb, scaled, clean_again_kb, dirty_again_kb = run.stdout.split()
+    assert code == "0" and (tmp_path / "v.bin").stat().st_size > 0
+    assert int(reading_kb) < 15_000, f"{reading_kb} KB of LLVM's code resident after reading"
+    assert int(clean_kb) < 1_000, f"{clean_kb} KB of LLVM's code resident after training"
+    assert int(dirty_kb) > 0 and dirty_again_kb == dirty_kb
+    assert float(scaled) == 5.0 and int(clean_again_kb) > 10_000

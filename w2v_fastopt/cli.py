@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 
+from .resident import hand_back_compiler_code
+
 EPILOG = """\
 flag equivalents (word2vec.c / fastText):
   --vector-size   -size / -dim            --window       -window / -ws
@@ -532,6 +534,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if argv is None:  # a process of its own (the console script, python -m w2v_fastopt)
         _skip_numba_blas_probe()
+        hand_back_compiler_code()  # what importing Numba touched in LLVM (~20 MB at the peak)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:

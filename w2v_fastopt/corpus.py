@@ -9,7 +9,6 @@ Files are tokenized in compiled code (``kernels/tokenize.py``); iterables of sen
 with the same result for the same text.
 """
 import bz2
-import ctypes
 import errno
 import gzip
 import mmap
@@ -27,6 +26,7 @@ from .kernels.walk import MAX_SENTENCE
 from .kernels.tokenize import (BUILD, COUNT, DONE, GROW_IDS, GROW_POOL, GROW_WORDS, LOOKUP, N_IDS,
                                N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, keep_words, rehash,
                                tokenize_bytes)
+from .resident import hand_back_compiler_code
 
 CHUNK_BYTES = 1 << 22  # 4 MB: a chunk and its carried copy are the reader's only buffers
 # A page fault in a file mapping maps more than the page: Linux's fault-around (64 KB), or the
@@ -248,6 +248,7 @@ class _CompiledTokenizer:
         self.store = CorpusStore()
         self.counters = np.zeros(6, dtype=np.int64)
         self.counters[N_STARTS] = 1
+        self.loaded = False
 
     def feed(self, data, n):
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -256,6 +257,9 @@ class _CompiledTokenizer:
             status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool, self.counts),
                                     (self.store.ids.array, self.store.boundaries.array), self.counters, MAX_SENTENCE,
                                     self.mode, self.max_words)
+            if not self.loaded:  # the kernel is loaded: LLVM's code is not needed while it reads
+                self.loaded = True
+                hand_back_compiler_code()
             if status == DONE:
                 self.store.release(self.counters[N_STARTS], self.counters[N_IDS])
                 return
@@ -329,19 +333,6 @@ class _CompiledTokenizer:
             words, counts, merge = _merge_duplicates(words, counts)
         return TokenizedCorpus(words, counts, self.store.ids.array[:n_ids], starts, invalid_tokens, merge,
                                self.store)
-
-
-def hand_back_free_heap():
-    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere a no-op).
-
-    The word table's arrays grow by copying and numpy allocates them with malloc; once they are
-    freed, glibc keeps most of those pages for later mallocs, so after a pruned counting pass ~15 MB
-    of free heap would stay resident through training (measured at 100M tokens, bench_memory.py).
-    """
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc
-        pass
 
 
 def _grow(array, extra=0):

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import count_corpus_file, hand_back_free_heap, read_corpus_file, tokenize
+from .corpus import count_corpus_file, read_corpus_file, tokenize
+from .resident import hand_back_free_heap
 from .vocab import Vocab, build_vocab, vocabulary_order
 
 logger = logging.getLogger(__name__)

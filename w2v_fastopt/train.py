@@ -23,6 +23,7 @@ import numpy as np
 
 from .kernels.rng import seed_states
 from .params import check_memory
+from .resident import hand_back_compiler_code
 from .rules import find_rule, thread_arrays
 
 JOB_WORDS = 10_000
@@ -227,6 +228,7 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
     run.kernel(run.weights, tables, corpus, (0, 0, params.alpha, params.alpha), run.params,
                run.threads[0], run.sizes)
     compile_seconds = time.perf_counter() - t0
+    hand_back_compiler_code()  # LLVM linked the kernel; it is not called again while training
     if progress is not None:
         progress.compiled(compile_seconds)
     n_jobs = len(run.jobs) - 1

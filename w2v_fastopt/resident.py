@@ -1,0 +1,65 @@
+"""Resident memory the process no longer needs, handed back to the system.
+
+Two things stay resident after they are done with, and both cost more than the model on a small
+job: the C heap's free pages (``hand_back_free_heap``) and LLVM's machine code in llvmlite's
+shared library (``hand_back_compiler_code``).  The corpus's own pages are handed back job by job
+(``corpus.CorpusStore.release``).
+"""
+import ctypes
+
+COMPILER_LIBRARY = "libllvmlite.so"  # LLVM, as llvmlite links it: Numba's compiler and linker
+_MADV_DONTNEED = 4  # Linux's value; mmap.MADV_DONTNEED too, but mmap cannot name an address
+
+
+def hand_back_free_heap():
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; elsewhere a no-op).
+
+    The word table's arrays grow by copying and numpy allocates them with malloc; once they are
+    freed, glibc keeps most of those pages for later mallocs, so after a pruned counting pass ~15 MB
+    of free heap would stay resident through training (measured at 100M tokens, bench_memory.py).
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
+def hand_back_compiler_code(library=COMPILER_LIBRARY):
+    """Drop the resident pages of ``library``'s read-only, unmodified mappings from this process
+    (madvise MADV_DONTNEED); returns the bytes dropped (0 where /proc/self/smaps is not there).
+
+    Loading a cached kernel runs LLVM's linker: it touches 40-70 MB of llvmlite's 150 MB of code and
+    constants, which then stay resident while the kernels run and LLVM is not called at all (a third
+    of the command line's peak on data/; bench/results/lab-notes.md, 2026-12-03).  Only mappings
+    with no write permission and no private (copy-on-write) page are dropped: their pages are the
+    file's own, so this is what the kernel's page reclaim does under memory pressure, done now.  A
+    later call into LLVM (compiling or loading another kernel) faults the pages it needs back in
+    from the page cache, at the cost of a minor fault each; nothing else changes.
+    """
+    try:
+        with open("/proc/self/smaps") as smaps:
+            lines = smaps.read().splitlines()
+    except OSError:  # not Linux
+        return 0
+    madvise = ctypes.CDLL(None, use_errno=True).madvise
+    madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    dropped, mapping = 0, None
+    for line in lines + ["0-0 ---- 0 0 0"]:  # a sentinel header ends the last mapping
+        fields = line.split()
+        if not fields:
+            continue
+        if "-" in fields[0] and ":" not in fields[0]:  # a mapping's header: start-end perms offset dev inode [path]
+            if mapping is not None and mapping["clean"] and mapping["rss"]:
+                if madvise(mapping["start"], mapping["end"] - mapping["start"], _MADV_DONTNEED) == 0:
+                    dropped += mapping["rss"]
+            start, end = (int(a, 16) for a in fields[0].split("-"))
+            mapping = None
+            if len(fields) >= 6 and fields[5].endswith("/" + library) and "w" not in fields[1]:
+                mapping = {"start": start, "end": end, "rss": 0, "clean": True}
+        elif mapping is not None:
+            key = fields[0].rstrip(":")
+            if key == "Rss":
+                mapping["rss"] = int(fields[1]) * 1024
+            elif key in ("Private_Dirty", "Shared_Dirty", "Anonymous") and int(fields[1]) != 0:
+                mapping["clean"] = False
+    return dropped
