@@ -37,6 +37,16 @@ def sigmoid(f):
     return 1.0 / (1.0 + math.exp(-f))
 
 
+def word2vec_sigmoid(f):
+    """σ as word2vec.c's and gensim's table gives it: entry int((f + 6) * 83) of the 1000 values
+    σ((2 i / 1000 - 1) * 6) (83 is their EXP_TABLE_SIZE / MAX_EXP / 2 in C's integer division);
+    None where |f| >= 6 (no step)."""
+    if not -6.0 < f < 6.0:
+        return None
+    i = int((f + 6.0) * 83)
+    return sigmoid((2.0 * i / 1000.0 - 1.0) * 6.0)
+
+
 def sgns_loss(u, outputs, labels):
     """Sum over outputs t of -log σ(±u·t) for one input vector u (float64)."""
     total = 0.0
@@ -59,20 +69,23 @@ def sgns_gradient(u, outputs, labels):
 
 def sgd_outputs(u, word, outputs, alpha, syn1neg, hs=None):
     """word2vec.c's output step in float64 for the input u predicting ``word``: the nodes of its
-    Huffman path (hs = (syn1, points, codes, lengths): label 1 - code), then, when syn1neg has rows,
-    ``outputs`` (the first labelled 1), each row read as the previous ones left it and moved in
-    place.  Returns (e = α Σ g t, the summed loss)."""
+    Huffman path (hs = (syn1, points, codes, lengths): label 1 - code; σ from word2vec.c's table,
+    ``word2vec_sigmoid``), then, when syn1neg has rows, ``outputs`` (the first labelled 1; the exact
+    σ), each row read as the previous ones left it and moved in place.  Returns (e = α Σ g t, the
+    summed loss, exact)."""
     terms = []
     if hs is not None:
         syn1, points, codes, lengths = hs
-        terms += [(syn1, int(points[word, b]), 1.0 - float(codes[word, b])) for b in range(lengths[word])]
+        terms += [(syn1, int(points[word, b]), 1.0 - float(codes[word, b]), word2vec_sigmoid)
+                  for b in range(lengths[word])]
     if len(syn1neg):
-        terms += [(syn1neg, t, 1.0 if o == 0 else 0.0) for o, t in enumerate(outputs)]
+        terms += [(syn1neg, t, 1.0 if o == 0 else 0.0, sigmoid) for o, t in enumerate(outputs)]
     e, loss = np.zeros(len(u)), 0.0
-    for rows, t, y in terms:
+    for rows, t, y, step_sigmoid in terms:
         t_row = rows[t].astype(np.float64)
         loss += sgns_loss(u, [t_row], [y])
-        g = float(alpha) * (sigmoid(float(np.dot(u, t_row))) - y)
+        sig = step_sigmoid(float(np.dot(u, t_row)))
+        g = 0.0 if sig is None else float(alpha) * (sig - y)
         e += g * t_row
         rows[t] -= (g * u).astype(np.float32)
     return e, loss

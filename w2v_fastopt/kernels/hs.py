@@ -19,6 +19,17 @@ and so is the SGD step (``sgns.output_row`` on each node in turn, then the input
 v_b <- v_b - α g_b u, u <- u - e.  The probabilities of all V words sum to 1 (each inner node splits
 its mass in two), so the loss is a true softmax's over the vocabulary at O(log V) per example.
 
+The step's σ is word2vec.c's and gensim's, not the exact one: a table of 1,000 values of σ over
+(-6, 6), entry int((f + 6) * 83), and no step at a node with |f| >= 6 (``EXP_TABLE``).  Their
+``EXP_TABLE_SIZE / MAX_EXP / 2`` is C's integer division, 83 and not 83.33, so the entry is
+σ(0.996 f - 0.024) rounded down to the table's step of 0.012: every logit is offset by about
+-0.03.  It is kept because it is what a gensim user trains: with it the drop-in's vectors are
+gensim's to 1e-4 when nothing is random (``tests/test_gensim_word2vec.py``; 5-9% apart with the
+exact σ).  It costs nothing measurable (words/s within noise of the exact σ's) and changes no score
+measurably (CBOW HS on data/ x10, one worker, seeds 1-5: SimLex within .003 of the exact σ's per
+seed; bench/results/lab-notes.md, 2026-12-03).  The loss reported is the exact one.  Negative
+sampling keeps the exact σ (``sgns.sigmoid``).
+
 With ``negative > 0`` as well, both losses are trained on the same example: e gathers the path's
 terms, then the negatives' (fresh outputs, as ``walk.draw_outputs``), and the input moves once, as
 word2vec.c does (gensim applies the two steps one after the other, the second from the input the
@@ -45,6 +56,21 @@ from .prefetch import prefetch_row
 from .sgns import log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
 
+MAX_EXP = 6.0  # word2vec.c's and gensim's σ table spans (-MAX_EXP, MAX_EXP) ...
+EXP_TABLE_SIZE = 1000
+TABLE_SCALE = float(EXP_TABLE_SIZE // int(MAX_EXP) // 2)  # ... indexed by (f + 6) * 83: C's integer division
+
+
+def word2vec_sigmoid_table():
+    """float32[EXP_TABLE_SIZE]: entry i is σ((2 i / EXP_TABLE_SIZE - 1) MAX_EXP), as word2vec.c's
+    ``expTable`` and gensim's ``EXP_TABLE`` (the exponential in double, the rest in float32)."""
+    x = (np.arange(EXP_TABLE_SIZE, dtype=np.float32) / np.float32(EXP_TABLE_SIZE) * np.float32(2)
+         - np.float32(1)) * np.float32(MAX_EXP)
+    e = np.exp(x.astype(np.float64)).astype(np.float32)
+    return e / (e + np.float32(1))
+
+
+EXP_TABLE = word2vec_sigmoid_table()  # a global array: Numba compiles it in as a constant
 PATH_CHUNK = 64  # path nodes per sweep (a Huffman path of 64 nodes needs a corpus of ~2^44 words)
 HOT_NODES = 256  # inner nodes nearest the root each thread trains in its own copy (2 x 100 KB at d=100)
 
@@ -88,9 +114,12 @@ def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, dim, pr
             logits[1, b] = sigmoid(logits[0, b])
         for b in range(n):
             label = codes[start + b] == 0
-            sig = logits[1, b]
-            logits[1, b] = alpha * (sig - np.float32(label))
-            prod, loss = log_accumulate(prod, loss, logits[0, b], sig, label)
+            f = logits[0, b]
+            prod, loss = log_accumulate(prod, loss, f, logits[1, b], label)
+            g = np.float32(0.0)
+            if -MAX_EXP < f < MAX_EXP:  # word2vec.c's and gensim's step: none where σ saturates
+                g = alpha * (EXP_TABLE[int((f + MAX_EXP) * TABLE_SCALE)] - np.float32(label))
+            logits[1, b] = g
         for b in range(n):
             g = logits[1, b]
             t = points[start + b]
