@@ -6,9 +6,9 @@ shared library (``hand_back_compiler_code``).  The corpus's own pages are handed
 (``corpus.CorpusStore.release``).
 """
 import ctypes
+import mmap
 
 COMPILER_LIBRARY = "libllvmlite.so"  # LLVM, as llvmlite links it: Numba's compiler and linker
-_MADV_DONTNEED = 4  # Linux's value; mmap.MADV_DONTNEED too, but mmap cannot name an address
 
 
 def hand_back_free_heap():
@@ -36,30 +36,30 @@ def hand_back_compiler_code(library=COMPILER_LIBRARY):
     later call into LLVM (compiling or loading another kernel) faults the pages it needs back in
     from the page cache, at the cost of a minor fault each; nothing else changes.
     """
+    advice = getattr(mmap, "MADV_DONTNEED", None)  # Python's name for the platform's value
+    if advice is None:
+        return 0
     try:
         with open("/proc/self/smaps") as smaps:
             lines = smaps.read().splitlines()
     except OSError:  # not Linux
         return 0
+    mappings, inside = [], False  # [start, end, resident bytes, clean] of the library's read-only mappings
+    for line in lines:
+        fields = line.split()
+        if fields and "-" in fields[0] and ":" not in fields[0]:  # start-end perms offset dev inode [path]
+            inside = len(fields) >= 6 and fields[5].endswith("/" + library) and "w" not in fields[1]
+            if inside:
+                mappings.append([int(a, 16) for a in fields[0].split("-")] + [0, True])
+        elif fields and inside:
+            if fields[0] == "Rss:":
+                mappings[-1][2] = int(fields[1]) * 1024
+            elif fields[0] in ("Private_Dirty:", "Shared_Dirty:", "Anonymous:") and int(fields[1]) != 0:
+                mappings[-1][3] = False
     madvise = ctypes.CDLL(None, use_errno=True).madvise
     madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    dropped, mapping = 0, None
-    for line in lines + ["0-0 ---- 0 0 0"]:  # a sentinel header ends the last mapping
-        fields = line.split()
-        if not fields:
-            continue
-        if "-" in fields[0] and ":" not in fields[0]:  # a mapping's header: start-end perms offset dev inode [path]
-            if mapping is not None and mapping["clean"] and mapping["rss"]:
-                if madvise(mapping["start"], mapping["end"] - mapping["start"], _MADV_DONTNEED) == 0:
-                    dropped += mapping["rss"]
-            start, end = (int(a, 16) for a in fields[0].split("-"))
-            mapping = None
-            if len(fields) >= 6 and fields[5].endswith("/" + library) and "w" not in fields[1]:
-                mapping = {"start": start, "end": end, "rss": 0, "clean": True}
-        elif mapping is not None:
-            key = fields[0].rstrip(":")
-            if key == "Rss":
-                mapping["rss"] = int(fields[1]) * 1024
-            elif key in ("Private_Dirty", "Shared_Dirty", "Anonymous") and int(fields[1]) != 0:
-                mapping["clean"] = False
+    dropped = 0
+    for start, end, resident, clean in mappings:
+        if clean and resident and madvise(start, end - start, advice) == 0:
+            dropped += resident
     return dropped
