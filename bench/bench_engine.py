@@ -16,7 +16,8 @@ alike; the table gives medians over rounds (quality: means) and the median over 
 system's ratio to gensim in the same round.  Peak RSS is each run's own VmHWM (bench/peak.py), not
 ru_maxrss (which Linux floors at the parent's size at fork).
 Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
-times (written to a temporary file) so that training, not start-up, dominates.  Beside the table,
+times (written to a temporary file) so that training, not start-up, dominates, its lines cut every
+1,000 words so that every system trains every word (``repeated_corpus``).  Beside the table,
 ``--plot`` (bench/results/bench_engine.png) draws each system's quality against its training
 words/s, one panel per score: speed at equal quality in one picture (needs matplotlib, the [bench]
 extra).
@@ -94,8 +95,8 @@ def repeated_corpus(source, repeat, folder):
     The cut makes every system train every word.  word2vec.c and fastText cut lines there anyway, but
     gensim's corpus_file mode puts whole lines in batches of 10,000 words and never trains the rest of
     the line that crosses one (data/'s lines are articles, 4,273 words on average: 11.8% of its
-    effective words untrained per epoch, by gensim's own log; 0.2% with the cut).  Without it gensim's
-    rows would time less work than ours."""
+    effective words untrained per epoch, by gensim's own log; with the cut its count is ours to 0.2%).
+    Without it gensim's rows would time less work than ours."""
     corpus = os.path.join(folder, "corpus.txt")
     with open(source, "rb") as src:
         lines = [line.split() for line in src]
