@@ -27,8 +27,10 @@ The step's σ is word2vec.c's and gensim's, not the exact one: a table of 1,000 
 gensim's to 1e-4 when nothing is random (``tests/test_gensim_word2vec.py``; 5-9% apart with the
 exact σ).  It costs nothing measurable (words/s within noise of the exact σ's) and changes no score
 measurably (CBOW HS on data/ x10, one worker, seeds 1-5: SimLex within .003 of the exact σ's per
-seed; bench/results/lab-notes.md, 2026-12-03).  The loss reported is the exact one.  Negative
-sampling keeps the exact σ (``sgns.sigmoid``).
+seed; bench/results/lab-notes.md, 2026-12-03).  The loss reported is the exact one: the exact σ
+of every node is computed for it alone (and for the divergence check it feeds), which costs 24% of
+skip-gram HS's training time (one worker; lab notes, 2026-12-03).  Negative sampling keeps the exact
+σ (``sgns.sigmoid``).
 
 With ``negative > 0`` as well, both losses are trained on the same example: e gathers the path's
 terms, then the negatives' (fresh outputs, as ``walk.draw_outputs``), and the input moves once, as
