@@ -8,7 +8,8 @@ hierarchical softmax.
 
 Every run is a fresh process running the whole job (vocabulary + training + saving, interpreter start,
 imports and Numba cache loading included): ``w2v-fastopt train`` for ours, ``bench/gensim_train.py``
-(gensim ``corpus_file`` mode, the same sg and hs) for gensim, same corpus and settings; each of ours is
+(gensim ``corpus_file`` mode, the same sg and hs) for gensim, same corpus and settings, no loss
+computed by either (``--no-loss``, gensim's default ``compute_loss=False``); each of ours is
 compared with gensim in the same mode (skip-gram rows with gensim's skip-gram, CBOW with its CBOW,
 hierarchical softmax, ``--hs 1 --negative 0``, with gensim's).
 Runs alternate between the systems, round by round, so that the machine's noise hits all of them
@@ -124,7 +125,8 @@ def command(system, corpus, output, workers, epochs):
                 "-sample", "1e-3", "-hs", str(int(hs)), "-negative", "0" if hs else "5", "-threads", str(workers),
                 "-iter", str(epochs), "-min-count", "5", "-alpha", "0.025", "-binary", "1",
                 "-cbow", "0" if mode.startswith("sg") else "1"]
-    return peak + ["-m", "w2v_fastopt", "train", corpus, "--output", output] + common + flags + extra
+    # --no-loss: no peer computes a loss here (gensim's compute_loss=False, word2vec.c has none)
+    return peak + ["-m", "w2v_fastopt", "train", corpus, "--output", output, "--no-loss"] + common + flags + extra
 
 
 def run_one(system, corpus, output, workers, epochs):

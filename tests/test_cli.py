@@ -65,6 +65,20 @@ def test_quiet_text_format_and_options(small_corpus, tmp_path):
     assert not (tmp_path / "none.txt").exists()
 
 
+def test_no_loss_trains_the_same_vectors_and_reports_no_loss(small_corpus, tmp_path):
+    """--no-loss (hierarchical softmax's fast path, kernels/hs.py): the same vectors bit for bit, and
+    no loss in the epoch lines, the progress line or the final line."""
+    common = ["--epochs", "1", "--vector-size", "20", "--seed", "9", "--workers", "1", "--hs", "1", "--negative", "0",
+              "--format", "text"]
+    with_loss, without = run("train", small_corpus, "-o", tmp_path / "a.txt", *common), \
+        run("train", small_corpus, "-o", tmp_path / "b.txt", *common, "--no-loss")
+    assert with_loss.returncode == 0 and without.returncode == 0, with_loss.stderr + without.stderr
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
+    assert "effective words/s, mean loss" in with_loss.stderr and "final mean loss" in with_loss.stderr
+    assert "mean loss" not in without.stderr and "loss=" not in without.stderr
+    assert "effective words/s" in without.stderr and "lr=" in without.stderr
+
+
 def test_train_imports_neither_tensorflow_nor_gensim_nor_scipy_blas(small_corpus, tmp_path):
     """TensorFlow costs seconds and hundreds of MB; gensim ~0.5 s; SciPy's BLAS, which Numba imports
     for a probe, 15 MB: none belongs to a train run.  The probe's block is lifted afterwards: np.dot

@@ -120,7 +120,11 @@ def _parser():
                    help=f"softbatch: batches (keras) or pairs (numba) per update (default {ACCUMULATE})")
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
                    help="examples per batch (--backend keras, %(default)s)")
-    t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    t.add_argument("--no-loss", dest="compute_loss", action="store_false",
+                   help="do not compute the exact loss (gensim's compute_loss=False; word2vec.c computes none): "
+                   "hierarchical softmax trains ~25%% faster without it; the progress line then shows "
+                   "none.  --quiet implies it: nothing would print it")
+    t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors (and compute no loss)")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
     _vectors_argument(e)
@@ -219,6 +223,7 @@ def _train(args):
                                             "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
                                             "seed", "shared_negatives", "max_vocab_size", "optimizer",
                                             "accumulate", "sg", "cbow_mean", "hs", "combine")}
+    params["compute_loss"] = args.compute_loss and not args.quiet
     if args.backend == "keras":
         if args.combine != 1:
             raise ValueError("--combine runs on the Numba engine; --backend keras trains batches of pairs")
@@ -413,8 +418,8 @@ def _write(model, path, binary, quiet):
         n, dim = model.vectors.shape
         print(f"wrote {n:,} vectors of {dim} dimensions to {path} "
               f"({'binary' if binary else 'text'}); vocabulary {model.timings['vocab']:.2f}s, "
-              f"kernel load {model.timings['compile']:.2f}s, training {model.timings['train']:.2f}s, "
-              f"final mean loss {model.training_loss:.4f}"
+              f"kernel load {model.timings['compile']:.2f}s, training {model.timings['train']:.2f}s"
+              + ("" if model.training_loss is None else f", final mean loss {model.training_loss:.4f}")
               + (f"; {model.invalid_tokens:,} tokens had invalid UTF-8 bytes, replaced by U+FFFD"
                  if model.invalid_tokens else ""), file=sys.stderr)
 

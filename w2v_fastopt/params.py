@@ -36,6 +36,7 @@ class Params:
     hs: int = 0                 # 1: hierarchical softmax (kernels/hs.py), with negative sampling if negative > 0
     shrink_windows: bool = True  # word2vec.c's reduced window; False: the whole window every time
     combine: int = 1            # shared negatives: consecutive centers per set of negatives (context combining)
+    compute_loss: bool = True   # the exact loss per epoch; False: none (hierarchical softmax trains ~25% faster)
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -58,6 +59,8 @@ class Params:
         if not isinstance(self.shrink_windows, bool):
             raise TypeError(f"shrink_windows must be True or False, got {self.shrink_windows!r}")
         _check_int("combine", self.combine, 1, MAX_COMBINE)
+        if not isinstance(self.compute_loss, bool):
+            raise TypeError(f"compute_loss must be True or False, got {self.compute_loss!r}")
         self.shared_negatives = find_rule(self.optimizer, self.shared_negatives, self.sg, self.hs,
                                           self.combine).shared_negatives
         if self.optimizer == "softbatch":

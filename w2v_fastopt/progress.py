@@ -5,10 +5,11 @@ from tqdm import tqdm
 
 
 def epoch_summary(stats, epochs):
-    """gensim's per-epoch line, plus the exact mean loss."""
+    """gensim's per-epoch line, plus the exact mean loss when it was computed."""
     return (f"epoch {stats.epoch}/{epochs}: {stats.raw_words:,} raw words "
             f"({stats.effective_words:,} effective words) in {stats.seconds:.2f}s, "
-            f"{stats.words_per_second:,.0f} effective words/s, mean loss {stats.loss:.4f}")
+            f"{stats.words_per_second:,.0f} effective words/s"
+            + ("" if stats.loss is None else f", mean loss {stats.loss:.4f}"))
 
 
 class ProgressBar:
@@ -28,7 +29,7 @@ class ProgressBar:
             self.bar = tqdm(total=words_total, unit="w", unit_scale=True, file=self.file,
                             dynamic_ncols=True, leave=False, mininterval=0.2)
         self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}", refresh=False)
-        self.bar.set_postfix_str(f"lr={alpha:.5f} loss={loss:.4f}", refresh=False)
+        self.bar.set_postfix_str(f"lr={alpha:.5f}" + ("" if loss is None else f" loss={loss:.4f}"), refresh=False)
         self.bar.update(words_done - self.bar.n)
 
     def epoch_end(self, stats):

@@ -32,7 +32,8 @@ SEGMENT_JOBS = 256
 
 @dataclass
 class EpochStats:
-    """One epoch's totals. loss: mean SGNS loss per (center, context) pair."""
+    """One epoch's totals. loss: mean loss per (center, context) pair (per example for CBOW); None
+    when not computed (``Params.compute_loss`` False)."""
     epoch: int
     raw_words: int
     effective_words: int
@@ -84,7 +85,8 @@ class Stopped(Exception):
 
 class Diverged(RuntimeError):
     """The loss of a job became NaN or infinite (a probability of 0 in float64: a logit beyond
-    ±745, weights blown up): training stops at once, and no vector is written."""
+    ±745, weights blown up; without ``compute_loss``, a logit that is NaN or ±inf, ``kernels/hs.py``):
+    training stops at once, and no vector is written."""
 
 
 def nothing_trained(history, sample):
@@ -137,7 +139,12 @@ class Run:
     total_words: int
     stop: threading.Event
     release: object = None
+    compute_loss: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def mean_loss(self, totals):
+        """The mean loss per pair of ``totals``, None when not computed."""
+        return totals.loss / max(totals.pairs, 1) if self.compute_loss else None
 
     def alpha_at(self, words_done):
         return self.alpha - (self.alpha - self.min_alpha) * (words_done / self.total_words)
@@ -151,7 +158,8 @@ class Run:
         pairs, loss, effective = self.kernel(self.weights, self.tables, self.corpus, job, self.params,
                                              thread, self.sizes)
         if not math.isfinite(loss):
-            raise Diverged(f"training diverged in epoch {epoch + 1} (the loss became {loss} at learning "
+            what = "the loss" if self.compute_loss else "a logit"
+            raise Diverged(f"training diverged in epoch {epoch + 1} ({what} became {loss} at learning "
                            f"rate {job[2]:.3g}); use a smaller alpha (now {self.alpha:g})")
         with self.lock:
             totals.raw += w1 - w0
@@ -189,8 +197,7 @@ def run_segment(run, epoch, first, end, totals, progress=None):
                 w.join(0.1)
                 if progress is not None:
                     done = base + totals.raw
-                    progress.update(done, run.total_words, epoch, run.alpha_at(done),
-                                    totals.loss / max(totals.pairs, 1))
+                    progress.update(done, run.total_words, epoch, run.alpha_at(done), run.mean_loss(totals))
     except BaseException:  # Ctrl-C or a signal handler's exception: let the threads finish
         run.stop.set()
         for w in workers:
@@ -209,7 +216,7 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
     vocabulary ids; params: a ``Params``; position: a Position (``Position.start(seed, workers)``
     for a new run), updated as training goes.
     progress: None, or an object with ``compiled(seconds)``, ``update(words_done, words_total,
-    epoch, alpha, loss)`` and ``epoch_end(EpochStats)``.
+    epoch, alpha, loss)`` (loss None when not computed) and ``epoch_end(EpochStats)``.
     checkpoint: None, or an object with ``due(position, epoch_ended) -> bool`` and
     ``save(position)``, asked between segments and at every epoch end but the last.
     stop: a threading.Event; when set (or on KeyboardInterrupt in this thread) the workers finish
@@ -252,7 +259,7 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
             if end < n_jobs and checkpoint is not None and checkpoint.due(position, False):
                 checkpoint.save(position)
         stats = EpochStats(position.epoch + 1, totals.raw, totals.effective, totals.pairs,
-                           totals.seconds, totals.loss / max(totals.pairs, 1))
+                           totals.seconds, run.mean_loss(totals))
         position.history.append(stats)
         position.epoch, position.job, position.totals = position.epoch + 1, 0, EpochTotals()
         if progress is not None:
@@ -290,9 +297,9 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_l
                for state in position.rng_states]
     return Run(rule.kernel, weights, tables, corpus,
                (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows)),
-               rule.sizes(dim, negative, params.combine), jobs, threads, params.alpha, params.min_alpha,
-               int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
-               release)
+               rule.sizes(dim, negative, params.combine, params.compute_loss), jobs, threads, params.alpha,
+               params.min_alpha, int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
+               release, compute_loss=params.compute_loss)
 
 
 def kernel_weights(rule, syn0, syn1neg, negative, hs_layer):

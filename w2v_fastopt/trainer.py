@@ -52,7 +52,8 @@ class Trainer:
     word counts in ``wv.get_vecattr(word, "count")``), ``vocab`` (words and counts, descending),
     ``syn1neg`` (output vectors, float32[V, d]), ``syn1`` (hierarchical softmax's inner-node vectors,
     float32[V, d], the last row unused; None without ``hs``),
-    ``training_loss`` (exact mean SGNS loss per (center, context) pair over the last epoch),
+    ``training_loss`` (exact mean loss per (center, context) pair over the last epoch; None with
+    ``compute_loss=False``, which hierarchical softmax trains ~25% faster without),
     ``epoch_stats`` (list of EpochStats), ``timings`` (seconds per phase).
     """
 
@@ -201,7 +202,8 @@ class Trainer:
                            stop=stop)
 
     def get_latest_training_loss(self):
-        """gensim's name; here the exact mean loss per pair of the last epoch (not a running sum)."""
+        """gensim's name; here the exact mean loss per pair of the last epoch (not a running sum), None
+        when not computed."""
         return self.training_loss
 
     @property
