@@ -39,8 +39,8 @@ class Rule:
     scratch: ``scratch(alloc, dim, window, negative, accumulate, combine)`` -> the tuple of per-thread
              arrays the kernel's update takes (its docstring gives the layout); ``alloc(shape, dtype)``
              makes one array (``train.private``: alone on its cache lines).
-    sizes:   ``sizes(dim, negative, combine, compute_loss)`` -> the compile-time sizes (tuples of None);
-             hierarchical softmax's second is (None,) to compute the exact loss, () not (``kernels/hs.py``).
+    sizes:   ``sizes(dim, negative, combine, compute_loss)`` -> the compile-time sizes (tuples of None),
+             the last of every rule's the loss switch (``loss_switch``).
     Pairs of a pair-stream rule are word2vec.c's; ``shared_negatives`` rules train a window at once,
     and the one that ``combines`` trains the windows of ``combine`` > 1 consecutive centers at once.
     """
@@ -63,16 +63,18 @@ def size(n, limit):
     return (None,) * n if n <= limit else np.zeros(n, np.int8)
 
 
+def loss_switch(compute_loss):
+    """Every rule's last compile-time size: (None,) when the kernel computes the exact loss, () when
+    not (``sgns.loss_term``): a kernel without the loss has no trace of it."""
+    return (None,) if compute_loss else ()
+
+
 def _vector_size(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM),)
+    return (size(dim, MAX_CONSTANT_DIM), loss_switch(compute_loss))
 
 
 def _vector_size_and_outputs(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM), size(negative + 1, MAX_CONSTANT_OUTPUTS))
-
-
-def _hs_sizes(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM), (None,) if compute_loss else ())
+    return (size(dim, MAX_CONSTANT_DIM), size(negative + 1, MAX_CONSTANT_OUTPUTS), loss_switch(compute_loss))
 
 
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
@@ -82,7 +84,8 @@ def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
 
 
 def _combined_sizes(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM), size(negative, MAX_CONSTANT_OUTPUTS), size(combine, MAX_COMBINE))
+    return (size(dim, MAX_CONSTANT_DIM), size(negative, MAX_CONSTANT_OUTPUTS), size(combine, MAX_COMBINE),
+            loss_switch(compute_loss))
 
 
 def _combined_scratch(alloc, dim, window, negative, accumulate, combine):
@@ -150,10 +153,10 @@ RULES = (
          "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
     Rule("sgd", False, cbow_word2vec, _cbow_scratch, _vector_size,
          "CBOW, SGD", "continuous bag of words (sg=0): word2vec.c's and gensim's CBOW", sg=False),
-    Rule("sgd", False, sg_hs, _hs_pair_scratch, _hs_sizes,
+    Rule("sgd", False, sg_hs, _hs_pair_scratch, _vector_size,
          "skip-gram, hierarchical softmax", "hs=1: gensim's Huffman tree (and negatives too if negative > 0)",
          hs=True),
-    Rule("sgd", False, cbow_hs, _cbow_hs_scratch, _hs_sizes,
+    Rule("sgd", False, cbow_hs, _cbow_hs_scratch, _vector_size,
          "CBOW, hierarchical softmax", "sg=0 hs=1: CBOW over gensim's Huffman tree", sg=False, hs=True),
     Rule("sgd+radial", False, sgns_radial, _radial_scratch, _vector_size,
          "SGD + Heun's radial term", "SGD plus only the row-lengthening part of Heun's step (a control)",

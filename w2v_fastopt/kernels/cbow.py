@@ -40,7 +40,7 @@ from .walk import draw_outputs, walk
 def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
     """The output step for the input h = scratch[0]: for each of outputs[:m] (the first labelled 1)
     f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch[1].  Returns (prod, loss)."""
-    return output_step(weights[1], scratch[0], scratch[1], outputs, m, alpha, len(sizes[0]), prod, loss)
+    return output_step(weights[1], scratch[0], scratch[1], outputs, m, alpha, sizes, prod, loss)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -92,6 +92,6 @@ def cbow_word2vec(weights, tables, corpus, job, params, thread, sizes):
 
     Arguments and result as ``walk.walk`` (the first result counts examples, one per center with a
     context); params = (window, negative, cbow_mean); scratch = (h float32[d], e float32[d]);
-    sizes = ((None,) * d,).
+    sizes = ((None,) * d, loss switch).
     """
     return walk(cbow_window, cbow_outputs, weights, tables, corpus, job, params, thread, sizes)

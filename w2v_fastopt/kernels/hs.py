@@ -29,9 +29,9 @@ exact σ).  It costs nothing measurable (words/s within noise of the exact σ's)
 measurably (CBOW HS on data/ x10, one worker, seeds 1-5: SimLex within .003 of the exact σ's per
 seed; bench/results/lab-notes.md, 2026-12-03).  The loss reported is the exact one: the exact σ
 of every node is computed for it alone, which costs 24% of skip-gram HS's training time (one worker;
-lab notes, 2026-12-03), so it is computed only when asked (``compute_loss``, gensim's switch: a
-compile-time size, ``rules.py``, so that the kernel without it has no trace of it).  Without it the
-divergence check the loss feeds is kept: a logit that is NaN or ±inf (it fails the table's range
+lab notes, 2026-12-03), so it is computed only when asked (``compute_loss``, gensim's switch: the
+last compile-time size, ``rules.py``, so that the kernel without it has no trace of it).  Without it
+the divergence check the loss feeds is kept: a logit that is NaN or ±inf (it fails the table's range
 test, so it costs nothing on the step's path) makes the returned loss non-finite.  Negative sampling
 keeps the exact σ (``sgns.sigmoid``): its step needs it.
 
@@ -58,7 +58,7 @@ from . import FASTMATH
 from .cbow import cbow_window
 from .hot import hot_load, hot_merge
 from .prefetch import prefetch_row
-from .sgns import log_accumulate, output_row, sigmoid
+from .sgns import computes_loss, log_accumulate, output_row, sigmoid
 from .walk import each_pair, walk
 
 MAX_EXP = 6.0  # word2vec.c's and gensim's σ table spans (-MAX_EXP, MAX_EXP) ...
@@ -94,7 +94,7 @@ def hot_count(syn1, first):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, dim, exact_loss, prod, loss):
+def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, sizes, prod, loss):
     """The path's share of an SGD step for the input u [d]: e += Σ_b g_b v_b, v_b -= g_b u over the
     ``length`` nodes points[:length] (labels 1 - codes), PATH_CHUNK nodes at a time in three sweeps:
     all the chunk's logits (independent dot products, which the CPU overlaps), then σ and g, then the
@@ -104,9 +104,11 @@ def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, dim, ex
     thread's local[t - first], taken as a row view (choosing between the two matrices instead, and
     indexing the choice, made the row loops 30% slower; the same view returned by a helper function,
     35% slower, same bits: the choice is written out in both sweeps, measured).  logits: float32[2, PATH_CHUNK]
-    scratch.  exact_loss (a compile-time constant): fold every node's exact loss into (prod, loss);
-    without it only a non-finite logit is folded in (loss += |f|: the divergence check).  Returns
-    (prod, loss)."""
+    scratch.  When the kernel computes the exact loss (``sgns.computes_loss``), every node's is
+    folded into (prod, loss); otherwise only a non-finite logit (loss += |f|: the divergence check).
+    Returns (prod, loss)."""
+    dim = len(sizes[0])
+    exact_loss = computes_loss(sizes)
     first = hot_first(syn1, local)
     for start in range(0, length, PATH_CHUNK):
         n = min(PATH_CHUNK, length - start)
@@ -142,23 +144,22 @@ def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, dim, ex
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def hs_outputs(weights, u, neu1e, logits, local, outputs, m, alpha, dim, exact_loss, prod, loss):
+def hs_outputs(weights, u, neu1e, logits, local, outputs, m, alpha, sizes, prod, loss):
     """e (neu1e [d]) and the output rows' steps for the input u [d] predicting w = outputs[0]: the
     nodes of w's path (``hs_path``, the hot ones in local), then, when syn1neg has rows, outputs[:m]
-    as negative sampling's (their loss is computed either way: their step takes σ).  exact_loss: as
-    ``hs_path``.
+    as negative sampling's.
     weights: (syn0, syn1neg, (syn1 float32[V, d], points int32[V, L], codes uint8[V, L],
     lengths int32[V])).  Returns (prod, loss)."""
     syn1neg = weights[1]
     syn1, points, codes, lengths = weights[2]
     word = outputs[0]
-    for i in range(dim):
+    for i in range(len(sizes[0])):
         neu1e[i] = 0.0
-    prod, loss = hs_path(syn1, local, points[word], codes[word], lengths[word], u, neu1e, logits, alpha, dim,
-                         exact_loss, prod, loss)
+    prod, loss = hs_path(syn1, local, points[word], codes[word], lengths[word], u, neu1e, logits, alpha, sizes,
+                         prod, loss)
     if syn1neg.shape[0] > 0:
         for o in range(m):
-            prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, dim, prod, loss)
+            prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, sizes, prod, loss)
     return prod, loss
 
 
@@ -170,8 +171,7 @@ def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     neu1e = scratch[0]
     dim = len(sizes[0])
     u = weights[0][word]
-    prod, loss = hs_outputs(weights, u, neu1e, scratch[1], scratch[2], outputs, m, alpha, dim, len(sizes[1]) > 0,
-                            prod, loss)
+    prod, loss = hs_outputs(weights, u, neu1e, scratch[1], scratch[2], outputs, m, alpha, sizes, prod, loss)
     for i in range(dim):
         u[i] -= neu1e[i]
     return prod, loss
@@ -181,8 +181,8 @@ def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
     """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1], logits in
     scratch[2], the hot nodes in scratch[3]."""
-    return hs_outputs(weights, scratch[0], scratch[1], scratch[2], scratch[3], outputs, m, alpha, len(sizes[0]),
-                      len(sizes[1]) > 0, prod, loss)
+    return hs_outputs(weights, scratch[0], scratch[1], scratch[2], scratch[3], outputs, m, alpha, sizes, prod,
+                      loss)
 
 
 @njit(inline="always", cache=True)
@@ -205,7 +205,7 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
     ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
     float32[HOT_NODES, d]: the hot nodes, loaded at the start and merged at the end); sizes = ((None,) * d,
-    (None,) to compute the exact loss or () not)."""
+    loss switch)."""
     syn1, local, snapshot = weights[2][0], thread[3][2], thread[3][3]
     first = hot_first(syn1, local)
     hot_load(syn1, first, hot_count(syn1, first), local, snapshot)

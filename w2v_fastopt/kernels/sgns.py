@@ -28,6 +28,10 @@ float32), so there is nothing to *saturate* (word2vec.c: beyond ±6 it uses the 
 The loss is exact: -log σ(f) for positives and -log σ(-f) for negatives, summed in float64 as a
 running product of probabilities that is turned into a log only when it gets small (one ``log`` per
 ~hundreds of terms).  A probability below 1e-6, where 1 - σ loses digits, is recomputed with exp.
+It is computed only when asked (``compute_loss``): every rule's last compile-time size says so
+(``rules.py``), and a kernel without it keeps only the divergence check the loss feeds
+(``loss_term``).  Measured: the loss takes 9% of word2vec.c mode's training time, 3% of the
+shared-negatives kernel's (one worker; bench/results/lab-notes.md, 2026-12-03).
 
 A negative that equals the center word is skipped (word2vec.c and gensim do the same).
 
@@ -78,6 +82,24 @@ def log_accumulate(prod, loss, f, sig, label):
     return prod, loss
 
 
+@njit(inline="always", cache=True)
+def computes_loss(sizes):
+    """Whether the kernel computes the exact loss: its last compile-time size, (None,) or ()."""
+    return len(sizes[-1]) > 0
+
+
+@njit(inline="always", cache=True)
+def loss_term(sizes, prod, loss, f, sig, label):
+    """One logit's share of the loss: ``log_accumulate`` when the kernel computes the exact loss
+    (``computes_loss``); otherwise only a logit that is NaN or ±inf is folded in (loss += |f|), so
+    that the returned loss still says when a run diverges.  Returns (prod, loss)."""
+    if computes_loss(sizes):
+        return log_accumulate(prod, loss, f, sig, label)
+    if not abs(f) < np.inf:
+        loss += abs(f)
+    return prod, loss
+
+
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def logit(syn0, word, syn1neg, t, dim):
     """f = u·t for the input row syn0[word] and the output row syn1neg[t], in float32."""
@@ -97,14 +119,15 @@ def dot(u, rows, t, dim):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def output_row(rows, t, label, u, neu1e, alpha, dim, prod, loss):
+def output_row(rows, t, label, u, neu1e, alpha, sizes, prod, loss):
     """One output row's share of an SGD step for the input vector u [d]: f = u·t, g = α(σ(f) - y),
     e += g t, t -= g u, for the row t of ``rows`` (syn1neg, or hierarchical softmax's syn1) and
-    its label y (True: 1).  Returns (prod, loss) with the term's loss folded in."""
+    its label y (True: 1).  Returns (prod, loss) with the term's loss folded in (``loss_term``)."""
+    dim = len(sizes[0])
     f = dot(u, rows, t, dim)
     sig = sigmoid(f)
     g = alpha * (sig - np.float32(label))
-    prod, loss = log_accumulate(prod, loss, f, sig, label)
+    prod, loss = loss_term(sizes, prod, loss, f, sig, label)
     for i in range(dim):
         neu1e[i] += g * rows[t, i]
         rows[t, i] -= g * u[i]
@@ -112,14 +135,14 @@ def output_row(rows, t, label, u, neu1e, alpha, dim, prod, loss):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def output_step(syn1neg, u, neu1e, outputs, m, alpha, dim, prod, loss):
+def output_step(syn1neg, u, neu1e, outputs, m, alpha, sizes, prod, loss):
     """The output half of an SGD step for the input vector u [d] (a syn0 row, or CBOW's h): for
     each of outputs[:m] (the first labelled 1) in turn, ``output_row``; e is left in neu1e [d].
     Returns (prod, loss) with the loss folded in."""
-    for i in range(dim):
+    for i in range(len(sizes[0])):
         neu1e[i] = 0.0
     for o in range(m):
-        prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, dim, prod, loss)
+        prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, sizes, prod, loss)
     return prod, loss
 
 
@@ -135,7 +158,7 @@ def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     neu1e = scratch[0]
     dim = len(sizes[0])
     u = syn0[word]
-    prod, loss = output_step(syn1neg, u, neu1e, outputs, m, alpha, dim, prod, loss)
+    prod, loss = output_step(syn1neg, u, neu1e, outputs, m, alpha, sizes, prod, loss)
     for i in range(dim):
         u[i] -= neu1e[i]
     return prod, loss
@@ -145,7 +168,7 @@ def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair, ``sgd_pair``.
 
-    Arguments and result as ``walk.walk``; scratch = (e float32[d],); sizes = ((None,) * d,).
+    Arguments and result as ``walk.walk``; scratch = (e float32[d],); sizes = ((None,) * d, loss switch).
     """
     return walk(each_pair, sgd_pair, weights, tables, corpus, job, params, thread, sizes)
 
@@ -223,7 +246,7 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
                 grad[a, o] = 0.0
                 continue
             grad[a, o] = alpha * (sig - np.float32(label))
-            prod, loss = log_accumulate(prod, loss, logits[a, o], sig, label)
+            prod, loss = loss_term(sizes, prod, loss, logits[a, o], sig, label)
     # E = G T (before T moves).
     for a in range(m):
         for i in range(dim):
@@ -256,7 +279,7 @@ def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
     Arguments and result as ``walk.walk``; scratch as ``sgd_block``'s; sizes = ((None,) * d,
-    (None,) * K1), both compile-time constants.  The syn1neg rows of the HOT_ROWS most frequent
+    (None,) * K1, loss switch), compile-time constants.  The syn1neg rows of the HOT_ROWS most frequent
     words (the vocabulary's first) are the thread's own copy for the job (``hot.py``).
     """
     syn1neg, local, snapshot = weights[1], thread[3][4], thread[3][5]
@@ -374,7 +397,7 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
             if j < g and bounds[j, 0] <= p < bounds[j, 1] and p != first + j:
                 sig = grad[a, j]
                 grad[a, j] = alpha * (sig - np.float32(1.0))
-                prod, loss = log_accumulate(prod, loss, logits[a, j], sig, True)
+                prod, loss = loss_term(sizes, prod, loss, logits[a, j], sig, True)
             else:
                 grad[a, j] = 0.0
         for o in range(negs):
@@ -386,7 +409,7 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
             sig = grad[a, width + o]
             grad[a, width + o] = alpha * sig * np.float32(w)
             for _ in range(w):
-                prod, loss = log_accumulate(prod, loss, logits[a, width + o], sig, False)
+                prod, loss = loss_term(sizes, prod, loss, logits[a, width + o], sig, False)
     # E = G T (before T moves).
     for a in range(m):
         for i in range(dim):
@@ -425,7 +448,7 @@ def sgns_combined(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with context combining: one set of negatives per C consecutive centers (``sgd_combined``).
 
     Arguments and result as ``walk.walk``; scratch as ``sgd_combined``'s; sizes = ((None,) * d,
-    (None,) * N, (None,) * C), compile-time constants (one specialization per C).  Hot rows as
+    (None,) * N, (None,) * C, loss switch), compile-time constants (one specialization per C).  Hot rows as
     ``sgns_shared``.
     """
     syn1neg, local, snapshot = weights[1], thread[3][7], thread[3][8]

@@ -38,7 +38,7 @@ import numpy as np
 from numba import njit
 
 from . import FASTMATH
-from .sgns import log_accumulate, logit, sigmoid
+from .sgns import logit, loss_term, sigmoid
 from .walk import each_pair, walk
 
 
@@ -57,7 +57,7 @@ def stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
         sig = sigmoid(f)
         label = o == 0
         if st == 0:
-            prod, loss = log_accumulate(prod, loss, f, sig, label)
+            prod, loss = loss_term(sizes, prod, loss, f, sig, label)
         g = sig - np.float32(label)
         for i in range(dim):
             ku[st, i] += g * t[r, i]
@@ -126,7 +126,7 @@ def runge_kutta_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, los
 def sgns_runge_kutta(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream, each pair updated by one Runge-Kutta step (``runge_kutta_pair``).
 
-    Arguments and result as ``walk.walk``; scratch as ``runge_kutta_pair``'s; sizes = ((None,) * d,).
+    Arguments and result as ``walk.walk``; scratch as ``runge_kutta_pair``'s; sizes = ((None,) * d, loss switch).
     """
     return walk(each_pair, runge_kutta_pair, weights, tables, corpus, job, params, thread, sizes)
 
@@ -157,7 +157,7 @@ def heun_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
         f = logit(syn0, word, syn1neg, t, dim)
         sig = sigmoid(f)
         label = o == 0
-        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        prod, loss = loss_term(sizes, prod, loss, f, sig, label)
         logits[o] = f
         g[o] = sig - np.float32(label)
     for i in range(dim):
@@ -208,7 +208,7 @@ def heun_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 def sgns_heun(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream, each pair updated by Heun's method (``heun_pair``).
 
-    Arguments and result as ``walk.walk``; scratch as ``heun_pair``'s; sizes = ((None,) * d,).
+    Arguments and result as ``walk.walk``; scratch as ``heun_pair``'s; sizes = ((None,) * d, loss switch).
     """
     return walk(each_pair, heun_pair, weights, tables, corpus, job, params, thread, sizes)
 
@@ -246,7 +246,7 @@ def radial_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
         f = logit(syn0, word, syn1neg, outputs[o], dim)
         sig = sigmoid(f)
         label = o == 0
-        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        prod, loss = loss_term(sizes, prod, loss, f, sig, label)
         g[o] = sig - np.float32(label)
     grow_u = np.float32(0.0)
     for o in range(m):
@@ -284,7 +284,7 @@ def radial_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 def sgns_radial(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream, each pair updated by SGD plus Heun's radial term (``radial_pair``).
 
-    Arguments and result as ``walk.walk``; scratch as ``radial_pair``'s; sizes = ((None,) * d,).
+    Arguments and result as ``walk.walk``; scratch as ``radial_pair``'s; sizes = ((None,) * d, loss switch).
     """
     return walk(each_pair, radial_pair, weights, tables, corpus, job, params, thread, sizes)
 
@@ -328,7 +328,7 @@ def soft_batch_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss
             f += syn0[word, i] * syn1neg[t, i]
         sig = sigmoid(f)
         label = o == 0
-        prod, loss = log_accumulate(prod, loss, f, sig, label)
+        prod, loss = loss_term(sizes, prod, loss, f, sig, label)
         g = alpha * (sig - np.float32(label))
         for i in range(dim):
             deltas[slot, 0, i] += g * syn1neg[t, i]
@@ -345,7 +345,7 @@ def sgns_soft_batch(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream with the steps of K consecutive pairs applied together
     (``soft_batch_pair``); what a job leaves kept is applied at its end (``soft_batch_flush``).
 
-    Arguments and result as ``walk.walk``; scratch as ``soft_batch_pair``'s; sizes = ((None,) * d,).
+    Arguments and result as ``walk.walk``; scratch as ``soft_batch_pair``'s; sizes = ((None,) * d, loss switch).
     """
     result = walk(each_pair, soft_batch_pair, weights, tables, corpus, job, params, thread, sizes)
     soft_batch_flush(weights, thread[3], sizes)

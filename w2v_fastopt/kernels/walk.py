@@ -118,9 +118,11 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
              own arrays (``rules.thread_arrays``); ``scratch`` is the rule's.
     sizes:   compile-time sizes, tuples of None whose *lengths* are d (and K1 for the shared rule):
              Numba compiles (and caches) one specialization per size, with constant trip counts in
-             the row loops (+15-20% words/s at d=100 over a runtime d, measured here).
+             the row loops (+15-20% words/s at d=100 over a runtime d, measured here).  The last
+             is the loss switch (``rules.loss_switch``): (None,) computes the exact loss, () not.
     Returns (pairs trained, summed pair loss, effective words after subsampling); the loss is summed
-    as a running product of probabilities (``loss_from``).
+    as a running product of probabilities (``sgns.log_accumulate``); without the loss it is 0, or
+    not finite when a logit was (the divergence check).
     """
     keep = tables[0]
     ids, starts = corpus
