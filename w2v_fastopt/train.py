@@ -85,7 +85,7 @@ class Stopped(Exception):
 
 class Diverged(RuntimeError):
     """The loss of a job became NaN or infinite (a probability of 0 in float64: a logit beyond
-    ±745, weights blown up; without ``compute_loss``, a logit that is NaN or ±inf, ``kernels/hs.py``):
+    ±745, weights blown up; without ``compute_loss``, a logit that is NaN or ±inf, ``sgns.loss_term``):
     training stops at once, and no vector is written."""
 
 
