@@ -30,8 +30,8 @@ running product of probabilities that is turned into a log only when it gets sma
 ~hundreds of terms).  A probability below 1e-6, where 1 - σ loses digits, is recomputed with exp.
 It is computed only when asked (``compute_loss``): every rule's last compile-time size says so
 (``rules.py``), and a kernel without it keeps only the divergence check the loss feeds
-(``loss_term``).  Measured: the loss takes 9% of word2vec.c mode's training time, 3% of the
-shared-negatives kernel's (one worker; bench/results/lab-notes.md, 2026-12-03).
+(``loss_term``).  Measured: the loss takes 8% of word2vec.c mode's training time, 1-2% of the
+shared-negatives kernel's, within noise (one worker; bench/results/lab-notes.md, 2026-12-03).
 
 A negative that equals the center word is skipped (word2vec.c and gensim do the same).
 
