@@ -172,7 +172,7 @@ def _run_jobs(rule, weights, tables, ids, starts, jobs, state, window, negative,
     pairs, loss = [], 0.0
     for job in jobs:
         p, job_loss, _ = rule.kernel(weights, tables, (ids, starts), job,
-                                     (window, negative, cbow_mean, shrink), thread,
+                                     (window, negative, cbow_mean, shrink, 1), thread,
                                      rule.sizes(weights[0].shape[1], negative, combine, compute_loss))
         pairs.append(p)
         loss += job_loss
@@ -194,23 +194,27 @@ def test_without_the_loss_a_divergence_still_shows(rule):
 
 def test_hot_nodes_merge_every_threads_step():
     """The top of the tree in two threads' copies (``hot.hot_load``), moved apart, then merged
-    (``hot.hot_merge``): syn1 keeps both steps; the first merge, alone, is its local rows bit for bit;
-    the other rows are untouched."""
+    (``hot.hot_merge``): with share 1 syn1 keeps the sum of both steps, the first merge, alone, its
+    local rows bit for bit; with share 1/2 their mean; the other rows are untouched."""
     rng = np.random.default_rng(3)
-    syn1 = rng.normal(size=(12, 4)).astype(np.float32)
-    start = syn1.copy()
-    a, b = ([np.zeros((5, 4), np.float32) for _ in range(2)] for _ in range(2))
-    hot_load(syn1, 6, 5, *a)
-    hot_load(syn1, 6, 5, *b)
-    assert np.array_equal(a[0], syn1[6:11]) and np.array_equal(b[1], syn1[6:11])
     step_a, step_b = (rng.normal(0, 0.1, (5, 4)).astype(np.float32) for _ in range(2))
-    a[0] += step_a
-    b[0] += step_b
-    hot_merge(syn1, 6, 5, *a)
-    assert np.array_equal(syn1[6:11], a[0])
-    hot_merge(syn1, 6, 5, *b)
-    np.testing.assert_allclose(syn1[6:11], start[6:11] + step_a + step_b, rtol=0, atol=1e-6)
-    assert np.array_equal(syn1[:6], start[:6]) and np.array_equal(syn1[11], start[11])
+    start = rng.normal(size=(12, 4)).astype(np.float32)
+    for share, first_merge, both in ((1.0, None, step_a + step_b), (0.5, step_a / 2, (step_a + step_b) / 2)):
+        syn1 = start.copy()
+        a, b = ([np.zeros((5, 4), np.float32) for _ in range(2)] for _ in range(2))
+        hot_load(syn1, 6, 5, *a)
+        hot_load(syn1, 6, 5, *b)
+        assert np.array_equal(a[0], syn1[6:11]) and np.array_equal(b[1], syn1[6:11])
+        a[0] += step_a
+        b[0] += step_b
+        hot_merge(syn1, 6, 5, *a, np.float32(share))
+        if first_merge is None:
+            assert np.array_equal(syn1[6:11], a[0])
+        else:
+            np.testing.assert_allclose(syn1[6:11], start[6:11] + first_merge, rtol=0, atol=1e-6)
+        hot_merge(syn1, 6, 5, *b, np.float32(share))
+        np.testing.assert_allclose(syn1[6:11], start[6:11] + both, rtol=0, atol=1e-6)
+        assert np.array_equal(syn1[:6], start[:6]) and np.array_equal(syn1[11], start[11])
     assert (hot_first(syn1, a[0]), hot_count(syn1, 6)) == (6, 5)  # the tree's last 5 of its 11 inner nodes
     assert hot_first(syn1, np.zeros((40, 4), np.float32)) == 0 and hot_count(syn1, 0) == 11  # all of them
 

@@ -120,7 +120,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         else:
             keep = np.full(len(self.wv), 1 << 32, dtype=np.uint64)
         accept, alias = build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent)
-        params = (p.window, p.negative, p.cbow_mean, int(p.shrink_windows))
+        params = (p.window, p.negative, p.cbow_mean, int(p.shrink_windows), p.workers)
         syn1neg = self.syn1neg if p.negative else np.zeros((0, p.vector_size), np.float32)
         hs_layer = (self.syn1,) + gensim_tree(self.wv) if p.hs else None
         weights = kernel_weights(rule, self.wv.vectors, syn1neg, p.negative, hs_layer)

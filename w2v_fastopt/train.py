@@ -296,7 +296,7 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_l
                              params.accumulate, params.combine)
                for state in position.rng_states]
     return Run(rule.kernel, weights, tables, corpus,
-               (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows)),
+               (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows), int(params.workers)),
                rule.sizes(dim, negative, params.combine, params.compute_loss), jobs, threads, params.alpha,
                params.min_alpha, int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
                release, compute_loss=params.compute_loss)

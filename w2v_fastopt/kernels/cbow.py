@@ -91,7 +91,7 @@ def cbow_word2vec(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's and gensim's CBOW with negative sampling (above), one example per center word.
 
     Arguments and result as ``walk.walk`` (the first result counts examples, one per center with a
-    context); params = (window, negative, cbow_mean); scratch = (h float32[d], e float32[d]);
+    context); params as ``walk.walk``'s; scratch = (h float32[d], e float32[d]);
     sizes = ((None,) * d, loss switch).
     """
     return walk(cbow_window, cbow_outputs, weights, tables, corpus, job, params, thread, sizes)

@@ -49,7 +49,9 @@ two threads both write the top rows on nearly every example (measured: 2 workers
 words/s than 1).  Each thread trains its own copy of the ``HOT_NODES`` most visited inner nodes for
 the length of a job.  The nodes made last are the most visited (``prep.huffman_tree`` makes them in
 increasing count, the root last), so the hot nodes are the last ones, rows [V - 1 - HOT_NODES,
-V - 1) of syn1: no map is needed, a node t >= first is local[t - first].
+V - 1) of syn1: no map is needed, a node t >= first is local[t - first].  At the job's end
+skip-gram adds the thread's step to syn1's top, CBOW adds the threads' mean step (it trains better
+so at two workers: WordSim .273 -> .332; ``hot.py``).
 """
 import numpy as np
 from numba import njit
@@ -210,7 +212,7 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     first = hot_first(syn1, local)
     hot_load(syn1, first, hot_count(syn1, first), local, snapshot)
     result = walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
-    hot_merge(syn1, first, hot_count(syn1, first), local, snapshot)
+    hot_merge(syn1, first, hot_count(syn1, first), local, snapshot, np.float32(1.0))  # the sum (hot.py)
     return result
 
 
@@ -219,10 +221,12 @@ def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
     center word (``cbow_hs_window``).  Arguments and result as ``walk.walk``, weights as
     ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
-    float32[HOT_NODES, d]: as ``sg_hs``); sizes as ``sg_hs``."""
+    float32[HOT_NODES, d]: as ``sg_hs``, but merged as the mean of the threads' steps, params[4]
+    threads); sizes as ``sg_hs``."""
     syn1, local, snapshot = weights[2][0], thread[3][3], thread[3][4]
     first = hot_first(syn1, local)
     hot_load(syn1, first, hot_count(syn1, first), local, snapshot)
     result = walk(cbow_hs_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
-    hot_merge(syn1, first, hot_count(syn1, first), local, snapshot)
+    share = np.float32(1.0) / np.float32(params[4])  # the threads' mean, not their sum (hot.py)
+    hot_merge(syn1, first, hot_count(syn1, first), local, snapshot, share)
     return result

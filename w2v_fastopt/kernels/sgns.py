@@ -286,7 +286,7 @@ def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     hot = min(local.shape[0], syn1neg.shape[0])
     hot_load(syn1neg, 0, hot, local, snapshot)
     result = walk(shared_window, sgd_block, weights, tables, corpus, job, params, thread, sizes)
-    hot_merge(syn1neg, 0, hot, local, snapshot)
+    hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
     return result
 
 
@@ -455,5 +455,5 @@ def sgns_combined(weights, tables, corpus, job, params, thread, sizes):
     hot = min(local.shape[0], syn1neg.shape[0])
     hot_load(syn1neg, 0, hot, local, snapshot)
     result = walk(combined_windows, sgd_combined, weights, tables, corpus, job, params, thread, sizes)
-    hot_merge(syn1neg, 0, hot, local, snapshot)
+    hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
     return result

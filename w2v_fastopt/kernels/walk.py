@@ -112,8 +112,9 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
     corpus:  (ids int32[N] vocabulary indices, starts int64[S+1] sentence boundaries into ids).
     job:     (first sentence, end sentence, alpha at the job's first word, alpha after its last word);
              alpha decays linearly over the job's raw words.
-    params:  (window, negative, cbow_mean, shrink_windows); cbow_mean is read by CBOW only;
-             shrink_windows 0 takes the whole window at every center (gensim's shrink_windows=False).
+    params:  (window, negative, cbow_mean, shrink_windows, threads); cbow_mean is read by CBOW only;
+             shrink_windows 0 takes the whole window at every center (gensim's shrink_windows=False);
+             threads, the worker threads of the run, by the rules that average their hot rows (``hot.py``).
     thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], outputs int64[2, K1], scratch): one thread's
              own arrays (``rules.thread_arrays``); ``scratch`` is the rule's.
     sizes:   compile-time sizes, tuples of None whose *lengths* are d (and K1 for the shared rule):
