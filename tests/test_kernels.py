@@ -165,14 +165,15 @@ def test_kernel_matches_naive_reference(rule, seed):
 
 
 def _run_jobs(rule, weights, tables, ids, starts, jobs, state, window, negative, accumulate, combine, cbow_mean,
-              shrink, compute_loss=True):
-    """The rule's kernel over ``jobs`` on one thread from the RNG state ``state`` (uint64[1], advanced);
-    returns (the pairs of each job, summed loss, the thread's arrays)."""
+              shrink, compute_loss=True, threads=1):
+    """The rule's kernel over ``jobs`` on one thread from the RNG state ``state`` (uint64[1], advanced),
+    told that the run has ``threads`` worker threads; returns (the pairs of each job, summed loss,
+    the thread's arrays)."""
     thread = _thread(rule, state, weights[0].shape[1], window, negative, accumulate, combine)
     pairs, loss = [], 0.0
     for job in jobs:
         p, job_loss, _ = rule.kernel(weights, tables, (ids, starts), job,
-                                     (window, negative, cbow_mean, shrink, 1), thread,
+                                     (window, negative, cbow_mean, shrink, threads), thread,
                                      rule.sizes(weights[0].shape[1], negative, combine, compute_loss))
         pairs.append(p)
         loss += job_loss
@@ -217,6 +218,27 @@ def test_hot_nodes_merge_every_threads_step():
         assert np.array_equal(syn1[:6], start[:6]) and np.array_equal(syn1[11], start[11])
     assert (hot_first(syn1, a[0]), hot_count(syn1, 6)) == (6, 5)  # the tree's last 5 of its 11 inner nodes
     assert hot_first(syn1, np.zeros((40, 4), np.float32)) == 0 and hot_count(syn1, 0) == 11  # all of them
+
+
+@pytest.mark.parametrize("rule", [rule for rule in RULES if rule.hs or rule.shared_negatives], ids=rule_id)
+def test_hot_rows_merge_as_each_rule_chose(rule):
+    """A job's end merges the thread's hot rows (``hot.py``) as its rule chose, in a run of two
+    threads: CBOW HS the mean of the threads' steps (this thread merging alone: half its step), the
+    others the sum (this thread alone: its copy, bit for bit)."""
+    tables, ids, starts, syn0, syn1neg, hs_layer = _tiny_problem(0)
+    negative = 0 if rule.hs else 4
+    weights = kernel_weights(rule, syn0, syn1neg, negative, hs_layer)
+    rows = hs_layer[0] if rule.hs else syn1neg
+    start = rows.copy()
+    _, _, thread = _run_jobs(rule, weights, tables, ids, starts, [(0, len(starts) - 1, 0.05, 0.01)],
+                             seed_states(0, 1), 3, negative, 3, 3 if rule.combines else 1, 1, 1, threads=2)
+    local, snapshot = thread[3][-2], thread[3][-1]
+    hot = slice(len(rows) - 1 - len(local), len(rows) - 1) if rule.hs else slice(0, len(local))
+    assert np.array_equal(snapshot, start[hot]) and np.abs(local - snapshot).max() > 1e-3
+    if rule.hs and not rule.sg:
+        np.testing.assert_allclose(rows[hot], snapshot + (local - snapshot) / 2, rtol=0, atol=1e-7)
+    else:
+        assert np.array_equal(rows[hot], local)
 
 
 def test_rules_refuse_what_they_cannot_do():
