@@ -51,7 +51,7 @@ the length of a job.  The nodes made last are the most visited (``prep.huffman_t
 increasing count, the root last), so the hot nodes are the last ones, rows [V - 1 - HOT_NODES,
 V - 1) of syn1: no map is needed, a node t >= first is local[t - first].  At the job's end
 skip-gram adds the thread's step to syn1's top, CBOW adds the threads' mean step (it trains better
-so at two workers: WordSim .273 -> .332; ``hot.py``).
+so at two workers: WordSim .266 -> .341; ``hot.py``).
 """
 import numpy as np
 from numba import njit
