@@ -79,7 +79,7 @@ def _vector_size_and_outputs(dim, negative, combine, compute_loss):
 
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
-            alloc((2 * window, negative + 1), np.float32), alloc((2 * window, dim), np.float32),
+            alloc((2 * window, negative + 1), np.float32), alloc((negative + 1, dim), np.float32),
             alloc((HOT_ROWS, dim), np.float32), alloc((HOT_ROWS, dim), np.float32))
 
 
