@@ -24,7 +24,7 @@ gets many of its rows from nearer caches.  Multiply-adds counted per kernel (d: 
 size, K1 = negative + 1 outputs, m: contexts per center, L: path length):
 
     sgns_word2vec  per pair: K1 x (dot d + e += g t d + t -= g u d) + u -= e d     = m (3 K1 + 1) d
-    sgns_shared    per center: F = U T^T, E = G T, T -= G^T U (m K1 d each), U -= E = m (3 K1 + 1) d
+    sgns_shared    per center: F = U T^T, T -= G^T U, E = G T_old (m K1 d each), U -= E = m (3 K1 + 1) d
     cbow_word2vec  h = sum of m rows, K1 x 3d, m rows -= e                        = (2 m + 3 K1) d
     sg_hs          per pair: L x 3d + d                                            = m (3 L + 1) d
     cbow_hs        h, L x 3d, m rows -= e                                          = (2 m + 3 L) d
