@@ -218,7 +218,8 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
 
     The output rows are copied into T_old (K1×d, contiguous) first: the forward reads them there,
     T moves in place, and U then takes G T_old in one pass per input row (K1 = negative + 1 is a
-    compile-time size, so the sum over the outputs unrolls into registers).  T's update adds four
+    compile-time size up to ``rules.MAX_CONSTANT_OUTPUTS``, so the sum over the outputs unrolls into
+    registers).  T's update adds four
     inputs' terms per pass over a row (then two, then one).  Each row is thus read and written once
     per pass instead of once per (input, output) term: measured, the block takes ~25% less time than
     summing E = G T into a buffer one term at a time (bench/results/lab-notes.md, 2026-12-03).
@@ -231,6 +232,7 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     dim = len(sizes[0])
     k1 = len(sizes[1])
     word = outputs[0]
+    # T_old: the output rows before the step.
     for o in range(k1):
         t = outputs[o]
         row = local[t] if t < hot else syn1neg[t]
