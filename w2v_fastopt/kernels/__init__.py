@@ -8,6 +8,11 @@ write that cache (a read-only install and no writable home or ``NUMBA_CACHE_DIR`
 to define them ("cannot cache function"); ``ensure_cache`` then points it at a temporary directory
 for this process, with a one-line notice: every run compiles its kernels (seconds to tens of
 seconds) instead of failing.
+
+``prefer_full_vectors``: on a CPU with AVX-512, LLVM's tuning for some Intel cores (Skylake-X to
+Emerald Rapids) prefers 256-bit vectors; the row loops of the kernels (d = 100 floats, read from L1)
+are bound by loads, and 512-bit ones halve the loads: +6-10% words/s end to end on an Emerald Rapids
+VM (bench/results/lab-notes.md, 2026-12-06).  AMD's Zen 4 uses 512-bit vectors already.
 """
 import atexit
 import logging
@@ -39,4 +44,23 @@ def ensure_cache():
         "to keep compiled kernels); compiling the kernels for this run only")
 
 
+def prefer_full_vectors():
+    """Let LLVM use 512-bit vectors on a CPU that has them (Numba's features string, plus
+    ``-prefer-256-bit``), unless the user chose the target (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``).
+    It only changes how fast Numba's code runs, not what it computes (up to the order of float sums, as
+    any other target); it takes effect if no Numba function has been compiled yet in this process, and
+    the cache keeps the kernels compiled this way apart from others."""
+    try:
+        import numba
+        from numba.core.codegen import get_host_cpu_features
+        if numba.config.CPU_NAME is not None or numba.config.CPU_FEATURES is not None:
+            return
+        features = get_host_cpu_features()
+    except Exception:  # another Numba: let it decide for itself
+        return
+    if "+avx512f" in features.split(","):
+        numba.config.CPU_FEATURES = features + ",-prefer-256-bit"
+
+
 ensure_cache()
+prefer_full_vectors()
