@@ -320,3 +320,23 @@ def test_alias_draws_follow_the_distribution():
     expected = p * len(draws)
     chi2 = ((observed - expected) ** 2 / expected).sum()
     assert chi2 < 85.4
+
+
+def test_kernels_get_full_vectors_unless_the_user_chose_the_target():
+    """``prefer_full_vectors``: on an AVX-512 CPU Numba's target features gain ``-prefer-256-bit`` at
+    import (and only then); a target the user set with NUMBA_CPU_FEATURES is left as it is."""
+    import os
+    import subprocess
+    import sys
+    probe = ("import w2v_fastopt.kernels, numba; from numba.core.codegen import get_host_cpu_features as f; "
+             "print(numba.config.CPU_FEATURES); print('+avx512f' in f().split(','))")
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
+    features, avx512 = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                                      check=True).stdout.split("\n")[:2]
+    if avx512 == "True":
+        assert features.endswith(",-prefer-256-bit") and "+avx512f" in features.split(",")
+    else:
+        assert features == "None"
+    chosen = subprocess.run([sys.executable, "-c", probe], env=dict(env, NUMBA_CPU_FEATURES="+avx2"),
+                            capture_output=True, text=True, check=True).stdout.split("\n")[0]
+    assert chosen == "+avx2"
