@@ -11,8 +11,10 @@ seconds) instead of failing.
 
 ``prefer_full_vectors``: on a CPU with AVX-512, LLVM's tuning for some Intel cores (Skylake-X to
 Emerald Rapids) prefers 256-bit vectors; the row loops of the kernels (d = 100 floats, read from L1)
-are bound by loads, and 512-bit ones halve the loads: +6-10% words/s end to end on an Emerald Rapids
-VM (bench/results/lab-notes.md, 2026-12-06).  AMD's Zen 4 uses 512-bit vectors already.
+are bound by loads, and 512-bit ones halve the loads.  Measured on an Emerald Rapids VM, one worker:
+the word2vec.c mode 18% less time, the other kernels 0-5%; shared negatives at 2 workers 11.8-12.1 s
+against 12.6-14.2 s (bench/results/lab-notes.md, 2026-12-06).  AMD's Zen 4 uses 512-bit vectors
+already.
 """
 import atexit
 import logging
