@@ -223,6 +223,10 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     inputs' terms per pass over a row (then two, then one).  Each row is thus read and written once
     per pass instead of once per (input, output) term: measured, the block takes ~25% less time than
     summing E = G T into a buffer one term at a time (bench/results/lab-notes.md, 2026-12-03).
+    σ and G run as flat loops over the m K1 contiguous logits, which LLVM vectorizes: the kernel is
+    compiled with ``error_model="numpy"``, without which Numba guards σ's division against a zero
+    denominator (it is > 0.0048 here) and the guard keeps the loop scalar.  Measured: 0.85-0.93x the
+    kernel's time on one worker, ~0.95x end to end at two (bench/results/lab-notes.md, 2026-12-06).
     scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], T_old float32[K1, d],
     local, snapshot float32[HOT_ROWS, d]).
     """
@@ -246,19 +250,34 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
             for i in range(dim):
                 f += syn0[u, i] * old[o, i]
             logits[a, o] = f
-    for a in range(m):
-        for o in range(k1):
-            grad[a, o] = sigmoid(logits[a, o])
-    # G = α (σ(F) - Y), and the loss.
-    for a in range(m):
-        for o in range(k1):
-            sig = grad[a, o]
-            label = o == 0
-            if o > 0 and outputs[o] == word:
-                grad[a, o] = 0.0
-                continue
-            grad[a, o] = alpha * (sig - np.float32(label))
-            prod, loss = loss_term(sizes, prod, loss, logits[a, o], sig, label)
+    # σ and G = α (σ(F) - Y) over the whole block in flat, vectorizable loops (m K1 contiguous
+    # values; nested loops over (a, o) stay scalar), and the loss.
+    flat_logits, flat_grad = logits.reshape(-1), grad.reshape(-1)
+    if computes_loss(sizes):
+        for j in range(m * k1):
+            flat_grad[j] = sigmoid(flat_logits[j])
+        for a in range(m):
+            for o in range(k1):
+                sig = grad[a, o]
+                label = o == 0
+                if o > 0 and outputs[o] == word:
+                    grad[a, o] = 0.0
+                    continue
+                grad[a, o] = alpha * (sig - np.float32(label))
+                prod, loss = loss_term(sizes, prod, loss, logits[a, o], sig, label)
+    else:
+        total = np.float32(0.0)  # not finite if a logit is not (the divergence check, ``loss_term``)
+        for j in range(m * k1):
+            flat_grad[j] = alpha * sigmoid(flat_logits[j])
+            total += flat_logits[j]
+        if not abs(total) < np.inf:
+            loss += abs(total)
+        for a in range(m):  # the positive column, label 1: σ again rather than a modulo in the loop
+            grad[a, 0] = alpha * (sigmoid(logits[a, 0]) - np.float32(1.0))
+        for o in range(1, k1):
+            if outputs[o] == word:
+                for a in range(m):
+                    grad[a, o] = 0.0
     # T -= Gᵀ U (U not yet moved), four inputs per pass over the row, then two, then one.
     for o in range(k1):
         t = outputs[o]
@@ -292,7 +311,7 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
@@ -405,9 +424,9 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
                 for i in range(dim):
                     f += syn0[u, i] * row[i]
             logits[a, o] = f
-    for a in range(m):
-        for o in range(width + negs):
-            grad[a, o] = sigmoid(logits[a, o])
+    flat_logits, flat_grad = logits.reshape(-1), grad.reshape(-1)  # σ in one vectorizable loop
+    for j in range(m * (width + negs)):
+        flat_grad[j] = sigmoid(flat_logits[j])
     # G = α (σ(F) - Y), weighted per negative; masked entries 0; and the loss.
     for a in range(m):
         p = positions[a]
@@ -461,7 +480,7 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def sgns_combined(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with context combining: one set of negatives per C consecutive centers (``sgd_combined``).
 
