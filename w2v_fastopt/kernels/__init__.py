@@ -9,6 +9,19 @@ to define them ("cannot cache function"); ``ensure_cache`` then points it at a t
 for this process, with a one-line notice: every run compiles its kernels (seconds to tens of
 seconds) instead of failing.
 
+``KERNEL``, the options of every training kernel: ``nogil`` (the worker threads run them), ``cache``,
+``FASTMATH``, ``error_model="numpy"`` (Numba's default guards every float division against a zero
+denominator, and the guard keeps σ's division out of vector loops; no kernel divides by zero), and
+no reference counting (``_nrt=False``, Numba's switch for its runtime, NRT).  The kernels allocate
+nothing and every array they touch belongs to the Python caller for the length of the call, so
+counting references to them is pure cost: with NRT, Numba increfs and decrefs an array's MemInfo
+with a locked (atomic) instruction at each new binding (each row view, each array taken out of a
+tuple: a dozen per center in the shared-negatives kernel), and a locked instruction also waits for
+every pending store to reach the cache.  Measured: the shared-negatives kernel without them, 0.85x
+the time on one worker (bench/results/lab-notes.md, 2026-12-06).  ``_nrt`` is underscored in
+Numba (an option for its own internal use, stable since 2015); a kernel that allocated would fail to
+compile without NRT, and the tests compile every kernel.
+
 ``prefer_full_vectors``: on a CPU with AVX-512, LLVM's tuning for some Intel cores (Skylake-X to
 Emerald Rapids) prefers 256-bit vectors; the row loops of the kernels (d = 100 floats, read from L1)
 are bound by loads, and 512-bit ones halve the loads.  Measured on an Emerald Rapids VM, one worker:
@@ -22,6 +35,8 @@ import shutil
 import tempfile
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# Every training kernel's options (the callers of ``walk.walk``): see the module docstring.
+KERNEL = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy", _nrt=False)
 
 
 def _where_kernels_cache():

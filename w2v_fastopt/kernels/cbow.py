@@ -30,7 +30,7 @@ negatives (word2vec.c's ``if (cw)``).
 import numpy as np
 from numba import njit
 
-from . import FASTMATH
+from . import FASTMATH, KERNEL
 from .prefetch import prefetch_row
 from .sgns import output_step
 from .walk import draw_outputs, walk
@@ -86,7 +86,7 @@ def cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, al
     return state, 1, prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def cbow_word2vec(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's and gensim's CBOW with negative sampling (above), one example per center word.
 

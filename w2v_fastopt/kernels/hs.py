@@ -56,7 +56,7 @@ so at two workers: WordSim .266 -> .341; ``hot.py``).
 import numpy as np
 from numba import njit
 
-from . import FASTMATH
+from . import FASTMATH, KERNEL
 from .cbow import cbow_window
 from .hot import hot_load, hot_merge
 from .prefetch import prefetch_row
@@ -201,7 +201,7 @@ def cbow_hs_window(update, weights, tables, params, thread, sizes, c, n, lo, hi,
     return cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss)
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
     pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
@@ -216,7 +216,7 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     return result
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
     center word (``cbow_hs_window``).  Arguments and result as ``walk.walk``, weights as

@@ -44,7 +44,7 @@ import math
 import numpy as np
 from numba import njit
 
-from . import FASTMATH
+from . import FASTMATH, KERNEL
 from .hot import hot_load, hot_merge
 from .rng import rng_next
 from .sampling import draw_alias
@@ -164,7 +164,7 @@ def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair, ``sgd_pair``.
 
@@ -311,7 +311,7 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(**KERNEL)
 def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
@@ -480,7 +480,7 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(**KERNEL)
 def sgns_combined(weights, tables, corpus, job, params, thread, sizes):
     """SGNS with context combining: one set of negatives per C consecutive centers (``sgd_combined``).
 

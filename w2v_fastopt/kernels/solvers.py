@@ -37,7 +37,7 @@ The loss is the pair's loss at the start point p (what SGD reports), exact as in
 import numpy as np
 from numba import njit
 
-from . import FASTMATH
+from . import FASTMATH, KERNEL
 from .sgns import logit, loss_term, sigmoid
 from .walk import each_pair, walk
 
@@ -122,7 +122,7 @@ def runge_kutta_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, los
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def sgns_runge_kutta(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream, each pair updated by one Runge-Kutta step (``runge_kutta_pair``).
 
@@ -204,7 +204,7 @@ def heun_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def sgns_heun(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream, each pair updated by Heun's method (``heun_pair``).
 
@@ -280,7 +280,7 @@ def radial_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def sgns_radial(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream, each pair updated by SGD plus Heun's radial term (``radial_pair``).
 
@@ -340,7 +340,7 @@ def soft_batch_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=FASTMATH)
+@njit(**KERNEL)
 def sgns_soft_batch(weights, tables, corpus, job, params, thread, sizes):
     """word2vec.c's pair stream with the steps of K consecutive pairs applied together
     (``soft_batch_pair``); what a job leaves kept is applied at its end (``soft_batch_flush``).
