@@ -77,10 +77,19 @@ def _vector_size_and_outputs(dim, negative, combine, compute_loss):
     return (size(dim, MAX_CONSTANT_DIM), size(negative + 1, MAX_CONSTANT_OUTPUTS), loss_switch(compute_loss))
 
 
+def padded(dim):
+    """The row length of a scratch matrix the kernels fill with copies of rows (T_old, the hot rows):
+    d float32 rounded up to whole 64-byte lines, so that every row starts on a line (``alloc``
+    aligns the first) and no 512-bit load or store of it straddles two; the kernels use the first d.
+    Measured (shared negatives, one thread): 0.90x the kernel's time with these rows padded
+    (bench/results/lab-notes.md, 2026-12-06)."""
+    return -(-dim // 16) * 16
+
+
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
-            alloc((2 * window, negative + 1), np.float32), alloc((negative + 1, dim), np.float32),
-            alloc((HOT_ROWS, dim), np.float32), alloc((HOT_ROWS, dim), np.float32))
+            alloc((2 * window, negative + 1), np.float32), alloc((negative + 1, padded(dim)), np.float32),
+            alloc((HOT_ROWS, padded(dim)), np.float32), alloc((HOT_ROWS, padded(dim)), np.float32))
 
 
 def _combined_sizes(dim, negative, combine, compute_loss):
@@ -93,7 +102,7 @@ def _combined_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(rows, np.int64), alloc(rows, np.int64), alloc((rows, cols), np.float32),
             alloc((rows, cols), np.float32), alloc((rows, dim), np.float32),
             alloc((combine, 2), np.int64), alloc(cols, np.int64),
-            alloc((HOT_ROWS, dim), np.float32), alloc((HOT_ROWS, dim), np.float32))
+            alloc((HOT_ROWS, padded(dim)), np.float32), alloc((HOT_ROWS, padded(dim)), np.float32))
 
 
 def _sgd_pair_scratch(alloc, dim, window, negative, accumulate, combine):
@@ -106,12 +115,12 @@ def _cbow_scratch(alloc, dim, window, negative, accumulate, combine):
 
 def _hs_pair_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
-            alloc((HOT_NODES, dim), np.float32), alloc((HOT_NODES, dim), np.float32))
+            alloc((HOT_NODES, padded(dim)), np.float32), alloc((HOT_NODES, padded(dim)), np.float32))
 
 
 def _cbow_hs_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(dim, np.float32), alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
-            alloc((HOT_NODES, dim), np.float32), alloc((HOT_NODES, dim), np.float32))
+            alloc((HOT_NODES, padded(dim)), np.float32), alloc((HOT_NODES, padded(dim)), np.float32))
 
 
 def _soft_batch_scratch(alloc, dim, window, negative, accumulate, combine):

@@ -42,7 +42,8 @@ from . import FASTMATH
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def hot_load(rows, first, n, local, snapshot):
-    """A thread's copy at its job's start: local[:n] = snapshot[:n] = rows[first:first+n]."""
+    """A thread's copy at its job's start: local[:n] = snapshot[:n] = rows[first:first+n] (local and
+    snapshot may have longer rows, ``rules.padded``: their first rows.shape[1] columns are used)."""
     for r in range(n):
         for i in range(rows.shape[1]):
             local[r, i] = snapshot[r, i] = rows[first + r, i]

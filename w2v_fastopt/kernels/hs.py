@@ -169,7 +169,7 @@ def hs_outputs(weights, u, neu1e, logits, local, outputs, m, alpha, sizes, prod,
 def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """One skip-gram pair: input row ``word``, output word outputs[0] (the center) by its path (and
     the negatives outputs[1:m] when negative > 0), then u -= e.
-    scratch: (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot float32[HOT_NODES, d])."""
+    scratch: (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot float32[HOT_NODES, ≥ d])."""
     neu1e = scratch[0]
     dim = len(sizes[0])
     u = weights[0][word]
@@ -206,7 +206,7 @@ def sg_hs(weights, tables, corpus, job, params, thread, sizes):
     """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
     pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
     ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
-    float32[HOT_NODES, d]: the hot nodes, loaded at the start and merged at the end); sizes = ((None,) * d,
+    float32[HOT_NODES, ≥ d]: the hot nodes, loaded at the start and merged at the end); sizes = ((None,) * d,
     loss switch)."""
     syn1, local, snapshot = weights[2][0], thread[3][2], thread[3][3]
     first = hot_first(syn1, local)
@@ -221,7 +221,7 @@ def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
     center word (``cbow_hs_window``).  Arguments and result as ``walk.walk``, weights as
     ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
-    float32[HOT_NODES, d]: as ``sg_hs``, but merged as the mean of the threads' steps, params[4]
+    float32[HOT_NODES, ≥ d]: as ``sg_hs``, but merged as the mean of the threads' steps, params[4]
     threads); sizes as ``sg_hs``."""
     syn1, local, snapshot = weights[2][0], thread[3][3], thread[3][4]
     first = hot_first(syn1, local)

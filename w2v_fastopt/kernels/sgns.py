@@ -227,8 +227,8 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     compiled with ``error_model="numpy"``, without which Numba guards σ's division against a zero
     denominator (it is > 0.0048 here) and the guard keeps the loop scalar.  Measured: 0.85-0.93x the
     kernel's time on one worker, ~0.95x end to end at two (bench/results/lab-notes.md, 2026-12-06).
-    scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], T_old float32[K1, d],
-    local, snapshot float32[HOT_ROWS, d]).
+    scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], T_old float32[K1, ≥ d],
+    local, snapshot float32[HOT_ROWS, ≥ d]).
     """
     syn0, syn1neg = weights
     contexts, logits, grad, old, local = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
@@ -385,7 +385,7 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
     and costs .02-.03 of analogy accuracy; C = 2 keeps the quality and gains nothing.
     scratch: (positions, counts int64[C + 2 window], logits, grad float32[C + 2 window, C + N],
     delta float32[C + 2 window, d], bounds int64[C, 2] (each center's window), outputs int64[C + N],
-    local, snapshot float32[HOT_ROWS, d]).
+    local, snapshot float32[HOT_ROWS, ≥ d]).
     """
     syn0, syn1neg = weights
     positions, counts, logits, grad, delta, bounds = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
