@@ -85,7 +85,7 @@ def keep_words(pool, offsets, hashes, counts, min_count):
     return kept
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, _nrt=False)  # no reference counting: see kernels/__init__.py's KERNEL
 def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_words):
     """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
 
