@@ -19,8 +19,8 @@ with a locked (atomic) instruction at each new binding (each row view, each arra
 tuple: a dozen per center in the shared-negatives kernel), and a locked instruction also waits for
 every pending store to reach the cache.  Measured: the shared-negatives kernel without them, 0.85x
 the time on one worker (bench/results/lab-notes.md, 2026-12-06).  ``_nrt`` is underscored in
-Numba (an option for its own internal use, stable since 2015); a kernel that allocated would fail to
-compile without NRT, and the tests compile every kernel.
+Numba (an option it keeps for its own use; its developers show it in numba issue #2350); a kernel
+that allocated would fail to compile without NRT, and the tests compile every kernel.
 
 ``prefer_full_vectors``: on a CPU with AVX-512, LLVM's tuning for some Intel cores (Skylake-X to
 Emerald Rapids) prefers 256-bit vectors; the row loops of the kernels (d = 100 floats, read from L1)
