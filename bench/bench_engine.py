@@ -4,6 +4,7 @@ Ours: skip-gram with shared negatives, word2vec.c-exact, context combining (``--
 hierarchical softmax.
 
     python bench/bench_engine.py [--corpus data/enwiki-sample.txt] [--repeat 10] [--rounds 3]
+        [--no-scaling | --scaling-only]
         [--systems gensim,shared,word2vec,gensim_cbow,cbow,gensim_hs,hs,gensim_cbow_hs,cbow_hs]
 
 Every run is a fresh process running the whole job (vocabulary + training + saving, interpreter start,
@@ -16,7 +17,10 @@ Runs alternate between the systems, round by round, so that the machine's noise 
 alike; the table gives medians over rounds (quality: means) and the median over rounds of each
 system's ratio to gensim in the same round.  Peak RSS is each run's own VmHWM (bench/peak.py), not
 ru_maxrss (which Linux floors at the parent's size at fork).
-Then 1-to-2 worker scaling of training words/s.  The corpus is the given file repeated ``--repeat``
+Then 1-to-N worker scaling: in each round, each system runs with 1 worker and then with ``--workers``,
+back to back; the table gives the medians over rounds of the two ratios, whole-process wall time and
+training words/s (the first includes the single-threaded start-up: interpreter, imports, the
+vocabulary pass, saving).  ``--scaling-only`` skips the main table.  The corpus is the given file repeated ``--repeat``
 times (written to a temporary file) so that training, not start-up, dominates, its lines cut every
 1,000 words so that every system trains every word (``repeated_corpus``).  Beside the table,
 ``--plot`` (bench/results/bench_engine.png) draws each system's quality against its training
@@ -168,7 +172,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--no-scaling", action="store_true", help="skip the 1-worker runs")
+    p.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
+    p.add_argument("--scaling-only", action="store_true", help="skip the main table")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="which of " + ", ".join(SYSTEMS))
     p.add_argument("--plot", default=os.path.join(HERE, "results", "bench_engine.png"), metavar="PNG",
                    help="the picture of quality against words/s (%(default)s); '' for none")
@@ -196,19 +201,22 @@ def main():
 
         results = {s: [] for s in systems}
         quality = {s: [] for s in systems}
-        for r in range(a.rounds):
+        for r in range(0 if a.scaling_only else a.rounds):
             for system in systems:
                 out = os.path.join(tmp, f"{system}.bin")
                 results[system].append(run_one(system, corpus, out, a.workers, a.epochs))
                 quality[system].append(evaluate(load_vectors(out)))
                 print(f"  round {r + 1} {system:18s} wall {results[system][-1]['wall_s']:6.2f}s", flush=True)
 
-        scaling = {}
+        scaling = {}  # system: [(1-worker run, N-worker run)], one pair per round
         if not a.no_scaling:
             for r in range(a.rounds):
                 for system in systems:
-                    one = run_one(system, corpus, os.path.join(tmp, "w1.bin"), 1, a.epochs)
-                    scaling.setdefault(system, []).append(one["wall_s"])
+                    pair = tuple(run_one(system, corpus, os.path.join(tmp, "scaling.bin"), workers, a.epochs)
+                                 for workers in (1, a.workers))
+                    scaling.setdefault(system, []).append(pair)
+                    print(f"  scaling round {r + 1} {system:18s} wall {pair[0]['wall_s']:6.2f}s -> "
+                          f"{pair[1]['wall_s']:6.2f}s", flush=True)
 
     def med(system, key):
         values = [x[key] for x in results[system]]
@@ -222,6 +230,9 @@ def main():
         return statistics.median(min(results[o][r]["wall_s"] for o in others) / results[system][r]["wall_s"]
                                  for r in range(a.rounds))
 
+    if a.scaling_only:
+        print_scaling(systems, scaling, a.workers)
+        return
     cols = [("wall_s", "wall s", med, "{:.2f}"), ("words_per_epoch", "words/epoch", med, "{:,.0f}"),
             ("words_per_s", "train words/s", med, "{:,.0f}"),
             ("rss_mb", "peak RSS MB", med, "{:.0f}"), ("wordsim353", "WS-353", mean_q, "{:.3f}"),
@@ -247,19 +258,35 @@ def main():
           "the training time; word2vec.c and fastText do not report theirs. Ratios: within a round, then "
           "the median over rounds.)")
     if scaling:
-        print()
-        print("| system | 1 worker wall s | %d workers wall s | scaling |" % a.workers)
-        print("|---|---|---|---|")
-        for system in systems:
-            w1 = statistics.median(scaling[system])
-            wn = med(system, "wall_s")
-            print(f"| {SYSTEMS[system][0]} | {w1:.2f} | {wn:.2f} | {w1 / wn:.2f}x |")
+        print_scaling(systems, scaling, a.workers)
     if a.plot:
         plot(a.plot, [(s, n_tokens * a.epochs / med(s, "wall_s"), {k: mean_q(s, k) for k in SCORES})
                       for s in systems],
              f"{os.path.basename(a.corpus)} x{a.repeat}, {a.epochs} epochs, {a.workers} workers, "
              f"medians of {a.rounds} rounds")
         print(f"\n(plot: {os.path.relpath(a.plot)})")
+
+
+def print_scaling(systems, scaling, workers):
+    """The 1-to-N worker table: medians over rounds of each measure and of each round's ratio."""
+    print()
+    print(f"| system | wall s, 1 -> {workers} workers | scaling (wall) | train words/s, 1 -> {workers} workers "
+          "| scaling (train words/s) |")
+    print("|---|---|---|---|---|")
+    for system in systems:
+        pairs = scaling[system]
+        walls = [statistics.median(p[k]["wall_s"] for p in pairs) for k in (0, 1)]
+        cells = [f"{walls[0]:.2f} -> {walls[1]:.2f}",
+                 f"{statistics.median(p[0]['wall_s'] / p[1]['wall_s'] for p in pairs):.2f}x"]
+        if pairs[0][0]["words_per_s"] is None:
+            cells += ["—", "—"]
+        else:
+            speeds = [statistics.median(p[k]["words_per_s"] for p in pairs) for k in (0, 1)]
+            cells += [f"{speeds[0]:,.0f} -> {speeds[1]:,.0f}",
+                      f"{statistics.median(p[1]['words_per_s'] / p[0]['words_per_s'] for p in pairs):.2f}x"]
+        print(f"| {SYSTEMS[system][0]} | " + " | ".join(cells) + " |")
+    print("(ratios: within a round, then the median over rounds; the wall time includes the single-threaded "
+          "start-up, words/s only the training)")
 
 
 SCORES = {"wordsim353": "WordSim-353 (Spearman)", "simlex999": "SimLex-999 (Spearman)",

@@ -1,9 +1,9 @@
 """Where a training kernel's time goes: a sampled profile of its machine code, loop by loop.
 
-    python bench/profile_kernel.py [--corpus data/enwiki-sample.txt] [--epochs 3] [--sg 1] [--hs 0]
+    python bench/profile_kernel.py [--corpus data/enwiki-sample.txt] [--epochs 3] [--workers 1] [--sg 1] [--hs 0]
         [--negative 5] [--no-shared-negatives] [--top 20]
 
-Trains in this process (``w2v_fastopt.Word2Vec``, one worker, no loss) under ``perf record -e
+Trains in this process (``w2v_fastopt.Word2Vec``, one worker unless told, no loss) under ``perf record -e
 cpu-clock -p <this process>``: software timer samples, so no hardware counters are needed (this
 project's VMs have none). Numba's compiled code has no symbols, so the kernel's entry address comes
 from its dispatcher, its bytes from this process's memory (up to the end of their mapping), and
@@ -67,11 +67,12 @@ def main():
     p.add_argument("--hs", type=int, default=0)
     p.add_argument("--negative", type=int, default=5)
     p.add_argument("--no-shared-negatives", action="store_true")
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--top", type=int, default=20)
     a = p.parse_args()
     from w2v_fastopt import Word2Vec, rules
 
-    model = Word2Vec(corpus_file=a.corpus, sg=a.sg, hs=a.hs, negative=a.negative, workers=1, epochs=1, seed=1,
+    model = Word2Vec(corpus_file=a.corpus, sg=a.sg, hs=a.hs, negative=a.negative, workers=a.workers, epochs=1, seed=1,
                      shared_negatives=not a.no_shared_negatives)  # builds the vocabulary, loads the kernel
     (kernel,) = [r.kernel for r in rules.RULES if r.kernel.overloads]
     entry, code = kernel_code(kernel)
@@ -80,7 +81,7 @@ def main():
         perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "5000", "-p", str(os.getpid()),
                                  "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # perf attaches
-        model.train(corpus_file=a.corpus, total_words=model.corpus_total_words, epochs=a.epochs)
+        trained, _ = model.train(corpus_file=a.corpus, total_words=model.corpus_total_words, epochs=a.epochs)
         perf.send_signal(2)
         perf.wait()
         script = subprocess.run(["perf", "script", "-i", data, "-F", "tid,ip,sym"], check=True,
@@ -101,7 +102,8 @@ def main():
         else:
             outside["[unknown]" if symbol.startswith("[unknown]") else symbol] += 1
     total = len(worker)
-    print(f"{kernel.py_func.__module__}.{kernel.__name__}: {total} samples of the worker threads, "
+    print(f"{kernel.py_func.__module__}.{kernel.__name__}: {total} samples of the worker threads "
+          f"({total / trained * 1e6:.0f} per million effective words), "
           f"{sum(inside.values()) / total:.1%} in the kernel")
     for symbol, n in outside.most_common(5):
         print(f"  outside: {n / total:6.1%}  {symbol}")
