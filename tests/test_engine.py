@@ -14,7 +14,7 @@ from gensim.models import Word2Vec as GensimWord2Vec
 
 from w2v_fastopt import Trainer
 from w2v_fastopt.evaluate import evaluate
-from w2v_fastopt.rules import OPTIMIZERS
+from w2v_fastopt.rules import OPTIMIZERS, kernel_matrix
 from w2v_fastopt.train import Stopped
 
 
@@ -214,3 +214,18 @@ def test_overfit_grid_resumes_and_reports(small_corpus, tmp_path):
         (e, e, o) for o in OPTIMIZERS for e in ("1", "2"))
     assert sorted(os.listdir(tmp_path)) == ["grid.csv", "grid.md", "grid_loss.png", "grid_quality_vs_time.png"]
     assert "| small.txt | 2 | 2 | heun |" in (tmp_path / "grid.md").read_text()
+
+
+
+def test_padded_weights_train_as_plain_ones(small_corpus):
+    """The Trainer's matrices are the first d columns of rows padded to whole cache lines (faster
+    kernels); the kernels index the padded matrix and must train it to the bits of a plain one."""
+    padded = Trainer(corpus_file=small_corpus, workers=1, epochs=1, seed=3, vector_size=20)
+    assert not padded.vectors.flags.c_contiguous and padded.vectors.base.shape == (len(padded.vocab), 32)
+    plain = Trainer(vector_size=20, workers=1, epochs=1, seed=3).build_vocab(corpus_file=small_corpus)
+    plain.vectors, plain.syn1neg = np.ascontiguousarray(plain.vectors), np.ascontiguousarray(plain.syn1neg)
+    plain.train()
+    assert np.array_equal(plain.vectors, padded.vectors) and np.array_equal(plain.syn1neg, padded.syn1neg)
+    assert not padded.vectors.base[:, 20:].any() and not padded.syn1neg.base[:, 20:].any()  # never written
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernel_matrix(plain.vectors[:, ::2])

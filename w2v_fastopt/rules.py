@@ -86,6 +86,32 @@ def padded(dim):
     return -(-dim // 16) * 16
 
 
+def padded_matrix(rows, dim):
+    """float32[rows, dim] of zeros whose rows are ``padded(dim)`` apart: the first dim columns of a
+    zeroed C-contiguous float32[rows, padded(dim)] matrix (its ``base``), which is what the kernels
+    index (``kernel_matrix``).  For the weights a training run owns (``Trainer``): a row starts on a
+    64-byte line when the matrix does (numpy aligns large arrays to 64 bytes here; the kernels need
+    no alignment, they are only faster with it).  Measured (shared negatives, one thread): 0.94x the
+    kernel's time with syn0 and syn1neg padded, on top of the scratch's ``padded`` rows
+    (bench/results/lab-notes.md, 2026-12-06)."""
+    return np.zeros((rows, padded(dim)), dtype=np.float32)[:, :dim]
+
+
+def kernel_matrix(vectors):
+    """The C-contiguous float32[V, ≥ d] matrix the kernels index for the weights ``vectors``
+    (float32[V, d]): ``vectors`` itself, or the padded matrix it is the first d columns of
+    (``padded_matrix``).  The kernels read d from their compile-time sizes, never from the matrix."""
+    if vectors.flags.c_contiguous:
+        return vectors
+    whole = vectors.base
+    if not (isinstance(whole, np.ndarray) and whole.flags.c_contiguous and whole.dtype == vectors.dtype
+            and whole.ndim == 2 and whole.shape[0] == vectors.shape[0] and whole.shape[1] >= vectors.shape[1]
+            and whole.ctypes.data == vectors.ctypes.data and whole.strides == vectors.strides):
+        raise ValueError("the weights must be a C-contiguous float32 matrix, or the first columns of one "
+                         "(rules.padded_matrix)")
+    return whole
+
+
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
     return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
             alloc((2 * window, negative + 1), np.float32), alloc((negative + 1, padded(dim)), np.float32),

@@ -24,7 +24,7 @@ import numpy as np
 from .kernels.rng import seed_states
 from .params import check_memory
 from .resident import hand_back_compiler_code
-from .rules import find_rule, thread_arrays
+from .rules import find_rule, kernel_matrix, thread_arrays
 
 JOB_WORDS = 10_000
 SEGMENT_JOBS = 256
@@ -209,7 +209,8 @@ def run_segment(run, epoch, first, end, totals, progress=None):
 
 def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, checkpoint=None,
           stop=None, release=None, until_epoch=None, hs_layer=None):
-    """Train ``syn0``/``syn1neg`` (float32[V, d], in place) from ``position`` to the end of
+    """Train ``syn0``/``syn1neg`` (float32[V, d], in place: C-contiguous, or ``rules.padded_matrix``
+    views) from ``position`` to the end of
     ``params.epochs`` with the rule ``params`` names (``rules.find_rule``).
 
     tables: (keep, accept, alias) sampling tables; corpus: (ids int32[N], starts int64[S+1]) as
@@ -304,9 +305,11 @@ def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_l
 
 def kernel_weights(rule, syn0, syn1neg, negative, hs_layer):
     """The ``weights`` a rule's kernel takes: (syn0, syn1neg), and for hierarchical softmax
-    (syn0, syn1neg or its first 0 rows when ``negative`` is 0, hs_layer)."""
+    (syn0, syn1neg or its first 0 rows when ``negative`` is 0, hs_layer), each matrix as the kernels
+    index it (``rules.kernel_matrix``: a padded one whole)."""
+    syn0, syn1neg = kernel_matrix(syn0), kernel_matrix(syn1neg)
     if not rule.hs:
         return syn0, syn1neg
     if hs_layer is None:
         raise ValueError("hierarchical softmax needs its layer: hs_layer=(syn1, points, codes, lengths)")
-    return syn0, syn1neg if negative else syn1neg[:0], tuple(hs_layer)
+    return syn0, syn1neg if negative else syn1neg[:0], (kernel_matrix(hs_layer[0]),) + tuple(hs_layer[1:])
