@@ -87,29 +87,33 @@ def padded(dim):
 
 
 def padded_matrix(rows, dim):
-    """float32[rows, dim] of zeros whose rows are ``padded(dim)`` apart: the first dim columns of a
-    zeroed C-contiguous float32[rows, padded(dim)] matrix (its ``base``), which is what the kernels
-    index (``kernel_matrix``).  For the weights a training run owns (``Trainer``): a row starts on a
-    64-byte line when the matrix does (numpy aligns large arrays to 64 bytes here; the kernels need
-    no alignment, they are only faster with it).  Measured (shared negatives, one thread): 0.94x the
-    kernel's time with syn0 and syn1neg padded, on top of the scratch's ``padded`` rows
-    (bench/results/lab-notes.md, 2026-12-06)."""
-    return np.zeros((rows, padded(dim)), dtype=np.float32)[:, :dim]
+    """float32[rows, dim] of zeros whose rows start on 64-byte lines: the first dim columns of a
+    zeroed, line-aligned, C-contiguous float32[rows, padded(dim)] matrix, which is what the kernels
+    index (``kernel_matrix``).  For the weights a training run owns (``Trainer``).  numpy aligns its
+    arrays to 16 bytes only: the matrix is cut from a slightly longer one.  Measured (shared
+    negatives, one thread): 0.92x the kernel's time with syn0 and syn1neg so padded, on top of the
+    scratch's ``padded`` rows (bench/results/lab-notes.md, 2026-12-06)."""
+    width = padded(dim)
+    raw = np.zeros(rows * width + 16, dtype=np.float32)
+    first = -raw.ctypes.data % 64 // 4
+    return raw[first:first + rows * width].reshape(rows, width)[:, :dim]
 
 
 def kernel_matrix(vectors):
-    """The C-contiguous float32[V, ≥ d] matrix the kernels index for the weights ``vectors``
-    (float32[V, d]): ``vectors`` itself, or the padded matrix it is the first d columns of
-    (``padded_matrix``).  The kernels read d from their compile-time sizes, never from the matrix."""
+    """The C-contiguous float32[V, w] matrix the kernels index for the weights ``vectors``
+    (float32[V, d]): ``vectors`` itself (w = d), or, for a ``padded_matrix``, the padded matrix
+    (w = ``padded(d)``, the same memory).  The kernels read d from their compile-time sizes; the hot
+    rows (``hot.py``) copy w columns, which their scratch (``padded(d)`` wide) holds."""
     if vectors.flags.c_contiguous:
         return vectors
-    whole = vectors.base
-    if not (isinstance(whole, np.ndarray) and whole.flags.c_contiguous and whole.dtype == vectors.dtype
-            and whole.ndim == 2 and whole.shape[0] == vectors.shape[0] and whole.shape[1] >= vectors.shape[1]
-            and whole.ctypes.data == vectors.ctypes.data and whole.strides == vectors.strides):
-        raise ValueError("the weights must be a C-contiguous float32 matrix, or the first columns of one "
-                         "(rules.padded_matrix)")
-    return whole
+    rows, dim = vectors.shape
+    owner = vectors.base
+    width = padded(dim)
+    if not (vectors.dtype == np.float32 and vectors.strides == (4 * width, 4) and isinstance(owner, np.ndarray)
+            and owner.flags.c_contiguous and owner.ctypes.data <= vectors.ctypes.data
+            and vectors.ctypes.data + 4 * rows * width <= owner.ctypes.data + owner.nbytes):
+        raise ValueError("the weights must be a C-contiguous float32 matrix, or a rules.padded_matrix")
+    return np.lib.stride_tricks.as_strided(vectors, (rows, width), (4 * width, 4))
 
 
 def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
