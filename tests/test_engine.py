@@ -13,6 +13,7 @@ from gensim.models import KeyedVectors
 from gensim.models import Word2Vec as GensimWord2Vec
 
 from w2v_fastopt import Trainer
+from w2v_fastopt import trainer as trainer_module
 from w2v_fastopt.evaluate import evaluate
 from w2v_fastopt.rules import OPTIMIZERS, kernel_matrix
 from w2v_fastopt.train import Stopped
@@ -230,3 +231,12 @@ def test_padded_weights_train_as_plain_ones(small_corpus):
     assert not whole[:, 20:].any() and not kernel_matrix(padded.syn1neg)[:, 20:].any()  # never written
     with pytest.raises(ValueError, match="C-contiguous"):
         kernel_matrix(plain.vectors[:, ::2])
+
+
+def test_input_vectors_start_as_one_uniform_draw(small_corpus, monkeypatch):
+    """syn0 is drawn INIT_ROWS rows at a time (no V x d temporary), to the bits of one draw of
+    uniform(-0.5, 0.5) / d (word2vec.c's initialization) from the seed's generator."""
+    monkeypatch.setattr(trainer_module, "INIT_ROWS", 7)  # many draws
+    model = Trainer(vector_size=20, seed=4).build_vocab(corpus_file=small_corpus)
+    expected = (np.random.default_rng(4).random((len(model.vocab), 20), dtype=np.float32) - np.float32(0.5))
+    assert np.array_equal(model.vectors, expected / np.float32(20))
