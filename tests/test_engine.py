@@ -217,7 +217,6 @@ def test_overfit_grid_resumes_and_reports(small_corpus, tmp_path):
     assert "| small.txt | 2 | 2 | heun |" in (tmp_path / "grid.md").read_text()
 
 
-
 def test_padded_weights_train_as_plain_ones(small_corpus):
     """The Trainer's matrices are the first d columns of rows padded to whole cache lines (faster
     kernels); the kernels index the padded matrix and must train it to the bits of a plain one."""

@@ -20,9 +20,9 @@ from .checkpoint import Checkpoint, load_position
 from .kernels.prep import huffman_tree
 from .io import MODEL_FORMAT, atomic_path, check_output, write_word2vec_format
 from .params import Params, check_memory
-from .rules import padded, padded_matrix
 from .prepare import load_corpus
 from .progress import epoch_summary
+from .rules import padded, padded_matrix
 from .train import EpochStats, Position, nothing_trained, train
 from .vocab import Vocab
 
