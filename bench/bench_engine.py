@@ -172,8 +172,9 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
-    p.add_argument("--scaling-only", action="store_true", help="skip the main table")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
+    which.add_argument("--scaling-only", action="store_true", help="skip the main table")
     p.add_argument("--systems", default=",".join(SYSTEMS), help="which of " + ", ".join(SYSTEMS))
     p.add_argument("--plot", default=os.path.join(HERE, "results", "bench_engine.png"), metavar="PNG",
                    help="the picture of quality against words/s (%(default)s); '' for none")
