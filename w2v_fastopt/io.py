@@ -118,7 +118,8 @@ def _mode_for(target):
 
 
 def write_word2vec_format(path, words, vectors, binary=True):
-    """Write ``vectors`` (float32[V, d]) for ``words`` (list of V str) as word2vec.c does, atomically.
+    """Write ``vectors`` (float32[V, d], any strides: a ``rules.padded_matrix`` is read a batch of rows
+    at a time, never copied whole) for ``words`` (list of V str) as word2vec.c does, atomically.
 
     Header ``"V d\n"``; then per word, binary: the UTF-8 word, a space, d little-endian float32 and
     ``"\n"``; text: the word and d numbers with 9 significant digits (float32 round-trips exactly).
@@ -127,7 +128,6 @@ def write_word2vec_format(path, words, vectors, binary=True):
     ending in ``.gz`` or ``.bz2`` is compressed (as gensim's writer does).  Refused (ValueError):
     vectors that are not finite, and words with whitespace, which both formats use as separators.
     """
-    vectors = np.ascontiguousarray(vectors, dtype="<f4")
     n, dim = vectors.shape
     check_finite(vectors, path)
     bad = next((w for w in words if any(ch.isspace() for ch in w)), None) if _has_space(words) else None
@@ -138,16 +138,18 @@ def write_word2vec_format(path, words, vectors, binary=True):
     with atomic_path(path) as tmp:
         with opener(tmp, "wb") as f:
             f.write(f"{n} {dim}\n".encode())
-            if binary:
-                for first in range(0, n, WRITE_ROWS):  # in batches: no copy of the whole matrix
-                    rows = vectors[first:first + WRITE_ROWS].tobytes()
-                    stride = 4 * dim
+            row_format = " ".join(["%.9g"] * dim)
+            stride = 4 * dim
+            for first in range(0, n, WRITE_ROWS):  # in batches: no copy of the whole matrix
+                batch = np.ascontiguousarray(vectors[first:first + WRITE_ROWS], dtype="<f4")
+                batch_words = words[first:first + WRITE_ROWS]
+                if binary:
+                    rows = batch.tobytes()
                     f.write(b"".join(word.encode("utf-8") + b" " + rows[i * stride:(i + 1) * stride] + b"\n"
-                                     for i, word in enumerate(words[first:first + WRITE_ROWS])))
-            else:
-                row_format = " ".join(["%.9g"] * dim)
-                for word, row in zip(words, vectors.tolist()):
-                    f.write(f"{word} {row_format % tuple(row)}\n".encode("utf-8"))
+                                     for i, word in enumerate(batch_words)))
+                else:
+                    for word, row in zip(batch_words, batch.tolist()):
+                        f.write(f"{word} {row_format % tuple(row)}\n".encode("utf-8"))
         _fsync(tmp)
 
 
@@ -166,10 +168,10 @@ def _has_space(words):
 
 def check_finite(vectors, path):
     """ValueError naming ``path`` if any value of ``vectors`` is NaN or infinite: never written."""
-    finite = np.isfinite(vectors).all(axis=1)
-    if not finite.all():
-        raise ValueError(f"{path}: {int((~finite).sum()):,} of {len(finite):,} vectors are not finite "
-                         "(NaN or inf)")
+    bad = sum(int((~np.isfinite(vectors[first:first + WRITE_ROWS]).all(axis=1)).sum())
+              for first in range(0, len(vectors), WRITE_ROWS))  # in batches: no matrix-sized mask
+    if bad:
+        raise ValueError(f"{path}: {bad:,} of {len(vectors):,} vectors are not finite (NaN or inf)")
 
 
 MODEL_FORMAT = "w2v_fastopt-model-1"
