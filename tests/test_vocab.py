@@ -100,6 +100,22 @@ def test_compressed_input_reads_the_same(tmp_path, corpus_path):
         assert np.array_equal(other.ids, plain.ids) and np.array_equal(other.starts, plain.starts)
 
 
+def test_parts_read_by_threads_join_to_the_one_thread_result(tmp_path, corpus_path):
+    """A file read in parts by several threads gives the same corpus as one thread, to the bit, and
+    an error in a later part names the line in the whole file."""
+    whole = read_corpus_file(corpus_path)
+    for threads in (2, 3, 7):
+        parts = read_corpus_file(corpus_path, threads=threads, part_bytes=100_000)
+        assert parts.words == whole.words and parts.counts.tolist() == whole.counts.tolist()
+        assert np.array_equal(parts.ids, whole.ids) and np.array_equal(parts.starts, whole.starts)
+    lines = open(corpus_path, "rb").read().splitlines(keepends=True)
+    path = tmp_path / "nul.txt"
+    path.write_bytes(b"".join(lines[:80]) + b"ok\x00no\n" + b"".join(lines[80:]))
+    for threads in (1, 2, 3):
+        with pytest.raises(ValueError, match="nul.txt: line 81: NUL byte"):
+            read_corpus_file(path, threads=threads, part_bytes=50_000)
+
+
 def test_min_count_drops_words_before_windows():
     """Out-of-vocabulary tokens are removed from sentences (gensim's behaviour), not kept as gaps."""
     vocab, ids, starts = build_vocab(tokenize(["a x b", "x x", "b a y z", "z q"]), 2)
@@ -117,15 +133,16 @@ INVALID = [b"\xff", b"\xc2", b"\xe2\x80", b"\xed\xa0\x80", b"\x80"]
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(PIECES).map(lambda s: s.encode()), st.sampled_from(INVALID)),
                 max_size=60),
-       st.integers(min_value=1, max_value=40))
-def test_compiled_tokenizer_equals_str_split(tmp_path_factory, pieces, chunk_bytes):
+       st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=4),
+       st.integers(min_value=1, max_value=30))
+def test_compiled_tokenizer_equals_str_split(tmp_path_factory, pieces, chunk_bytes, threads, part_bytes):
     """Files go through the compiled byte tokenizer, iterables through Python's ``str.split``:
     same words, ids and sentences for any text, including Unicode spaces, \\r\\n and invalid UTF-8,
-    however the file is cut into chunks."""
+    however the file is cut into chunks, and into parts read by several threads and joined."""
     data = b"".join(pieces)
     path = tmp_path_factory.mktemp("tok") / "t.txt"
     path.write_bytes(data)
-    compiled = read_corpus_file(path, chunk_bytes=chunk_bytes)
+    compiled = read_corpus_file(path, chunk_bytes=chunk_bytes, threads=threads, part_bytes=part_bytes)
     # utf-8-sig: a byte-order mark that starts the file is skipped (corpus.open_binary), not a word
     lines = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", errors="replace", newline=None)
     reference = tokenize(lines)

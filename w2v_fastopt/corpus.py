@@ -6,7 +6,9 @@ Lines longer than ``MAX_SENTENCE`` tokens are split into consecutive chunks (nev
 dropped).  Bytes that are not valid UTF-8 are replaced by U+FFFD (the rest of the word is kept) and
 counted (``invalid_tokens``); a NUL byte means a binary file and is an error naming its line.
 Files are tokenized in compiled code (``kernels/tokenize.py``); iterables of sentences in Python,
-with the same result for the same text.
+with the same result for the same text.  A large plain file is read by several threads, each
+tokenizing a part of whole lines into its own table, and the parts are joined in order into the
+result one thread gives (``read_corpus_file``'s ``threads``).
 """
 import bz2
 import errno
@@ -15,6 +17,7 @@ import mmap
 import os
 import sys
 import tempfile
+import threading
 import zlib
 from array import array
 from collections import defaultdict
@@ -24,11 +27,13 @@ import numpy as np
 
 from .kernels.walk import MAX_SENTENCE
 from .kernels.tokenize import (BUILD, COUNT, DONE, GROW_IDS, GROW_POOL, GROW_WORDS, LOOKUP, N_IDS,
-                               N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, keep_words, rehash,
-                               tokenize_bytes)
+                               N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, append_words, keep_words,
+                               rehash, tokenize_bytes, words_text)
 from .resident import hand_back_compiler_code
 
 CHUNK_BYTES = 1 << 22  # 4 MB: a chunk and its carried copy are the reader's only buffers
+PART_BYTES = 1 << 23  # a plain file is read by up to ``threads`` threads, in parts of at least 8 MB
+APPEND_IDS = 1 << 20  # ids renumbered at a time when the parts are joined (their pages then handed back)
 # A page fault in a file mapping maps more than the page: Linux's fault-around (64 KB), or the
 # whole page-cache folio, which is up to 2 MB with large folios (ext4 on Linux 6.18 here).
 MAPPED_AROUND_BYTES = 1 << 21
@@ -94,19 +99,92 @@ def open_binary(path):
     return f
 
 
-def read_corpus_file(path, chunk_bytes=CHUNK_BYTES, vocabulary=None):
+def read_corpus_file(path, chunk_bytes=CHUNK_BYTES, vocabulary=None, threads=1, part_bytes=PART_BYTES):
     """Tokenize the file at ``path`` in compiled code; returns a TokenizedCorpus.
 
     vocabulary: None (number every word, first seen first), or the UTF-8 bytes of the words to keep,
     in their final order: then the ids are indices into it and other words are left out (the second
     pass after ``count_corpus_file``).
+    threads: without ``vocabulary``, a plain (uncompressed) file of at least 2 ``part_bytes`` is cut
+    into up to ``threads`` parts of whole lines (``_parts``), each tokenized by its own thread into
+    its own table; the parts are then joined in order (``_CompiledTokenizer.append``).  The result
+    is the same as one thread's, to the bit.
     """
     tokenizer = _CompiledTokenizer(BUILD)
     if vocabulary is not None:
         tokenizer.feed(b"\n".join(vocabulary), sum(map(len, vocabulary)) + len(vocabulary) - 1)
         tokenizer.restart(LOOKUP)
+    else:
+        parts = _parts(path, threads, part_bytes)
+        if len(parts) > 1:
+            return _read_parts(path, parts, chunk_bytes)
     _read_chunks(path, tokenizer.feed, chunk_bytes)
     return tokenizer.result()
+
+
+def _parts(path, threads, part_bytes):
+    """[(start, end)]: byte ranges of the file at ``path`` that cut it into up to ``threads`` parts of
+    at least ``part_bytes``, each cut just after a \\n (so never inside a line, a \\r\\n or a UTF-8
+    character), the last one's end None (to the end of the file); [(0, None)], one part, for
+    standard input, a compressed file, a small one, or one ``open_binary`` will refuse (it says why).
+    """
+    path = os.fspath(path)
+    if threads < 2 or path == "-":
+        return [(0, None)]
+    try:
+        size = os.path.getsize(path)
+        count = min(threads, size // part_bytes)
+        if count < 2:
+            return [(0, None)]
+        with open(path, "rb") as f:
+            magic = f.read(3)
+            if magic[:2] == b"\x1f\x8b" or magic == b"BZh":
+                return [(0, None)]
+            cuts = [0]
+            for k in range(1, count):
+                at = max(k * size // count, cuts[-1])
+                f.seek(at)
+                while True:  # on to the next line end
+                    block = f.read(1 << 16)
+                    newline = block.find(b"\n")
+                    if newline >= 0 or not block:
+                        at += newline + 1 if newline >= 0 else 0
+                        break
+                    at += len(block)
+                cuts.append(at)
+    except OSError:
+        return [(0, None)]
+    cuts.append(None)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if (size if b is None else b) > a]
+
+
+def _read_parts(path, parts, chunk_bytes):
+    """The TokenizedCorpus of ``path`` read in ``parts`` (``_parts``), one thread each."""
+    tokenizers = [_CompiledTokenizer(BUILD) for _ in parts]
+    for later in tokenizers[1:]:
+        later.loaded = True  # the first part's reader hands back LLVM's pages, once
+    errors = [None] * len(parts)
+
+    def read(k):
+        try:
+            _read_chunks(path, tokenizers[k].feed, chunk_bytes, *parts[k])
+        except BaseException as err:  # re-raised below, the first part's first
+            errors[k] = err
+
+    readers = [threading.Thread(target=read, args=(k,), daemon=True) for k in range(1, len(parts))]
+    for reader in readers:
+        reader.start()
+    read(0)
+    for reader in readers:
+        reader.join()
+    error = next((err for err in errors if err is not None), None)
+    if error is not None:
+        raise error
+    whole = tokenizers[0]
+    for k in range(1, len(parts)):
+        whole.append(tokenizers[k])
+        tokenizers[k] = None  # its arrays and temporary files go now
+    return whole.result()
 
 
 def count_corpus_file(path, max_vocab_size, chunk_bytes=CHUNK_BYTES):
@@ -119,6 +197,19 @@ def count_corpus_file(path, max_vocab_size, chunk_bytes=CHUNK_BYTES):
     return tokenizer.counted()
 
 
+def _lines_before(path, start):
+    """The number of \\n in the first ``start`` bytes of the file at ``path`` (for error messages)."""
+    lines = 0
+    with open(path, "rb") as f:
+        while start > 0:
+            block = f.read(min(start, CHUNK_BYTES))
+            if not block:
+                break
+            lines += block.count(b"\n")
+            start -= len(block)
+    return lines
+
+
 def _looks_utf16(data):
     """Whether ``data`` looks like UTF-16 text without a byte-order mark: NULs at one parity."""
     sample = data[:4096]
@@ -126,8 +217,9 @@ def _looks_utf16(data):
     return max(even, odd) > 0.4 * len(sample) / 2 and min(even, odd) < 0.05 * len(sample) / 2
 
 
-def _read_chunks(path, feed, chunk_bytes):
-    """Feed the file's bytes to ``feed(data, n)`` in chunks of whole lines (see read_corpus_file).
+def _read_chunks(path, feed, chunk_bytes, start=0, end=None):
+    """Feed the file's bytes to ``feed(data, n)`` in chunks of whole lines (see read_corpus_file):
+    all of them, or those of the part [start, end) of a plain file (``_parts``; end None: to the end).
 
     Each chunk is cut after its last line end (or, inside a line longer than a chunk, after its last
     ASCII space) and the rest is carried to the next.
@@ -135,14 +227,20 @@ def _read_chunks(path, feed, chunk_bytes):
     path = os.fspath(path)
     lines = 0  # line ends before ``data``, for error messages
     try:
-        with open_binary(path) as f:
+        with open_binary(path) if start == 0 else open(path, "rb") as f:
+            if start:
+                f.seek(start)
+            left = None if end is None else end - f.tell()  # open_binary may have skipped a BOM
             carry = b""
             while True:
-                chunk = f.read(chunk_bytes)
+                chunk = f.read(chunk_bytes if left is None else min(chunk_bytes, left))
+                if left is not None:
+                    left -= len(chunk)
                 data = carry + chunk if carry else chunk
                 nul = chunk.find(b"\0")
                 if nul >= 0:
                     line = lines + data.count(b"\n", 0, len(data) - len(chunk) + nul) + 1
+                    line += _lines_before(path, start) if start else 0
                     if line == 1 and _looks_utf16(data):
                         raise ValueError(f"{path}: UTF-16 text (every other byte is NUL); the corpus must be "
                                          "UTF-8: convert it first, e.g. iconv -f UTF-16LE -t UTF-8")
@@ -271,15 +369,47 @@ class _CompiledTokenizer:
                     self.table = np.full(2 * self.table.shape[0], -1, dtype=np.int32)
                     rehash(self.table, self.hashes, self.counters[N_WORDS])
                 if self.counters[N_WORDS] >= self.hashes.shape[0]:
-                    self.hashes = _grow(self.hashes)
-                    self.offsets = _grow(self.offsets, extra=1)
-                    self.counts = _grow(self.counts)
+                    self.grow_words()
             elif status == GROW_POOL:
                 self.pool = _grow(self.pool)
             elif status == GROW_IDS:
                 self.store.ids.grow()
             else:
                 self.store.boundaries.grow()
+
+    def grow_words(self):
+        """Room for 1.5 times as many words (their hashes, offsets and counts)."""
+        self.hashes = _grow(self.hashes)
+        self.offsets = _grow(self.offsets, extra=1)
+        self.counts = _grow(self.counts)
+
+    def append(self, later):
+        """Continue this corpus with ``later``'s: a tokenizer that read, in BUILD mode, the text that
+        follows ours (from a line start: ours ended with a line end).  Its words are numbered on from
+        ours in its first-seen order (``append_words``), its ids renumbered after ours, its sentences
+        after ours: the state one tokenizer would have reached reading both."""
+        n, m = int(self.counters[N_WORDS]), int(later.counters[N_WORDS])
+        if 2 * (n + m) > self.table.shape[0]:
+            size = self.table.shape[0]
+            while 2 * (n + m) > size:
+                size *= 2
+            self.table = np.full(size, -1, dtype=np.int32)
+            rehash(self.table, self.hashes, n)
+        while self.hashes.shape[0] < n + m:
+            self.grow_words()
+        while self.pool.shape[0] < self.offsets[n] + later.offsets[m]:
+            self.pool = _grow(self.pool)
+        mapping = np.empty(m, dtype=np.int32)
+        self.counters[N_WORDS] = append_words((self.table, self.hashes, self.offsets, self.pool, self.counts), n,
+                                              (later.hashes, later.offsets, later.pool, later.counts), m, mapping)
+        n_ids, m_ids = int(self.counters[N_IDS]), int(later.counters[N_IDS])
+        n_starts, m_starts = int(self.counters[N_STARTS]) - 1, int(later.counters[N_STARTS]) - 1
+        _append_blocks(self.store.ids, n_ids, later.store.ids, 0, m_ids, lambda ids: np.take(mapping, ids))
+        _append_blocks(self.store.boundaries, n_starts + 1, later.store.boundaries, 1, m_starts,
+                       lambda starts: starts + n_ids)
+        self.counters[N_IDS] = n_ids + m_ids
+        self.counters[N_STARTS] = n_starts + 1 + m_starts
+        self.counters[SENTENCE_LEN] = later.counters[SENTENCE_LEN]  # the last line may have no line end
 
     def restart(self, mode):
         """Keep the words, forget the corpus: the next feed starts a new one in ``mode``."""
@@ -309,6 +439,29 @@ class _CompiledTokenizer:
             raw = [raw[i] for i in np.unique(merge, return_index=True)[1]]  # first spelling of each
         return words, counts, raw
 
+    def decoded(self, n):
+        """(words, invalid): the first ``n`` words as str, and the ids of those whose bytes are not
+        UTF-8 (decoded with U+FFFD in their place).
+
+        All at once when every word is UTF-8: their bytes joined by line ends (``words_text``)
+        decode iff each word does, since a line end is never in a word and ends any partial UTF-8
+        character before it.  Else word by word."""
+        text = np.empty(int(self.offsets[n]) + n, dtype=np.uint8)
+        words_text(self.pool, self.offsets, n, text)
+        try:
+            return text.tobytes().decode("utf-8").split("\n")[:-1], []
+        except UnicodeDecodeError:
+            pass
+        words, invalid = [], []
+        for w in range(n):
+            raw = self.pool[self.offsets[w]:self.offsets[w + 1]].tobytes()
+            try:
+                words.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                words.append(raw.decode("utf-8", "replace"))
+                invalid.append(w)
+        return words, invalid
+
     def result(self):
         n_words, n_ids, n_starts = (int(self.counters[k]) for k in (N_WORDS, N_IDS, N_STARTS))
         if self.counters[SENTENCE_LEN] > 0:  # the last line had no newline
@@ -317,15 +470,7 @@ class _CompiledTokenizer:
             self.store.boundaries.array[n_starts] = n_ids
             n_starts += 1
         starts = self.store.boundaries.array[:n_starts]
-        pool, offsets = self.pool, self.offsets
-        words, invalid = [], []
-        for w in range(n_words):
-            raw = pool[offsets[w]:offsets[w + 1]].tobytes()
-            try:
-                words.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                words.append(raw.decode("utf-8", "replace"))
-                invalid.append(w)
+        words, invalid = self.decoded(n_words)
         counts = self.counts[:n_words].copy()
         invalid_tokens = int(counts[invalid].sum())
         merge = None
@@ -333,6 +478,18 @@ class _CompiledTokenizer:
             words, counts, merge = _merge_duplicates(words, counts)
         return TokenizedCorpus(words, counts, self.store.ids.array[:n_ids], starts, invalid_tokens, merge,
                                self.store)
+
+
+def _append_blocks(store, at, later, first, count, convert):
+    """store[at:at+count] = convert(later[first:first+count]) (two ``IdStore``), growing ``store``
+    as needed, APPEND_IDS at a time: each block's pages are handed back as it is done."""
+    while store.capacity < at + count:
+        store.grow()
+    for done in range(0, count, APPEND_IDS):
+        block = min(APPEND_IDS, count - done)
+        store.array[at + done:at + done + block] = convert(later.array[first + done:first + done + block])
+        later.release(first + done + block, first + done)
+        store.release(at + done + block, at + done)
 
 
 def _grow(array, extra=0):

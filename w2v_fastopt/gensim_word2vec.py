@@ -199,7 +199,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     def _corpus_ids(self, corpus_file):
         """(ids int32[N], starts int64[S+1]) of ``corpus_file`` in gensim's vocabulary (words it does
         not have dropped, as gensim drops them), read by our tokenizer."""
-        corpus = load_corpus(None, corpus_file, min_count=1)
+        corpus = load_corpus(None, corpus_file, min_count=1, threads=self.workers)
         words = corpus.vocab.words
         remap = np.fromiter(map(self.wv.key_to_index.get, words, itertools.repeat(-1, len(words))),
                             dtype=np.int64, count=len(words))

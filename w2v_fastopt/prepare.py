@@ -34,11 +34,13 @@ class TrainingCorpus:
     store: object = None
 
 
-def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size=None):
+def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size=None, threads=1):
     """Read a corpus (an iterable of token lists, or a file: UTF-8, plain/.gz/.bz2), count words,
     keep those with count >= min_count in gensim's order; returns a ``TrainingCorpus``.
 
     The text is read once; twice with ``max_vocab_size`` (gensim's pruned counting pass, then the ids).
+    threads: a large plain file without ``max_vocab_size`` is read by this many threads, in parts
+    (``corpus.read_corpus_file``; the same result).
     Raises ValueError naming the source if no word is left.
     """
     if (sentences is None) == (corpus_file is None):
@@ -58,7 +60,7 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
     else:
         if corpus_file is not None:
             source = os.fspath(corpus_file)
-            tokenized = read_corpus_file(corpus_file)
+            tokenized = read_corpus_file(corpus_file, threads=threads)
         elif max_vocab_size is not None:
             raise ValueError("max_vocab_size needs corpus_file= (it reads the text twice)")
         else:

@@ -59,7 +59,9 @@ class Trainer:
     ``w2v_fastopt.trainer``, INFO).
 
     Reproducibility: with ``workers=1`` and a fixed ``seed`` two runs give bit-identical vectors;
-    with more workers the threads race on shared rows (Hogwild) and runs differ slightly.
+    with more workers the threads race on shared rows (Hogwild) and runs differ slightly.  The
+    ``workers`` threads also read a large plain ``corpus_file``, each a part of it (the same
+    vocabulary and ids as one thread: ``corpus.read_corpus_file``).
 
     Attributes after training: ``wv`` (gensim KeyedVectors over ``vectors`` float32[V, vector_size],
     word counts in ``wv.get_vecattr(word, "count")``), ``vocab`` (words and counts, descending),
@@ -114,7 +116,7 @@ class Trainer:
         """
         t0 = time.perf_counter()
         corpus = load_corpus(sentences, corpus_file, min_count=self.params.min_count,
-                             max_vocab_size=self.params.max_vocab_size)
+                             max_vocab_size=self.params.max_vocab_size, threads=self.params.workers)
         vocab = corpus.vocab
         rng = np.random.default_rng(self.params.seed)
         dim = self.params.vector_size

@@ -5,6 +5,8 @@ Words are hashed (FNV-1a, 64 bit) into an open-addressing table; their bytes are
 Python decodes only the distinct words at the end, not every token (the slow part of a Python
 tokenizer).  Arrays never grow inside the kernel: when one is full it returns a status code, Python
 enlarges that array and calls again; ``counters`` carries the position and the counts across calls.
+Parts of a file tokenized by several threads, each into its own table, are joined by
+``append_words`` (the later part's words numbered on from the earlier's, as one pass would).
 """
 import numpy as np
 from numba import njit
@@ -85,6 +87,42 @@ def keep_words(pool, offsets, hashes, counts, min_count):
     return kept
 
 
+@njit(inline="always", cache=True)
+def find_word(table, hashes, offsets, pool, h, text, start, length):
+    """(slot, word) of the word text[start:start+length] (hash h): its id, or -1 and the free slot
+    where it goes (linear probing)."""
+    mask = np.uint64(table.shape[0] - 1)
+    slot = h & mask
+    while table[slot] != -1:
+        w = table[slot]
+        if hashes[w] == h and offsets[w + 1] - offsets[w] == length:
+            same = True
+            base = offsets[w]
+            for j in range(length):
+                if pool[base + j] != text[start + j]:
+                    same = False
+                    break
+            if same:
+                return slot, w
+        slot = (slot + np.uint64(1)) & mask
+    return slot, -1
+
+
+@njit(inline="always", cache=True)
+def add_word(words, slot, word, h, text, start, length):
+    """Store text[start:start+length] (hash h) as word id ``word`` (the next one) at the free
+    ``slot``, count 0; the arrays must have room (the callers check).  Returns ``word``."""
+    table, hashes, offsets, pool, counts = words
+    table[slot] = word
+    hashes[word] = h
+    base = offsets[word]
+    for j in range(length):
+        pool[base + j] = text[start + j]
+    offsets[word + 1] = base + length
+    counts[word] = 0
+    return word
+
+
 @njit(nogil=True, cache=True, _nrt=False)  # no reference counting: see kernels/__init__.py's KERNEL
 def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_words):
     """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
@@ -104,7 +142,6 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_word
     n_ids = counters[N_IDS]
     n_starts = counters[N_STARTS]
     sentence_len = counters[SENTENCE_LEN]
-    mask = np.uint64(table.shape[0] - 1)
     status = DONE
     while p < n:
         b = buf[p]
@@ -141,21 +178,7 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_word
         if n_starts >= starts.shape[0]:
             status = GROW_STARTS
             break
-        slot = h & mask
-        word = -1
-        while table[slot] != -1:
-            w = table[slot]
-            if hashes[w] == h and offsets[w + 1] - offsets[w] == length:
-                same = True
-                base = offsets[w]
-                for j in range(length):
-                    if pool[base + j] != buf[p + j]:
-                        same = False
-                        break
-                if same:
-                    word = w
-                    break
-            slot = (slot + np.uint64(1)) & mask
+        slot, word = find_word(table, hashes, offsets, pool, h, buf, p, length)
         if word == -1 and mode != LOOKUP:
             if 2 * (n_words + 1) > table.shape[0] or n_words >= hashes.shape[0]:
                 status = GROW_WORDS
@@ -163,14 +186,7 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_word
             if offsets[n_words] + length > pool.shape[0]:
                 status = GROW_POOL
                 break
-            word = n_words
-            table[slot] = word
-            hashes[word] = h
-            base = offsets[word]
-            for j in range(length):
-                pool[base + j] = buf[p + j]
-            offsets[word + 1] = base + length
-            counts[word] = 0
+            word = add_word(words, slot, n_words, h, buf, p, length)
             n_words += 1
         p = q
         sentence_len += 1
@@ -194,3 +210,42 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_word
     counters[N_STARTS] = n_starts
     counters[SENTENCE_LEN] = sentence_len
     return status
+
+
+@njit(nogil=True, cache=True, _nrt=False)
+def append_words(words, n_words, later, n_later, mapping):
+    """Add the words of ``later``, a table filled in BUILD mode from the text that follows ours, to
+    ``words`` as BUILD would have numbered them reading on: its words we have keep our ids, the others
+    get the next ids in its first-seen order; their counts add.
+
+    words: (table, hashes, offsets, pool, counts) as in ``tokenize_bytes``, with room for
+    n_words + n_later words and their bytes (the caller grows the arrays); later: (hashes, offsets,
+    pool, counts) of its first n_later words.  Writes mapping[v] = our id of its word v
+    (int32[n_later]); returns the new number of words.
+    """
+    table, hashes, offsets, pool, counts = words
+    later_hashes, later_offsets, later_pool, later_counts = later
+    for v in range(n_later):
+        h = later_hashes[v]
+        start = later_offsets[v]
+        length = later_offsets[v + 1] - start
+        slot, word = find_word(table, hashes, offsets, pool, h, later_pool, start, length)
+        if word == -1:
+            word = add_word(words, slot, n_words, h, later_pool, start, length)
+            n_words += 1
+        counts[word] += later_counts[v]
+        mapping[v] = word
+    return n_words
+
+
+@njit(nogil=True, cache=True, _nrt=False)
+def words_text(pool, offsets, n_words, out):
+    """out[:offsets[n_words] + n_words] <- the bytes of words 0..n_words-1, each followed by a line
+    end (10): one string for Python to decode at once (``corpus._CompiledTokenizer.decoded``)."""
+    at = 0
+    for w in range(n_words):
+        for b in range(offsets[w], offsets[w + 1]):
+            out[at] = pool[b]
+            at += 1
+        out[at] = 10
+        at += 1
