@@ -2,6 +2,7 @@
 import bz2
 import gzip
 import io
+import time
 
 import numpy as np
 import pytest
@@ -114,6 +115,29 @@ def test_parts_read_by_threads_join_to_the_one_thread_result(tmp_path, corpus_pa
     for threads in (1, 2, 3):
         with pytest.raises(ValueError, match="nul.txt: line 81: NUL byte"):
             read_corpus_file(path, threads=threads, part_bytes=50_000)
+
+
+def test_a_failing_part_stops_the_other_readers(tmp_path, corpus_path, monkeypatch):
+    """An error in one part (a NUL byte) stops the threads reading the others at their next chunk,
+    instead of letting them read on to the end of their parts."""
+    from w2v_fastopt import corpus
+
+    text = open(corpus_path, "rb").read()
+    path = tmp_path / "late-nul.txt"
+    path.write_bytes(text + text + b"ok\x00no\n" + text)
+    parts = [(0, len(text)), (len(text), 2 * len(text)), (2 * len(text), None)]  # the NUL opens the third
+    fed = []
+    feed = corpus._CompiledTokenizer.feed
+
+    def slow_feed(self, data, n):
+        fed.append(self)
+        time.sleep(0.02)
+        feed(self, data, n)
+
+    monkeypatch.setattr(corpus._CompiledTokenizer, "feed", slow_feed)
+    with pytest.raises(ValueError, match=r"late-nul.txt: line 213: NUL byte"):
+        corpus._read_parts(path, parts, 100_000)
+    assert len(fed) < 20, f"{len(fed)} chunks fed (the first two parts hold ~58): the readers went on"
 
 
 def test_min_count_drops_words_before_windows():

@@ -158,26 +158,43 @@ def _parts(path, threads, part_bytes):
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if (size if b is None else b) > a]
 
 
+class _Stopped(Exception):
+    """A part's reader stopped because another one failed (or the reading was interrupted)."""
+
+
 def _read_parts(path, parts, chunk_bytes):
-    """The TokenizedCorpus of ``path`` read in ``parts`` (``_parts``), one thread each."""
+    """The TokenizedCorpus of ``path`` read in ``parts`` (``_parts``), one thread each.
+
+    A reader stops at its next chunk once another has failed or this thread is interrupted (Ctrl-C);
+    then the error of the first part (in file order) that failed on its own is raised."""
     tokenizers = [_CompiledTokenizer(BUILD) for _ in parts]
     for later in tokenizers[1:]:
         later.loaded = True  # the first part's reader hands back LLVM's pages, once
     errors = [None] * len(parts)
+    stop = threading.Event()
 
     def read(k):
+        def feed(data, n):
+            if stop.is_set():
+                raise _Stopped
+            tokenizers[k].feed(data, n)
+
         try:
-            _read_chunks(path, tokenizers[k].feed, chunk_bytes, *parts[k])
-        except BaseException as err:  # re-raised below, the first part's first
+            _read_chunks(path, feed, chunk_bytes, *parts[k])
+        except BaseException as err:  # re-raised below
             errors[k] = err
+            stop.set()
 
     readers = [threading.Thread(target=read, args=(k,), daemon=True) for k in range(1, len(parts))]
-    for reader in readers:
-        reader.start()
-    read(0)
-    for reader in readers:
-        reader.join()
-    error = next((err for err in errors if err is not None), None)
+    try:
+        for reader in readers:
+            reader.start()
+        read(0)
+        for reader in readers:
+            reader.join()
+    finally:
+        stop.set()  # an interrupted join: the readers stop too
+    error = next((err for err in errors if err is not None and not isinstance(err, _Stopped)), None)
     if error is not None:
         raise error
     whole = tokenizers[0]
