@@ -382,11 +382,7 @@ class _CompiledTokenizer:
                 self.prune()
                 continue
             if status == GROW_WORDS:
-                if 2 * (self.counters[N_WORDS] + 1) > self.table.shape[0]:
-                    self.table = np.full(2 * self.table.shape[0], -1, dtype=np.int32)
-                    rehash(self.table, self.hashes, self.counters[N_WORDS])
-                if self.counters[N_WORDS] >= self.hashes.shape[0]:
-                    self.grow_words()
+                self.room_for_words(int(self.counters[N_WORDS]) + 1)
             elif status == GROW_POOL:
                 self.pool = _grow(self.pool)
             elif status == GROW_IDS:
@@ -394,11 +390,19 @@ class _CompiledTokenizer:
             else:
                 self.store.boundaries.grow()
 
-    def grow_words(self):
-        """Room for 1.5 times as many words (their hashes, offsets and counts)."""
-        self.hashes = _grow(self.hashes)
-        self.offsets = _grow(self.offsets, extra=1)
-        self.counts = _grow(self.counts)
+    def room_for_words(self, words):
+        """Grow the word table to hold ``words`` words: the hash table doubled (and rehashed) until
+        at most half full, the hashes, offsets and counts by half again until long enough."""
+        if 2 * words > self.table.shape[0]:
+            size = self.table.shape[0]
+            while 2 * words > size:
+                size *= 2
+            self.table = np.full(size, -1, dtype=np.int32)
+            rehash(self.table, self.hashes, self.counters[N_WORDS])
+        while self.hashes.shape[0] < words:
+            self.hashes = _grow(self.hashes)
+            self.offsets = _grow(self.offsets, extra=1)
+            self.counts = _grow(self.counts)
 
     def append(self, later):
         """Continue this corpus with ``later``'s: a tokenizer that read, in BUILD mode, the text that
@@ -406,14 +410,7 @@ class _CompiledTokenizer:
         ours in its first-seen order (``append_words``), its ids renumbered after ours, its sentences
         after ours: the state one tokenizer would have reached reading both."""
         n, m = int(self.counters[N_WORDS]), int(later.counters[N_WORDS])
-        if 2 * (n + m) > self.table.shape[0]:
-            size = self.table.shape[0]
-            while 2 * (n + m) > size:
-                size *= 2
-            self.table = np.full(size, -1, dtype=np.int32)
-            rehash(self.table, self.hashes, n)
-        while self.hashes.shape[0] < n + m:
-            self.grow_words()
+        self.room_for_words(n + m)
         while self.pool.shape[0] < self.offsets[n] + later.offsets[m]:
             self.pool = _grow(self.pool)
         mapping = np.empty(m, dtype=np.int32)
