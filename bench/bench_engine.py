@@ -20,12 +20,13 @@ ru_maxrss (which Linux floors at the parent's size at fork).
 Then 1-to-N worker scaling: in each round, each system runs with 1 worker and then with ``--workers``,
 back to back; the table gives the medians over rounds of the two ratios, whole-process wall time and
 training words/s (the first includes the single-threaded start-up: interpreter, imports, the
-vocabulary pass, saving).  ``--scaling-only`` skips the main table.  The corpus is the given file repeated ``--repeat``
-times (written to a temporary file) so that training, not start-up, dominates, its lines cut every
-1,000 words so that every system trains every word (``repeated_corpus``).  Beside the table,
-``--plot`` (bench/results/bench_engine.png) draws each system's quality against its training
-words/s, one panel per score: speed at equal quality in one picture (needs matplotlib, the [bench]
-extra).
+vocabulary pass, saving), and beside them the host's own scaling (``host_ceiling.py``: two loads
+whose threads share nothing, run just before each pair), the ceiling in those minutes.
+``--scaling-only`` skips the main table. The corpus is the given file repeated ``--repeat`` times
+(written to a temporary file) so that training, not start-up, dominates, its lines cut every 1,000 words
+so that every system trains every word (``repeated_corpus``). Beside the table, ``--plot``
+(bench/results/bench_engine.png) draws each system's quality against its training words/s, one panel per
+score: speed at equal quality in one picture (needs matplotlib, the [bench] extra).
 """
 import argparse
 import importlib.util
@@ -210,14 +211,18 @@ def main():
                 print(f"  round {r + 1} {system:18s} wall {results[system][-1]['wall_s']:6.2f}s", flush=True)
 
         scaling = {}  # system: [(1-worker run, N-worker run)], one pair per round
+        ceiling = {}  # system: [host_ceiling.py's result just before each of its pairs]
         if not a.no_scaling:
             for r in range(a.rounds):
                 for system in systems:
+                    ceiling.setdefault(system, []).append(host_ceiling(a.workers))
                     pair = tuple(run_one(system, corpus, os.path.join(tmp, "scaling.bin"), workers, a.epochs)
                                  for workers in (1, a.workers))
                     scaling.setdefault(system, []).append(pair)
                     print(f"  scaling round {r + 1} {system:18s} wall {pair[0]['wall_s']:6.2f}s -> "
-                          f"{pair[1]['wall_s']:6.2f}s", flush=True)
+                          f"{pair[1]['wall_s']:6.2f}s (the host just before: compute "
+                          f"{ceiling[system][-1]['compute']:.2f}x, rows {ceiling[system][-1]['rows']:.2f}x)",
+                          flush=True)
 
     def med(system, key):
         values = [x[key] for x in results[system]]
@@ -232,7 +237,7 @@ def main():
                                  for r in range(a.rounds))
 
     if a.scaling_only:
-        print_scaling(systems, scaling, a.workers)
+        print_scaling(systems, scaling, ceiling, a.workers)
         return
     cols = [("wall_s", "wall s", med, "{:.2f}"), ("words_per_epoch", "words/epoch", med, "{:,.0f}"),
             ("words_per_s", "train words/s", med, "{:,.0f}"),
@@ -259,7 +264,7 @@ def main():
           "the training time; word2vec.c and fastText do not report theirs. Ratios: within a round, then "
           "the median over rounds.)")
     if scaling:
-        print_scaling(systems, scaling, a.workers)
+        print_scaling(systems, scaling, ceiling, a.workers)
     if a.plot:
         plot(a.plot, [(s, n_tokens * a.epochs / med(s, "wall_s"), {k: mean_q(s, k) for k in SCORES})
                       for s in systems],
@@ -268,12 +273,20 @@ def main():
         print(f"\n(plot: {os.path.relpath(a.plot)})")
 
 
-def print_scaling(systems, scaling, workers):
-    """The 1-to-N worker table: medians over rounds of each measure and of each round's ratio."""
+def host_ceiling(workers):
+    """bench/host_ceiling.py's 1-to-``workers`` thread scaling of the host now: {"compute": x, "rows": x}."""
+    child = subprocess.run([sys.executable, os.path.join(HERE, "host_ceiling.py"), "--workers", str(workers)],
+                           capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def print_scaling(systems, scaling, ceiling, workers):
+    """The 1-to-N worker table: medians over rounds of each measure and of each round's ratio, and
+    of the host's own scaling measured just before each of the system's pairs."""
     print()
     print(f"| system | wall s, 1 -> {workers} workers | scaling (wall) | train words/s, 1 -> {workers} workers "
-          "| scaling (train words/s) |")
-    print("|---|---|---|---|---|")
+          "| scaling (train words/s) | the host's scaling beside it: compute, rows |")
+    print("|---|---|---|---|---|---|")
     for system in systems:
         pairs = scaling[system]
         walls = [statistics.median(p[k]["wall_s"] for p in pairs) for k in (0, 1)]
@@ -285,9 +298,13 @@ def print_scaling(systems, scaling, workers):
             speeds = [statistics.median(p[k]["words_per_s"] for p in pairs) for k in (0, 1)]
             cells += [f"{speeds[0]:,.0f} -> {speeds[1]:,.0f}",
                       f"{statistics.median(p[1]['words_per_s'] / p[0]['words_per_s'] for p in pairs):.2f}x"]
+        cells.append(", ".join(f"{statistics.median(c[load] for c in ceiling[system]):.2f}x"
+                               for load in ("compute", "rows")))
         print(f"| {SYSTEMS[system][0]} | " + " | ".join(cells) + " |")
     print("(ratios: within a round, then the median over rounds; the wall time includes the single-threaded "
-          "start-up, words/s only the training)")
+          "start-up, words/s only the training; the host's: bench/host_ceiling.py run just before each of "
+          "the system's pairs, nothing shared between its threads: what this host gave two threads in "
+          "those minutes)")
 
 
 SCORES = {"wordsim353": "WordSim-353 (Spearman)", "simlex999": "SimLex-999 (Spearman)",

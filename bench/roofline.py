@@ -44,9 +44,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
-from numba import njit  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from host_ceiling import touch_rows  # noqa: E402  (bench/, the script's own folder)
 from w2v_fastopt.kernels.prep import huffman_tree  # noqa: E402
 from w2v_fastopt.trainer import Trainer  # noqa: E402
 
@@ -72,14 +72,6 @@ def peak_gflops(n=2048, repeats=5):
             a @ a
             best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
     return best
-
-
-@njit(cache=True, fastmath=True)
-def touch_rows(rows, order):
-    """Read and write every row in ``order`` (rows[r] += 1e-7): the kernels' row traffic, no math."""
-    for r in order:
-        for i in range(rows.shape[1]):
-            rows[r, i] += np.float32(1e-7)
 
 
 def row_bandwidth(n_rows, dim, repeats=5):
