@@ -21,7 +21,7 @@ Then 1-to-N worker scaling: in each round, each system runs with 1 worker and th
 back to back; the table gives the medians over rounds of the two ratios, whole-process wall time and
 training words/s (the first includes the single-threaded start-up: interpreter, imports, the
 vocabulary pass, saving), and beside them the host's own scaling (``host_ceiling.py``: two loads
-whose threads share nothing, run just before each pair), the ceiling in those minutes.
+whose threads share nothing, run just before each pair): what the host gave two threads in those minutes.
 ``--scaling-only`` skips the main table. The corpus is the given file repeated ``--repeat`` times
 (written to a temporary file) so that training, not start-up, dominates, its lines cut every 1,000 words
 so that every system trains every word (``repeated_corpus``). Beside the table, ``--plot``

@@ -1,11 +1,12 @@
-"""The host's own 1-to-N thread scaling, now: the ceiling a program's worker scaling is read against.
+"""The host's own 1-to-N thread scaling, now: what a program's worker scaling is read against.
 
     python bench/host_ceiling.py [--workers 2] [--seconds 2]
 
 Two loads, each run by one thread and then by ``--workers`` threads at once, every thread on its own
-data (nothing shared, no lock, no Python between steps), so that nothing in a program's design can
-limit their scaling: what is left is the host (its cores, their clock, the cache and memory other
-tenants leave us; a cloud vCPU can be half of a core, or share it with a neighbour's busy hour).
+data (nothing shared, not even a cache line; only the GIL, taken for a moment between steps of a few
+ms), so that nothing in a program's design can limit their scaling: what is left is the host (its
+cores, their clock, the cache and memory other tenants leave us; a cloud vCPU can be half of a core, or
+share it with a neighbour's busy hour).
 
 - compute: the kernels' arithmetic without their memory traffic (``dot_axpy``: a dot product and an
   update of 100-float rows, as the kernels do per output, over a block of 8 rows that stays in L1):
@@ -16,7 +17,8 @@ tenants leave us; a cloud vCPU can be half of a core, or share it with a neighbo
 
 One thread, then N threads, three times by turns, each thread doing the work one thread did in a third
 of ``--seconds``; a load's scaling is N x one thread's time over the N threads' time.  Prints one
-JSON line: {"compute": x, "rows": x}.
+JSON line: {"compute": x, "rows": x}.  Neither is a strict ceiling: a kernel that mixes both kinds of
+work can scale above the compute load (the README's scaling table).
 The host moves from minute to minute: read these beside a program's ratios measured in the same
 minutes (``bench_engine.py`` runs this between its scaling pairs), not against another hour's.
 """
