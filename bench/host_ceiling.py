@@ -30,6 +30,8 @@ import time
 import numpy as np
 from numba import njit
 
+from w2v_fastopt.train import private
+
 ROWS = 2 * 34_212  # syn0 + syn1neg of data/ x10 (bench_engine.py's corpus): 34,212 words
 DIM = 100
 BATCH = 20_000  # rows per touch_rows call
@@ -65,7 +67,7 @@ def touch_rows(rows, order):
 
 
 def compute_step(data):
-    dot_axpy(data, 100_000)  # ~5 ms: a step holds the GIL only to start
+    dot_axpy(data, 100_000)  # a few ms: a step holds the GIL only to start
 
 
 def rows_step(data):
@@ -77,8 +79,9 @@ def thread_data(load, seed):
     """One thread's own arrays for ``load``."""
     rng = np.random.default_rng(seed)
     if load == "compute":
-        padded = rng.random((24, DIM), dtype=np.float32)  # the block in the middle: no cache line shared
-        return padded[8:16]
+        block = private((8, DIM), np.float32)  # alone on its cache lines, as the kernels' buffers
+        block[...] = rng.random((8, DIM), dtype=np.float32)
+        return block
     return np.zeros((ROWS, DIM), np.float32), rng.integers(0, ROWS, BATCH)
 
 
