@@ -37,7 +37,7 @@ from w2v_fastopt.corpus import read_corpus_file  # noqa: E402
 from w2v_fastopt.evaluate import evaluate  # noqa: E402
 from w2v_fastopt.kernels.pairs import skipgram_examples  # noqa: E402
 from w2v_fastopt.kernels.rng import seed_states  # noqa: E402
-from w2v_fastopt.kernels.walk import MAX_SENTENCE  # noqa: E402
+from w2v_fastopt.kernels.walk import MAX_SENTENCE, Corpus  # noqa: E402
 from w2v_fastopt.rules import OPTIMIZERS as RULE_NAMES  # noqa: E402
 
 OPTIMIZERS = RULE_NAMES  # sgd (word2vec.c mode), softbatch, heun, rk4
@@ -62,15 +62,15 @@ def example_sample(ids, starts, vocab, window, negative, n, seed):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(starts) - 1)
     lengths = np.diff(starts)[order]
-    shuffled = (np.concatenate([ids[starts[s]:starts[s + 1]] for s in order]),
-                np.concatenate([[0], np.cumsum(lengths)]).astype(starts.dtype))
-    tables = (vocab.keep_thresholds(1e-3),) + tuple(vocab.negative_table(0.75))
+    shuffled = Corpus(np.concatenate([ids[starts[s]:starts[s + 1]] for s in order]),
+                      np.concatenate([[0], np.cumsum(lengths)]).astype(starts.dtype))
+    tables = vocab.tables(1e-3, 0.75)
     capacity = max(n, 2 * window * MAX_SENTENCE) + 2 * window * MAX_SENTENCE
     inputs = np.empty(capacity, np.int32)
     outputs = np.empty((capacity, negative + 1), np.int32)
     cursor = np.array([0, seed_states(seed, 1)[0]], dtype=np.uint64)
-    made, _, _ = skipgram_examples(tables, shuffled, cursor, (window, negative),
-                                   np.empty(MAX_SENTENCE, np.int32), inputs, outputs)
+    made, _, _ = skipgram_examples(tables, shuffled, cursor, window, negative, np.empty(MAX_SENTENCE, np.int32),
+                                   inputs, outputs)
     keep = rng.permutation(made)[:n]
     return inputs[keep], outputs[keep]
 

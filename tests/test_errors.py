@@ -155,9 +155,9 @@ def test_resume_rejects_a_vectors_file_and_a_changed_corpus(tmp_path):
     stop = threading.Event()
     model = Trainer(min_count=1, epochs=2, workers=1, progress=StopAfterFirstEpoch())
     model.build_vocab(corpus_file=tmp_path / "c.txt")
-    model.output = {"path": str(tmp_path / "v.bin"), "binary": True}
     with pytest.raises(Stopped):
-        model.train(checkpoint_path=tmp_path / "s.ckpt", checkpoint_every=1, stop=stop)
+        model.train(checkpoint_path=tmp_path / "s.ckpt", checkpoint_every=1, stop=stop,
+                    checkpoint_notes={"output": {"path": str(tmp_path / "v.bin"), "binary": True}})
     (tmp_path / "c.txt").write_text(GOOD.replace("dog", "fox"))
     assert_one_line_error(run(["train", "--resume", "s.ckpt"], cwd=tmp_path), "not the corpus")
     assert not (tmp_path / "v.bin").exists()

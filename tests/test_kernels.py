@@ -14,8 +14,9 @@ from w2v_fastopt.kernels.prep import huffman_tree
 from w2v_fastopt.kernels.rng import rng_next, seed_states
 from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
 from w2v_fastopt.kernels.sgns import sigmoid
-from w2v_fastopt.rules import RULES, find_rule, thread_arrays
-from w2v_fastopt.train import kernel_weights
+from w2v_fastopt.kernels.walk import Corpus, Job
+from w2v_fastopt.params import Params
+from w2v_fastopt.rules import RULES, find_rule, kernel_config, kernel_weights, thread_arrays
 from w2v_fastopt.vocab import build_vocab
 
 
@@ -75,20 +76,26 @@ def _tiny_problem(seed, vocab_size=25, dim=16, sample=0.02):
     sentences = [[f"w{w}" for w in rng.choice(vocab_size, size=rng.integers(1, 16), p=zipf / zipf.sum())]
                  for _ in range(60)]
     vocab, ids, starts = build_vocab(tokenize(sentences), 1)
-    tables = (vocab.keep_thresholds(sample),) + tuple(vocab.negative_table(0.75))
+    tables = vocab.tables(sample, 0.75)
     syn0 = ((rng.random((len(vocab), dim)) - 0.5) / dim).astype(np.float32)
     syn1neg = (rng.normal(0, 0.1, (len(vocab), dim))).astype(np.float32)
     syn1 = (rng.normal(0, 0.1, (len(vocab), dim))).astype(np.float32)
     return tables, ids, starts, syn0, syn1neg, (syn1,) + huffman_tree(vocab.counts)
 
 
-def _thread(rule, state, dim, window, negative, accumulate, combine=1):
-    thread = thread_arrays(rule, lambda shape, dtype: np.zeros(shape, dtype), state, dim, window, negative,
-                           accumulate, combine)
+def _params(rule, negative, dim=16, **settings):
+    """The ``Params`` of a tiny run of ``rule``: window 3, soft batch over 3 pairs."""
+    return Params(vector_size=dim, window=3, negative=negative, min_count=1, sg=int(rule.sg), hs=int(rule.hs),
+                  optimizer=rule.optimizer, shared_negatives=rule.shared_negatives,
+                  accumulate=3 if rule.optimizer == "softbatch" else None, **settings)
+
+
+def _thread(rule, state, params):
+    thread = thread_arrays(rule, lambda shape, dtype: np.zeros(shape, dtype), state, params)
     if rule.hs or rule.shared_negatives:  # 10 hot rows of the tiny syn1neg's 25 or tree's 24 nodes: the
         # outputs go from the shared rows to the thread's copy
-        scratch = thread[3][:-2] + (np.zeros((10, dim), np.float32), np.zeros((10, dim), np.float32))
-        thread = thread[:3] + (scratch,)
+        hot = np.zeros((10, params.vector_size), np.float32)
+        thread = thread._replace(scratch=thread.scratch._replace(hot_rows=hot, hot_snapshot=hot.copy()))
     return thread
 
 
@@ -115,7 +122,8 @@ def test_kernel_matches_naive_reference(rule, seed):
     if rule.hs:
         negative = 4 * seed
         hs_ref = (hs_layer[0].copy(),) + hs_layer[1:]
-    weights = kernel_weights(rule, syn0, syn1neg, negative, hs_layer)
+    params = _params(rule, negative, combine=combine, cbow_mean=cbow_mean, shrink_windows=bool(shrink), workers=1)
+    weights = kernel_weights(rule, syn0, syn1neg, params, hs_layer)
     half = (len(starts) - 1) // 2
     jobs = [(0, half, 0.05, 0.03), (half, len(starts) - 1, 0.03, 0.01)]
     state = seed_states(seed, 1)
@@ -127,20 +135,19 @@ def test_kernel_matches_naive_reference(rule, seed):
             ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink, combine)
     elif not rule.sg:
         pairs_ref, loss_ref, state_ref = train_cbow_reference(
-            ref0, ref1[:len(weights[1])], tables, ids, starts, window, negative, state[0], jobs, cbow_mean, shrink,
-            hs_ref)
+            ref0, ref1[:len(weights.syn1neg)], tables, ids, starts, window, negative, state[0], jobs, cbow_mean,
+            shrink, hs_ref)
     else:
         pairs_ref, loss_ref, state_ref = train_pairs_reference(
-            ref0, ref1[:len(weights[1])], tables, ids, starts, window, negative, state[0], jobs, rule.optimizer,
-            accumulate, shrink, hs_ref)
-    job_pairs, loss, thread = _run_jobs(rule, weights, tables, ids, starts, jobs, state, window, negative,
-                                        accumulate, combine, cbow_mean, shrink)
+            ref0, ref1[:len(weights.syn1neg)], tables, ids, starts, window, negative, state[0], jobs,
+            rule.optimizer, accumulate, shrink, hs_ref)
+    job_pairs, loss, thread = _run_jobs(rule, weights, tables, ids, starts, jobs, state, params)
     pairs = sum(job_pairs)
     assert (pairs, int(state[0])) == (pairs_ref, state_ref)
     if rule.optimizer == "softbatch":
         assert all(p % accumulate != 0 for p in job_pairs)
     if rule.hs or rule.shared_negatives:  # the hot rows were trained in the thread's copy (kernels/hot.py)
-        local, snapshot = thread[3][-2], thread[3][-1]
+        local, snapshot = thread.scratch.hot_rows, thread.scratch.hot_snapshot
         assert np.abs(local - snapshot).max() > 1e-3
     assert math.isclose(loss, loss_ref, rel_tol=1e-5)
     moved = np.abs(ref0 - _tiny_problem(seed)[3]).max()
@@ -156,25 +163,23 @@ def test_kernel_matches_naive_reference(rule, seed):
     # without the loss's code LLVM may sum a dot product in another order under FASTMATH)
     _, _, _, syn0_quiet, syn1neg_quiet, hs_quiet = _tiny_problem(seed)
     state_quiet = seed_states(seed, 1)
-    quiet = kernel_weights(rule, syn0_quiet, syn1neg_quiet, negative, hs_quiet)
-    job_pairs_quiet, loss_quiet, _ = _run_jobs(rule, quiet, tables, ids, starts, jobs, state_quiet, window, negative,
-                                               accumulate, combine, cbow_mean, shrink, compute_loss=False)
+    quiet = kernel_weights(rule, syn0_quiet, syn1neg_quiet, params, hs_quiet)
+    job_pairs_quiet, loss_quiet, _ = _run_jobs(rule, quiet, tables, ids, starts, jobs, state_quiet,
+                                               Params(**dict(params.to_dict(), compute_loss=False)))
     assert (job_pairs_quiet, int(state_quiet[0]), loss_quiet) == (job_pairs, int(state[0]), 0.0)
     for ours, theirs in zip((syn0_quiet, syn1neg_quiet, hs_quiet[0]), (syn0, syn1neg, hs_layer[0])):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
 
 
-def _run_jobs(rule, weights, tables, ids, starts, jobs, state, window, negative, accumulate, combine, cbow_mean,
-              shrink, compute_loss=True, threads=1):
+def _run_jobs(rule, weights, tables, ids, starts, jobs, state, params):
     """The rule's kernel over ``jobs`` on one thread from the RNG state ``state`` (uint64[1], advanced),
-    told that the run has ``threads`` worker threads; returns (the pairs of each job, summed loss,
-    the thread's arrays)."""
-    thread = _thread(rule, state, weights[0].shape[1], window, negative, accumulate, combine)
+    with ``params`` (its ``workers``: the threads the run is told it has); returns (the pairs of each
+    job, summed loss, the thread's arrays)."""
+    thread = _thread(rule, state, params)
     pairs, loss = [], 0.0
     for job in jobs:
-        p, job_loss, _ = rule.kernel(weights, tables, (ids, starts), job,
-                                     (window, negative, cbow_mean, shrink, threads), thread,
-                                     rule.sizes(weights[0].shape[1], negative, combine, compute_loss))
+        p, job_loss, _ = rule.kernel(weights, tables, Corpus(ids, starts), Job(*job), kernel_config(params), thread,
+                                     rule.sizes(params))
         pairs.append(p)
         loss += job_loss
     return pairs, loss, thread
@@ -186,10 +191,10 @@ def test_without_the_loss_a_divergence_still_shows(rule):
     of 1e30 blows the rows up within the job, and the job's loss is then not finite (the sizes of
     the reference test's seed 0, whose kernels it compiled)."""
     tables, ids, starts, syn0, syn1neg, hs_layer = _tiny_problem(0)
-    negative = 0 if rule.hs else 4
-    weights = kernel_weights(rule, syn0, syn1neg, negative, hs_layer)
+    params = _params(rule, 0 if rule.hs else 4, combine=3 if rule.combines else 1, compute_loss=False, workers=1)
+    weights = kernel_weights(rule, syn0, syn1neg, params, hs_layer)
     _, loss, _ = _run_jobs(rule, weights, tables, ids, starts, [(0, len(starts) - 1, 1e30, 1e30)],
-                           seed_states(0, 1), 3, negative, 3, 3 if rule.combines else 1, 1, 1, compute_loss=False)
+                           seed_states(0, 1), params)
     assert not math.isfinite(loss)
 
 
@@ -226,13 +231,13 @@ def test_hot_rows_merge_as_each_rule_chose(rule):
     threads: CBOW HS the mean of the threads' steps (this thread merging alone: half its step), the
     others the sum (this thread alone: its copy, bit for bit)."""
     tables, ids, starts, syn0, syn1neg, hs_layer = _tiny_problem(0)
-    negative = 0 if rule.hs else 4
-    weights = kernel_weights(rule, syn0, syn1neg, negative, hs_layer)
+    params = _params(rule, 0 if rule.hs else 4, combine=3 if rule.combines else 1, workers=2)
+    weights = kernel_weights(rule, syn0, syn1neg, params, hs_layer)
     rows = hs_layer[0] if rule.hs else syn1neg
     start = rows.copy()
     _, _, thread = _run_jobs(rule, weights, tables, ids, starts, [(0, len(starts) - 1, 0.05, 0.01)],
-                             seed_states(0, 1), 3, negative, 3, 3 if rule.combines else 1, 1, 1, threads=2)
-    local, snapshot = thread[3][-2], thread[3][-1]
+                             seed_states(0, 1), params)
+    local, snapshot = thread.scratch.hot_rows, thread.scratch.hot_snapshot
     hot = slice(len(rows) - 1 - len(local), len(rows) - 1) if rule.hs else slice(0, len(local))
     assert np.array_equal(snapshot, start[hot]) and np.abs(local - snapshot).max() > 1e-3
     if rule.hs and not rule.sg:

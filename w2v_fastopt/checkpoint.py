@@ -30,10 +30,11 @@ def parse_every(spec):
 
 class Checkpoint:
     """Saves ``model``'s training state to ``path`` every ``every`` epochs (``3``, ``"3"``) or every
-    so often (``"90s"``, ``"10m"``, ``"1h"``: asked between segments of ~2.5M words)."""
+    so often (``"90s"``, ``"10m"``, ``"1h"``: asked between segments of ~2.5M words), with ``notes``
+    (a dict of JSON values, or None) in the header for whoever resumes it."""
 
-    def __init__(self, model, path, every=None):
-        self.model, self.path = model, path
+    def __init__(self, model, path, every=None, notes=None):
+        self.model, self.path, self.notes = model, path, notes
         self.every = str(every if every is not None else 1)
         self.unit, self.amount = parse_every(self.every)
         self.last = time.monotonic()
@@ -50,7 +51,7 @@ class Checkpoint:
         state = {"position": {"epoch": position.epoch, "job": position.job,
                               "rng_states": [int(s) for s in position.rng_states],
                               "totals": position.totals.to_dict()},
-                 "checkpoint_every": self.every}
+                 "checkpoint_every": self.every, **({} if self.notes is None else {"notes": self.notes})}
         self.model.save(self.path, _extra=state)
         self.last = time.monotonic()
 

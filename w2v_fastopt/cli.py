@@ -46,9 +46,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser():
-    from .params import Params, default_workers
-    from .rules import ACCUMULATE, OPTIMIZERS, RULES
-    d = Params(workers=1)
     parser = _Parser(prog="w2v-fastopt", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -65,33 +62,7 @@ def _parser():
     t.add_argument("--format", choices=["binary", "text"], default=None,
                    help="word2vec binary or text (default: text if PATH ends in .txt or .vec, "
                    "else binary)")
-    t.add_argument("--vector-size", type=int, default=d.vector_size, help="dimensions (%(default)s)")
-    t.add_argument("--window", type=int, default=d.window, help="max context distance (%(default)s)")
-    t.add_argument("--negative", type=int, default=d.negative,
-                   help="negative samples per pair (%(default)s; 0 with --hs 1: hierarchical "
-                   "softmax alone)")
-    t.add_argument("--min-count", type=int, default=d.min_count,
-                   help="ignore rarer words (%(default)s)")
-    t.add_argument("--sample", type=float, default=d.sample,
-                   help="subsampling threshold, 0 = off (%(default)s)")
-    t.add_argument("--epochs", type=int, default=d.epochs, help="passes over the corpus (%(default)s)")
-    t.add_argument("--alpha", type=float, default=d.alpha, help="initial learning rate (%(default)s)")
-    t.add_argument("--min-alpha", type=float, default=d.min_alpha,
-                   help="final learning rate (%(default)s)")
-    t.add_argument("--max-vocab-size", type=int, default=None,
-                   help="hold at most this many words while counting, pruning rare ones as gensim "
-                   "does (default: no limit); the text is then read twice")
-    t.add_argument("--ns-exponent", type=float, default=d.ns_exponent,
-                   help="negatives drawn with probability ~ count^x (%(default)s)")
-    t.add_argument("--workers", type=int, default=default_workers(),
-                   help="threads (default: number of cores, %(default)s here)")
-    t.add_argument("--seed", type=int, default=d.seed, help="random seed (%(default)s)")
-    t.add_argument("--no-shared-negatives", dest="shared_negatives", action="store_false", default=None,
-                   help="SGD with word2vec.c's exact algorithm: fresh negatives for every (center, "
-                   "context) pair (default: one set per center word shared by its window, faster)")
-    t.add_argument("--combine", type=int, default=d.combine, metavar="C",
-                   help="shared negatives: one set per C consecutive center words (pSGNScc's context "
-                   "combining); C = 8 trains ~1.7x faster and scores lower on analogies (default 1)")
+    _training_flags(t)
     t.add_argument("--checkpoint-every", metavar="N|TIME",
                    help="save a resumable state every N epochs, or every TIME (90s, 10m, 1h), "
                    "atomically; removed when training ends")
@@ -103,27 +74,8 @@ def _parser():
     t.add_argument("--backend", choices=["numba", "keras"], default="numba",
                    help="numba: the compiled SGD engine (default); keras: Keras 3 model.fit "
                    "(needs pip install 'w2v-fastopt[keras]')")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
-                   help="update rule (default sgd); on the Numba engine: "
-                   + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES if r.sg and not r.hs))
-    t.add_argument("--sg", type=int, choices=[0, 1], default=1,
-                   help="1: skip-gram (default); 0: CBOW, continuous bag of words (word2vec.c's "
-                   "-cbow 1, fastText's cbow, gensim's sg=0), with --optimizer sgd")
-    t.add_argument("--cbow-mean", type=int, choices=[0, 1], default=d.cbow_mean,
-                   help="CBOW's input: 1 the mean of the context vectors (default, word2vec.c's), "
-                   "0 their sum")
-    t.add_argument("--hs", type=int, choices=[0, 1], default=d.hs,
-                   help="1: hierarchical softmax over the vocabulary's Huffman tree (word2vec.c's "
-                   "-hs 1, fastText's -loss hs), trained with negative sampling unless --negative 0; "
-                   "--optimizer sgd, Numba engine (default 0)")
-    t.add_argument("--accumulate", type=int, default=None, metavar="K",
-                   help=f"softbatch: batches (keras) or pairs (numba) per update (default {ACCUMULATE})")
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
                    help="examples per batch (--backend keras, %(default)s)")
-    t.add_argument("--no-loss", dest="compute_loss", action="store_false",
-                   help="do not compute the exact loss (gensim's compute_loss=False; word2vec.c computes none): "
-                   "hierarchical softmax takes ~20%% less time without it, --no-shared-negatives ~8%%, the "
-                   "others a few %%; the same vectors; no loss shown.  --quiet implies it")
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors (and compute no loss)")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
@@ -174,6 +126,22 @@ def _parser():
     return parser
 
 
+def _training_flags(parser):
+    """A flag for every field of ``Params``, as the field says (``params.option``): gensim's name with
+    dashes, its default, its help."""
+    from dataclasses import MISSING, fields
+
+    from .params import Params
+
+    for f in fields(Params):
+        flag = dict(f.metadata["flag"])
+        name = flag.pop("flag", "--" + f.name.replace("_", "-"))
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        if "action" not in flag:
+            flag.setdefault("type", type(default))
+        parser.add_argument(name, dest=f.name, default=default, help=f.metadata["help"], **flag)
+
+
 def _vectors_argument(parser):
     parser.add_argument("vectors", metavar="VECTORS",
                         help="word2vec binary/text vectors (.gz, .bz2 too), a model saved by "
@@ -198,10 +166,13 @@ def _positive(text):
 
 
 def _train(args):
+    from dataclasses import fields
+
     from .checkpoint import parse_every
     from .io import check_output
-    from .trainer import Trainer
+    from .params import Params, check_keras
     from .progress import ProgressBar
+    from .trainer import Trainer
 
     if args.resume is not None:
         return _resume(args)
@@ -219,27 +190,19 @@ def _train(args):
     elif args.checkpoint is not None:
         raise ValueError("--checkpoint STATE needs --checkpoint-every N|TIME")
     binary = args.format == "binary" or (args.format is None and not _is_text_name(args.output))
-    params = {k: getattr(args, k) for k in ("vector_size", "window", "negative", "min_count", "sample",
-                                            "epochs", "alpha", "min_alpha", "ns_exponent", "workers",
-                                            "seed", "shared_negatives", "max_vocab_size", "optimizer",
-                                            "accumulate", "sg", "cbow_mean", "hs", "combine")}
+    params = {f.name: getattr(args, f.name) for f in fields(Params)}
     params["compute_loss"] = args.compute_loss and not args.quiet
     if args.backend == "keras":
-        if args.combine != 1:
-            raise ValueError("--combine runs on the Numba engine; --backend keras trains batches of pairs")
-        if args.sg == 0:
-            raise ValueError("--sg 0 (CBOW) runs on the Numba engine; --backend keras trains skip-gram")
-        if args.hs:
-            raise ValueError("--hs 1 (hierarchical softmax) runs on the Numba engine; --backend keras "
-                             "trains negative sampling")
+        check_keras(Params(**{k: v for k, v in params.items() if k not in ("optimizer", "accumulate")}),
+                    args.optimizer)
         return _train_keras(args, params, binary, checkpoint)
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.trainer").setLevel(logging.ERROR)  # its warnings are our errors here
     try:
         model = Trainer(progress=progress, **params)
         model.build_vocab(corpus_file=args.corpus)
-        model.output = {"path": os.path.abspath(args.output), "binary": binary}
-        model.train(checkpoint_path=checkpoint, checkpoint_every=args.checkpoint_every)
+        model.train(checkpoint_path=checkpoint, checkpoint_every=args.checkpoint_every,
+                    checkpoint_notes={"output": {"path": os.path.abspath(args.output), "binary": binary}})
     finally:
         if progress is not None:
             progress.close()
@@ -388,7 +351,7 @@ def _resume(args):
     header = read_header(args.resume)
     if "position" not in header:
         raise ValueError(f"{args.resume}: a saved model, not a training checkpoint")
-    output = header.get("output") or {}
+    output = header.get("notes", {}).get("output") or {}
     path = args.output or output.get("path")
     if path is None:
         raise ValueError(f"{args.resume}: no output path recorded; give --output PATH")

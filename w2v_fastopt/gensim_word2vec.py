@@ -27,61 +27,62 @@ Hierarchical softmax (``hs=1``, alone or with ``negative > 0``) trains over gens
 (``wv.expandos["code"/"point"]``) and ``syn1`` (``kernels/hs.py``).  Where no kernel exists yet,
 gensim's own loops train, and a log line says so: ``wv.vectors_lockf`` other than all ones.
 
-Ours besides gensim's: ``shared_negatives``, ``combine``, ``optimizer``, ``accumulate`` (``rules.py``).
+Ours besides gensim's: the fields of ``params.Params`` marked ``ours`` (``shared_negatives``,
+``combine``, ``optimizer``, ``accumulate``), as keyword arguments.
 """
 import inspect
 import itertools
 import logging
 import threading
+from dataclasses import fields
 
 import numpy as np
 from gensim.models import word2vec as gensim_word2vec
 
 from .kernels.rng import seed_states
 from .kernels.sampling import build_alias_table
-from .kernels.walk import MAX_SENTENCE
+from .kernels.walk import MAX_SENTENCE, Corpus, Job, Tables
 from .params import Params
 from .prepare import load_corpus
-from .rules import find_rule, thread_arrays
-from .train import Position, job_boundaries, kernel_weights, private
+from .rules import find_rule
+from .train import Diverged, Position, job_boundaries, prepare_kernel
 from .train import train as run_epochs
 
 logger = logging.getLogger(__name__)
 
 _TRAIN_SIGNATURE = inspect.signature(gensim_word2vec.Word2Vec.train)
+OURS = tuple(f.name for f in fields(Params) if f.metadata["ours"])  # our settings that gensim has not
 _LOCK = threading.Lock()  # the running loss and model.random, shared by gensim's worker threads
 
 
 class Word2Vec(gensim_word2vec.Word2Vec):
     """gensim's ``Word2Vec`` (same arguments, defaults and attributes), trained by our kernels.
 
-    Extra keyword arguments: ``shared_negatives`` (skip-gram SGD: None or True, one set of negatives
-    per center shared by its window; False, word2vec.c's fresh negatives per pair), ``combine``
-    (with shared negatives: 1, or C > 1 consecutive centers per set of negatives, faster, at a cost in
-    quality: see the README), ``optimizer`` (sgd, softbatch, heun, rk4: ``rules.OPTIMIZERS``),
-    ``accumulate`` (softbatch's pairs per update).
+    Extra keyword arguments (``OURS``, with ``Params``' defaults and meanings): ``shared_negatives``
+    (skip-gram SGD: None or True, one set of negatives per center shared by its window; False,
+    word2vec.c's fresh negatives per pair), ``combine`` (with shared negatives: 1, or C > 1
+    consecutive centers per set of negatives, faster, at a cost in quality: see the README),
+    ``optimizer`` (sgd, softbatch, heun, rk4: ``rules.OPTIMIZERS``), ``accumulate`` (softbatch's pairs
+    per update).  The class holds their defaults, so that a model pickled by gensim itself loads with ours.
     """
-
-    shared_negatives = None  # class defaults: a model pickled by gensim itself loads with ours
-    optimizer = "sgd"
-    accumulate = None
-    combine = 1
-    # During train() only (instance attributes, left out of save): _prepared = (rule, tables,
-    # params tuple, sizes); on a corpus_file, _corpus_cache = (path, (ids, starts)) and
-    # _engine_states, the driver's RNG states.
-    TRANSIENT = ("_prepared", "_corpus_cache", "_engine_states")
+    # During train() only (instance attributes, left out of save): _prepared, the ``train.Kernel``;
+    # _diverged, the ``train.Diverged`` of a job that diverged (its epoch then raises it); on a
+    # corpus_file, _corpus_cache = (path, ``walk.Corpus``) and _engine_states, the driver's RNG states.
+    TRANSIENT = ("_prepared", "_diverged", "_corpus_cache", "_engine_states")
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5,
                  ns_exponent=0.75, cbow_mean=1, hashfxn=hash, epochs=5, null_word=0, trim_rule=None,
                  sorted_vocab=1, batch_words=gensim_word2vec.MAX_WORDS_IN_BATCH, compute_loss=False,
-                 callbacks=(), comment=None, max_final_vocab=None, shrink_windows=True, *,
-                 shared_negatives=None, optimizer="sgd", accumulate=None, combine=1):
-        self.shared_negatives, self.optimizer, self.accumulate = shared_negatives, optimizer, accumulate
-        self.combine = combine
-        find_rule(optimizer, shared_negatives, sg, hs, combine)  # an impossible combination: refused now
-        if optimizer != "sgd" and not negative:
-            raise ValueError(f"optimizer={optimizer!r} trains negative sampling (negative > 0, hs=0)")
+                 callbacks=(), comment=None, max_final_vocab=None, shrink_windows=True, **ours):
+        unknown = next((name for name in ours if name not in OURS), None)
+        if unknown is not None:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {unknown!r}")
+        self.__dict__.update(ours)
+        # an impossible combination: refused now
+        find_rule(self.optimizer, self.shared_negatives, sg, hs, self.combine)
+        if self.optimizer != "sgd" and not negative:
+            raise ValueError(f"optimizer={self.optimizer!r} trains negative sampling (negative > 0, hs=0)")
         super().__init__(
             sentences=sentences, corpus_file=corpus_file, vector_size=vector_size, alpha=alpha, window=window,
             min_count=min_count, max_vocab_size=max_vocab_size, sample=sample, seed=seed, workers=workers,
@@ -102,30 +103,25 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return Params(vector_size=int(self.vector_size), window=int(self.window), negative=int(self.negative),
                       epochs=int(self.epochs), alpha=float(self.alpha), min_alpha=float(self.min_alpha),
                       ns_exponent=float(self.ns_exponent), workers=int(self.workers), seed=int(self.seed),
-                      shared_negatives=self.shared_negatives, combine=self.combine, optimizer=self.optimizer,
-                      accumulate=self.accumulate, sg=int(bool(self.sg)), cbow_mean=int(bool(self.cbow_mean)),
-                      hs=int(bool(self.hs)), shrink_windows=bool(self.shrink_windows),
-                      compute_loss=bool(self.compute_loss))
+                      sg=int(bool(self.sg)), cbow_mean=int(bool(self.cbow_mean)), hs=int(bool(self.hs)),
+                      shrink_windows=bool(self.shrink_windows), compute_loss=bool(self.compute_loss),
+                      **{name: getattr(self, name) for name in OURS})
 
     def _prepare(self):
-        """(rule, tables, params tuple, sizes, weights) for this train() call: gensim's sampling
-        thresholds (keep iff a 32-bit draw <= sample_int, as gensim: our kernel keeps iff draw < keep),
-        the alias table of count^ns_exponent, and the kernel's weights (``train.kernel_weights``:
-        for hierarchical softmax ``syn1`` and gensim's tree, ``gensim_tree``)."""
+        """The ``train.Kernel`` of this train() call (``train.prepare_kernel``, as ``Trainer``'s):
+        gensim's sampling thresholds (keep iff a 32-bit draw <= sample_int, as gensim: our kernel
+        keeps iff draw < keep), the alias table of count^ns_exponent, and for hierarchical softmax
+        ``syn1`` and gensim's tree (``gensim_tree``)."""
         p = self._params()
-        rule = find_rule(p.optimizer, p.shared_negatives, p.sg, p.hs, p.combine)
         expandos = self.wv.expandos
         if "sample_int" in expandos:
             keep = expandos["sample_int"].astype(np.uint64) + np.uint64(1)
         else:
             keep = np.full(len(self.wv), 1 << 32, dtype=np.uint64)
-        accept, alias = build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent)
-        params = (p.window, p.negative, p.cbow_mean, int(p.shrink_windows), p.workers)
+        tables = Tables(keep, *build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent))
         syn1neg = self.syn1neg if p.negative else np.zeros((0, p.vector_size), np.float32)
         hs_layer = (self.syn1,) + gensim_tree(self.wv) if p.hs else None
-        weights = kernel_weights(rule, self.wv.vectors, syn1neg, p.negative, hs_layer)
-        sizes = rule.sizes(p.vector_size, p.negative, p.combine, p.compute_loss)
-        return rule, (keep, accept, alias), params, sizes, weights
+        return prepare_kernel(p, self.wv.vectors, syn1neg, tables, hs_layer)
 
     def train(self, *args, **kwargs):
         """gensim's ``train``, same arguments and result; see the module docstring for who trains."""
@@ -142,37 +138,50 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         super()._check_training_sanity(*args, **kwargs)
         if self._has_kernel():
             self._prepared = self._prepare()
-            logger.info("training with w2v_fastopt's kernel: %s", self._prepared[0].label)
+            self._diverged = None
+            logger.info("training with w2v_fastopt's kernel: %s", self._prepared.rule.label)
         else:
             logger.info("vectors_lockf: training with gensim's own loops (no w2v_fastopt kernel yet)")
 
     def _get_thread_working_mem(self):
         if self.__dict__.get("_prepared") is None:
             return super()._get_thread_working_mem()
-        rule, _, params, _, _ = self._prepared
-        dim, window, negative = int(self.vector_size), params[0], params[1]
-        return thread_arrays(rule, private, private(1, np.uint64, 1), dim, window, negative,
-                             self._params().accumulate, self._params().combine)
+        return self._prepared.new_thread(1)
 
     def _do_train_job(self, sentences, alpha, inits):
+        """One of gensim's jobs on our kernel (``train.Kernel.run``).  A job that diverges is not
+        raised here (gensim's worker thread would die and its epoch wait for it forever): it is kept,
+        the epoch's other jobs train nothing, and ``_train_epoch`` raises it at the epoch's end."""
         if self.__dict__.get("_prepared") is None:
             return super()._do_train_job(sentences, alpha, inits)
-        rule, tables, params, sizes, weights = self._prepared
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         tokens = list(itertools.chain.from_iterable(sentences))
+        raw = len(tokens)
+        if self._diverged is not None:
+            return 0, raw
         ids = np.fromiter(map(self.wv.key_to_index.get, tokens, itertools.repeat(-1, len(tokens))),
                           dtype=np.int64, count=len(tokens))  # the lookups in C: no Python loop per word
         corpus = _known(ids, np.concatenate(([0], np.cumsum(lengths))))
-        raw = len(tokens)
-        job = (0, len(corpus[1]) - 1, float(alpha), float(alpha))
+        job = Job(0, len(corpus.starts) - 1, float(alpha), float(alpha))
         with _LOCK:  # each job's random stream drawn from model.random, as gensim's jobs draw theirs
             high, low = self.random.randint(0, 2**31, size=2)
-        inits[0][0] = seed_states((int(high) << 31) | int(low), 1)[0]
-        _, loss, effective = rule.kernel(weights, tables, corpus, job, params, inits, sizes)
+        inits.rng[0] = seed_states((int(high) << 31) | int(low), 1)[0]
+        try:
+            _, loss, effective = self._prepared.run(corpus, job, inits)
+        except Diverged as err:
+            self._diverged = err
+            return 0, raw
         if self.compute_loss:
             with _LOCK:
                 self.running_training_loss += loss
         return effective, raw
+
+    def _train_epoch(self, *args, **kwargs):
+        """gensim's epoch over an iterable, then the divergence one of its jobs met (``_do_train_job``)."""
+        result = super()._train_epoch(*args, **kwargs)
+        if self.__dict__.get("_diverged") is not None:
+            raise self._diverged
+        return result
 
     def _train_epoch_corpusfile(self, corpus_file, cur_epoch=0, total_examples=None, total_words=None,
                                 callbacks=(), **kwargs):
@@ -183,22 +192,20 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             self._corpus_cache = (corpus_file, self._corpus_ids(corpus_file))
             self._engine_states = [int(s) for s in seed_states(int(self.seed), int(self.workers))]
         corpus = self._corpus_cache[1]
-        rule, tables, _, _, weights = self._prepared
         position = Position(cur_epoch, 0, self._engine_states)
-        history, _ = run_epochs(weights[0], weights[1], tables, corpus, self._params(), position,
-                                until_epoch=cur_epoch + 1, hs_layer=weights[2] if rule.hs else None)
+        history, _ = run_epochs(self._prepared, corpus, position, until_epoch=cur_epoch + 1)
         self._engine_states = position.rng_states
         stats = history[-1]
         if self.compute_loss:
             self.running_training_loss += stats.loss * stats.pairs
         self.total_train_time += stats.seconds
-        self._log_epoch_end(cur_epoch, len(corpus[1]) - 1, total_examples, stats.raw_words, total_words,
+        self._log_epoch_end(cur_epoch, len(corpus.starts) - 1, total_examples, stats.raw_words, total_words,
                             stats.effective_words, max(stats.seconds, 1e-9), True)
-        return stats.effective_words, stats.raw_words, len(job_boundaries(corpus[1])) - 1
+        return stats.effective_words, stats.raw_words, len(job_boundaries(corpus.starts)) - 1
 
     def _corpus_ids(self, corpus_file):
-        """(ids int32[N], starts int64[S+1]) of ``corpus_file`` in gensim's vocabulary (words it does
-        not have dropped, as gensim drops them), read by our tokenizer."""
+        """The ``walk.Corpus`` of ``corpus_file`` in gensim's vocabulary (words it does not have
+        dropped, as gensim drops them), read by our tokenizer."""
         corpus = load_corpus(None, corpus_file, min_count=1, threads=self.workers)
         words = corpus.vocab.words
         remap = np.fromiter(map(self.wv.key_to_index.get, words, itertools.repeat(-1, len(words))),
@@ -227,17 +234,22 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return model
 
 
+for _field in fields(Params):  # the class defaults of ours (see the class's docstring)
+    if _field.metadata["ours"]:
+        setattr(Word2Vec, _field.name, _field.default)
+
+
 def _known(ids, starts):
-    """(ids int32[n], starts int64[S'+1]) without the ids < 0 (words not in the vocabulary, which
-    gensim drops before training), sentences longer than MAX_SENTENCE cut into pieces of it (gensim
-    truncates them at 10,000 words; we train the rest)."""
+    """The ``walk.Corpus`` (ids int32[n], starts int64[S'+1]) of ``ids`` without the ids < 0 (words
+    not in the vocabulary, which gensim drops before training), sentences longer than MAX_SENTENCE
+    cut into pieces of it (gensim truncates them at 10,000 words; we train the rest)."""
     known = ids >= 0
     kept_before = np.concatenate(([0], np.cumsum(known)))
     starts = kept_before[starts]
     if (np.diff(starts) > MAX_SENTENCE).any():
         cuts = [np.arange(a, b, MAX_SENTENCE) for a, b in zip(starts[:-1], starts[1:]) if b - a > MAX_SENTENCE]
         starts = np.union1d(starts, np.concatenate(cuts))
-    return ids[known].astype(np.int32), starts.astype(np.int64)
+    return Corpus(ids[known].astype(np.int32), starts.astype(np.int64))
 
 
 def gensim_tree(wv):

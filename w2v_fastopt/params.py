@@ -1,42 +1,78 @@
 """Training parameters: gensim's names and skip-gram defaults, validated before anything runs.
 
+``Params`` is the one list of a training run's settings: each field carries its default, its line of
+``--help`` and the argparse options of its command-line flag (``option``), so that the command line
+(``cli.py``) and the gensim drop-in (``gensim_word2vec.py``, for the settings that are ours, not
+gensim's) take a new field without a change of their own.  A setting the kernels read goes on to
+``rules.kernel_config`` or a rule's scratch.
+
 Every check raises ValueError (or TypeError for a wrong type) with one line naming the parameter,
 the value and what is allowed, so that no bad value can reach a Numba kernel.
 """
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 
-from .rules import ACCUMULATE, MAX_COMBINE, find_rule
+from .rules import ACCUMULATE, MAX_COMBINE, OPTIMIZERS, RULES, find_rule
 
 
 def default_workers():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def option(default=MISSING, *, help, ours=False, default_factory=MISSING, **flag):
+    """A ``Params`` field: its default, ``help`` (its line in ``w2v-fastopt train --help``) and ``flag``,
+    the argparse options of its flag (``flag`` itself the option string when not ``--name-with-dashes``;
+    ``type`` when the default is None; ``choices``, ``metavar``, ``action``).  ``ours``: a setting of
+    w2v_fastopt's own, which gensim's ``Word2Vec`` has not (the drop-in takes it as a keyword)."""
+    return field(default=default, default_factory=default_factory,
+                 metadata={"help": help, "ours": ours, "flag": flag})
+
+
 @dataclass
 class Params:
-    vector_size: int = 100
-    window: int = 5
-    negative: int = 5
-    min_count: int = 5
-    sample: float = 1e-3
-    epochs: int = 5
-    alpha: float = 0.025
-    min_alpha: float = 0.0001
-    ns_exponent: float = 0.75
-    workers: int = field(default_factory=default_workers)
-    seed: int = 1
-    shared_negatives: bool = None  # None: the optimizer's default (True for sgd, False otherwise)
-    max_vocab_size: int = None  # gensim's: prune the counting pass to this many words (None: no)
-    optimizer: str = "sgd"      # one of rules.OPTIMIZERS
-    accumulate: int = None      # softbatch: pairs per update (None: rules.ACCUMULATE)
-    sg: int = 1                 # 1: skip-gram; 0: CBOW (kernels/cbow.py)
-    cbow_mean: int = 1          # CBOW's input: 1 the mean of the context rows, 0 their sum
-    hs: int = 0                 # 1: hierarchical softmax (kernels/hs.py), with negative sampling if negative > 0
-    shrink_windows: bool = True  # word2vec.c's reduced window; False: the whole window every time
-    combine: int = 1            # shared negatives: consecutive centers per set of negatives (context combining)
-    compute_loss: bool = True   # the exact loss per epoch; False: none (hierarchical softmax ~20% less time)
+    vector_size: int = option(100, help="dimensions (%(default)s)")
+    window: int = option(5, help="max context distance (%(default)s)")
+    negative: int = option(5, help="negative samples per pair (%(default)s; 0 with --hs 1: hierarchical softmax "
+                           "alone)")
+    min_count: int = option(5, help="ignore rarer words (%(default)s)")
+    sample: float = option(1e-3, help="subsampling threshold, 0 = off (%(default)s)")
+    epochs: int = option(5, help="passes over the corpus (%(default)s)")
+    alpha: float = option(0.025, help="initial learning rate (%(default)s)")
+    min_alpha: float = option(0.0001, help="final learning rate (%(default)s)")
+    ns_exponent: float = option(0.75, help="negatives drawn with probability ~ count^x (%(default)s)")
+    workers: int = option(default_factory=default_workers, help="threads (default: number of cores, %(default)s here)")
+    seed: int = option(1, help="random seed (%(default)s)")
+    # None: the optimizer's default (True for sgd, False otherwise)
+    shared_negatives: bool = option(
+        None, ours=True, flag="--no-shared-negatives", action="store_false",
+        help="SGD with word2vec.c's exact algorithm: fresh negatives for every (center, context) pair (default: "
+        "one set per center word shared by its window, faster)")
+    # gensim's: prune the counting pass to this many words (None: no)
+    max_vocab_size: int = option(None, type=int, help="hold at most this many words while counting, pruning rare "
+                                 "ones as gensim does (default: no limit); the text is then read twice")
+    optimizer: str = option("sgd", ours=True, choices=OPTIMIZERS, help="update rule (default sgd); on the Numba "
+                            "engine: " + "; ".join(f"{r.optimizer}: {r.help}" for r in RULES if r.sg and not r.hs))
+    # softbatch: pairs per update (None: rules.ACCUMULATE)
+    accumulate: int = option(None, ours=True, type=int, metavar="K",
+                             help=f"softbatch: batches (keras) or pairs (numba) per update (default {ACCUMULATE})")
+    sg: int = option(1, choices=[0, 1], help="1: skip-gram (default); 0: CBOW, continuous bag of words "
+                     "(word2vec.c's -cbow 1, fastText's cbow, gensim's sg=0), with --optimizer sgd")
+    cbow_mean: int = option(1, choices=[0, 1], help="CBOW's input: 1 the mean of the context vectors (default, "
+                            "word2vec.c's), 0 their sum")
+    hs: int = option(0, choices=[0, 1], help="1: hierarchical softmax over the vocabulary's Huffman tree "
+                     "(word2vec.c's -hs 1, fastText's -loss hs), trained with negative sampling unless --negative 0; "
+                     "--optimizer sgd, Numba engine (default 0)")
+    shrink_windows: bool = option(True, flag="--no-shrink-windows", action="store_false",
+                                  help="the whole window at every center word (gensim's shrink_windows=False; "
+                                  "default: word2vec.c's reach drawn in 1..window)")
+    # shared negatives: consecutive centers per set of negatives (context combining)
+    combine: int = option(1, ours=True, metavar="C",
+                          help="shared negatives: one set per C consecutive center words (pSGNScc's context "
+                          "combining); larger C trains faster and scores lower on analogies (default 1)")
+    compute_loss: bool = option(True, flag="--no-loss", action="store_false",
+                                help="do not compute the exact loss (gensim's compute_loss=False; word2vec.c "
+                                "computes none): less time, the same vectors, no loss shown.  --quiet implies it")
 
     def __post_init__(self):
         for name, low, high in (("vector_size", 1, 10_000), ("window", 1, 1_000),
@@ -71,6 +107,25 @@ class Params:
 
     def to_dict(self):
         return asdict(self)
+
+
+KERAS_OPTIMIZERS = ("sgd", "softbatch", "heun", "rk4")  # the rules the Keras variant has (keras/train.py)
+
+
+def check_keras(params, optimizer):
+    """ValueError in one line for what the Keras variant (``--backend keras``, ``keras.train``) does not
+    train: it has skip-gram with negative sampling, in batches of pairs, with ``KERAS_OPTIMIZERS``."""
+    if optimizer not in KERAS_OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r} runs on the Numba engine; the Keras variant has "
+                         f"{', '.join(KERAS_OPTIMIZERS)}")
+    if params.sg != 1:
+        raise ValueError("sg=0 (CBOW) runs on the Numba engine; the Keras variant trains skip-gram")
+    if params.hs:
+        raise ValueError("hs=1 (hierarchical softmax) runs on the Numba engine; the Keras variant trains "
+                         "negative sampling")
+    if params.combine != 1:
+        raise ValueError(f"combine={params.combine} runs on the Numba engine; the Keras variant trains batches "
+                         "of pairs")
 
 
 def available_memory():

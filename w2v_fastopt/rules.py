@@ -1,6 +1,8 @@
 """The Numba engine's update rules in one table: each rule's kernel, its per-thread scratch and its
-compile-time sizes side by side.  The driver (``train.py``), the parameters (``params.py``), the
-command line, the Keras trainer and the benchmarks read the names from here.
+compile-time sizes side by side, and the one place that turns ``Params`` into what the kernels take
+(``kernel_config``, ``kernel_weights``, ``thread_arrays``).  The driver (``train.py``), the
+parameters (``params.py``), the command line, the Keras trainer and the benchmarks read the names
+from here.
 
 A rule is an architecture (skip-gram, ``sg=True``, or CBOW), an output layer (negative sampling, or
 hierarchical softmax, ``hs=True``, with negative sampling too when ``negative > 0``), an
@@ -9,23 +11,28 @@ both kernels (shared negatives by default, word2vec.c's fresh negatives per pair
 other skip-gram rules run word2vec.c's pair stream, CBOW trains one example per center word with SGD,
 and hierarchical softmax trains with SGD, so asking them for what they do not have is an error, not a
 silent fallback.
+
+A new rule is a kernel (its update, its scratch named tuple), a ``Rule`` below with the function
+that builds that scratch from ``Params``, and its reference in ``tests/reference.py``.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from .kernels.cbow import cbow_word2vec
-from .kernels.hs import HOT_NODES, PATH_CHUNK, cbow_hs, sg_hs
-from .kernels.sgns import HOT_ROWS, sgns_combined, sgns_shared, sgns_word2vec
-from .kernels.solvers import sgns_heun, sgns_radial, sgns_runge_kutta, sgns_soft_batch
-from .kernels.walk import MAX_SENTENCE
+from .kernels.cbow import CbowScratch, cbow_word2vec
+from .kernels.hs import HOT_NODES, PATH_CHUNK, CbowHSScratch, HSPairScratch, cbow_hs, sg_hs
+from .kernels.sgns import HOT_ROWS, BlockScratch, CombinedScratch, PairScratch, sgns_combined, sgns_shared, \
+    sgns_word2vec
+from .kernels.solvers import HeunScratch, RadialScratch, RungeKuttaScratch, SoftBatchScratch, sgns_heun, \
+    sgns_radial, sgns_runge_kutta, sgns_soft_batch
+from .kernels.walk import MAX_SENTENCE, Config, HSWeights, Sizes, Thread, Weights
 from .tableaus import tableau_arrays
 
 ACCUMULATE = 4  # soft batch: pairs (Numba) or batches (Keras) per update when not given
 # Sizes up to these are compile-time constants (LLVM unrolls and vectorizes the row loops with
 # constant trip counts); above them a runtime-size specialization of the same kernels, which
-# compiles in bounded time and memory (measured: bench/results/lab-notes.md, 2026-12-01).
+# compiles in bounded time and memory (bench/results/lab-notes.md).
 MAX_CONSTANT_DIM = 400
 MAX_CONSTANT_OUTPUTS = 64
 MAX_COMBINE = 64  # context combining: the most centers that can share a set of negatives
@@ -36,11 +43,10 @@ class Rule:
     """One update rule of the engine.
 
     kernel:  a cached Numba kernel with ``walk.walk``'s arguments.
-    scratch: ``scratch(alloc, dim, window, negative, accumulate, combine)`` -> the tuple of per-thread
-             arrays the kernel's update takes (its docstring gives the layout); ``alloc(shape, dtype)``
-             makes one array (``train.private``: alone on its cache lines).
-    sizes:   ``sizes(dim, negative, combine, compute_loss)`` -> the compile-time sizes (tuples of None),
-             the last of every rule's the loss switch (``loss_switch``).
+    scratch: ``scratch(alloc, params)`` -> the named tuple of per-thread arrays the kernel's update
+             takes (its kernel module gives the layout), sized from ``params`` (a ``Params``);
+             ``alloc(shape, dtype)`` makes one array (``train.private``: alone on its cache lines).
+    sizes:   ``sizes(params)`` -> the kernel's compile-time sizes, a ``walk.Sizes``.
     Pairs of a pair-stream rule are word2vec.c's; ``shared_negatives`` rules train a window at once,
     and the one that ``combines`` trains the windows of ``combine`` > 1 consecutive centers at once.
     """
@@ -64,25 +70,29 @@ def size(n, limit):
 
 
 def loss_switch(compute_loss):
-    """Every rule's last compile-time size: (None,) when the kernel computes the exact loss, () when
-    not (``sgns.loss_term``): a kernel without the loss has no trace of it."""
+    """Every rule's compile-time size ``loss``: (None,) when the kernel computes the exact loss, ()
+    when not (``sgns.loss_term``): a kernel without the loss has no trace of it."""
     return (None,) if compute_loss else ()
 
 
-def _vector_size(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM), loss_switch(compute_loss))
+def _dim_sizes(params):
+    return Sizes(size(params.vector_size, MAX_CONSTANT_DIM), (), (), loss_switch(params.compute_loss))
 
 
-def _vector_size_and_outputs(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM), size(negative + 1, MAX_CONSTANT_OUTPUTS), loss_switch(compute_loss))
+def _output_sizes(params):
+    """d and K1 = negative + 1: for the kernels that unroll over a block's outputs."""
+    return _dim_sizes(params)._replace(outputs=size(params.negative + 1, MAX_CONSTANT_OUTPUTS))
+
+
+def _combined_sizes(params):
+    return _output_sizes(params)._replace(combine=size(params.combine, MAX_COMBINE))
 
 
 def padded(dim):
     """The row length of a scratch matrix the kernels fill with copies of rows (T_old, the hot rows):
     d float32 rounded up to whole 64-byte lines, so that every row starts on a line (``alloc``
-    aligns the first) and no 512-bit load or store of it straddles two; the kernels use the first d.
-    Measured (shared negatives, one thread): 0.90x the kernel's time with these rows padded
-    (bench/results/lab-notes.md, 2026-12-06)."""
+    aligns the first) and no 512-bit load or store of it straddles two; the kernels use the first d
+    (faster: bench/results/lab-notes.md)."""
     return -(-dim // 16) * 16
 
 
@@ -90,9 +100,8 @@ def padded_matrix(rows, dim):
     """float32[rows, dim] of zeros whose rows start on 64-byte lines: the first dim columns of a
     zeroed, line-aligned, C-contiguous float32[rows, padded(dim)] matrix, which is what the kernels
     index (``kernel_matrix``).  For the weights a training run owns (``Trainer``).  numpy aligns its
-    arrays to 16 bytes only: the matrix is cut from a slightly longer one.  Measured (shared
-    negatives, one thread): 0.92x the kernel's time with syn0 and syn1neg so padded, on top of the
-    scratch's ``padded`` rows (bench/results/lab-notes.md, 2026-12-06)."""
+    arrays to 16 bytes only: the matrix is cut from a slightly longer one.  The kernels run faster on
+    such rows than on plain ones (bench/results/lab-notes.md)."""
     width = padded(dim)
     raw = np.zeros(rows * width + 16, dtype=np.float32)
     first = -raw.ctypes.data % 64 // 4
@@ -116,99 +125,121 @@ def kernel_matrix(vectors):
     return np.lib.stride_tricks.as_strided(vectors, (rows, width), (4 * width, 4))
 
 
-def _sgd_block_scratch(alloc, dim, window, negative, accumulate, combine):
-    return (alloc(2 * window, np.int64), alloc((2 * window, negative + 1), np.float32),
-            alloc((2 * window, negative + 1), np.float32), alloc((negative + 1, padded(dim)), np.float32),
-            alloc((HOT_ROWS, padded(dim)), np.float32), alloc((HOT_ROWS, padded(dim)), np.float32))
+def _block_scratch(alloc, p):
+    w, k1, reach = padded(p.vector_size), p.negative + 1, 2 * p.window
+    return BlockScratch(contexts=alloc(reach, np.int64), logits=alloc((reach, k1), np.float32),
+                        grad=alloc((reach, k1), np.float32), old=alloc((k1, w), np.float32),
+                        hot_rows=alloc((HOT_ROWS, w), np.float32), hot_snapshot=alloc((HOT_ROWS, w), np.float32))
 
 
-def _combined_sizes(dim, negative, combine, compute_loss):
-    return (size(dim, MAX_CONSTANT_DIM), size(negative, MAX_CONSTANT_OUTPUTS), size(combine, MAX_COMBINE),
-            loss_switch(compute_loss))
+def _combined_scratch(alloc, p):
+    w, rows, cols = padded(p.vector_size), p.combine + 2 * p.window, p.combine + p.negative
+    return CombinedScratch(positions=alloc(rows, np.int64), counts=alloc(rows, np.int64),
+                           logits=alloc((rows, cols), np.float32), grad=alloc((rows, cols), np.float32),
+                           delta=alloc((rows, p.vector_size), np.float32), bounds=alloc((p.combine, 2), np.int64),
+                           outputs=alloc(cols, np.int64), hot_rows=alloc((HOT_ROWS, w), np.float32),
+                           hot_snapshot=alloc((HOT_ROWS, w), np.float32))
 
 
-def _combined_scratch(alloc, dim, window, negative, accumulate, combine):
-    rows, cols = combine + 2 * window, combine + negative
-    return (alloc(rows, np.int64), alloc(rows, np.int64), alloc((rows, cols), np.float32),
-            alloc((rows, cols), np.float32), alloc((rows, dim), np.float32),
-            alloc((combine, 2), np.int64), alloc(cols, np.int64),
-            alloc((HOT_ROWS, padded(dim)), np.float32), alloc((HOT_ROWS, padded(dim)), np.float32))
+def _pair_scratch(alloc, p):
+    return PairScratch(neu1e=alloc(p.vector_size, np.float32))
 
 
-def _sgd_pair_scratch(alloc, dim, window, negative, accumulate, combine):
-    return (alloc(dim, np.float32),)
+def _cbow_scratch(alloc, p):
+    return CbowScratch(neu1=alloc(p.vector_size, np.float32), neu1e=alloc(p.vector_size, np.float32))
 
 
-def _cbow_scratch(alloc, dim, window, negative, accumulate, combine):
-    return (alloc(dim, np.float32), alloc(dim, np.float32))
+def _hs_pair_scratch(alloc, p):
+    w = padded(p.vector_size)
+    return HSPairScratch(neu1e=alloc(p.vector_size, np.float32), logits=alloc((2, PATH_CHUNK), np.float32),
+                         hot_rows=alloc((HOT_NODES, w), np.float32), hot_snapshot=alloc((HOT_NODES, w), np.float32))
 
 
-def _hs_pair_scratch(alloc, dim, window, negative, accumulate, combine):
-    return (alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
-            alloc((HOT_NODES, padded(dim)), np.float32), alloc((HOT_NODES, padded(dim)), np.float32))
+def _cbow_hs_scratch(alloc, p):
+    w = padded(p.vector_size)
+    return CbowHSScratch(neu1=alloc(p.vector_size, np.float32), neu1e=alloc(p.vector_size, np.float32),
+                         logits=alloc((2, PATH_CHUNK), np.float32), hot_rows=alloc((HOT_NODES, w), np.float32),
+                         hot_snapshot=alloc((HOT_NODES, w), np.float32))
 
 
-def _cbow_hs_scratch(alloc, dim, window, negative, accumulate, combine):
-    return (alloc(dim, np.float32), alloc(dim, np.float32), alloc((2, PATH_CHUNK), np.float32),
-            alloc((HOT_NODES, padded(dim)), np.float32), alloc((HOT_NODES, padded(dim)), np.float32))
+def _soft_batch_scratch(alloc, p):
+    k, k1, dim = p.accumulate, p.negative + 1, p.vector_size
+    return SoftBatchScratch(rows=alloc((k, k1 + 1), np.int64), deltas=alloc((k, k1 + 1, dim), np.float32),
+                            width=alloc(k, np.int64), kept=alloc(1, np.int64))
 
 
-def _soft_batch_scratch(alloc, dim, window, negative, accumulate, combine):
-    k1 = negative + 1
-    return (alloc((accumulate, k1 + 1), np.int64), alloc((accumulate, k1 + 1, dim), np.float32),
-            alloc(accumulate, np.int64), alloc(1, np.int64))
+def _heun_scratch(alloc, p):
+    k1, dim = p.negative + 1, p.vector_size
+    return HeunScratch(ku=alloc(dim, np.float32), du=alloc(dim, np.float32), logits=alloc(k1, np.float32),
+                       g=alloc(k1, np.float32), g2=alloc(k1, np.float32), same_sum=alloc(k1, np.float32))
 
 
-def _heun_scratch(alloc, dim, window, negative, accumulate, combine):
-    k1 = negative + 1
-    return (alloc(dim, np.float32), alloc(dim, np.float32)) + tuple(alloc(k1, np.float32) for _ in range(4))
+def _radial_scratch(alloc, p):
+    k1, dim = p.negative + 1, p.vector_size
+    return RadialScratch(ku=alloc(dim, np.float32), g=alloc(k1, np.float32), same_sum=alloc(k1, np.float32))
 
 
-def _radial_scratch(alloc, dim, window, negative, accumulate, combine):
-    return (alloc(dim, np.float32), alloc(negative + 1, np.float32), alloc(negative + 1, np.float32))
-
-
-def _rk4_scratch(alloc, dim, window, negative, accumulate, combine):
+def _rk4_scratch(alloc, p):
     a, b = tableau_arrays("rk4")
-    s, k1 = len(b), negative + 1
-    return (a, b, alloc(dim, np.float32), alloc((k1, dim), np.float32), alloc((s, dim), np.float32),
-            alloc((s, k1, dim), np.float32), alloc((k1, dim), np.float32), alloc(k1, np.int64),
-            alloc(k1, np.int64))
+    s, k1, dim = len(b), p.negative + 1, p.vector_size
+    return RungeKuttaScratch(a=a, b=b, u=alloc(dim, np.float32), t=alloc((k1, dim), np.float32),
+                             ku=alloc((s, dim), np.float32), kt=alloc((s, k1, dim), np.float32),
+                             move=alloc((k1, dim), np.float32), same=alloc(k1, np.int64), order=alloc(k1, np.int64))
 
 
 RULES = (
-    Rule("sgd", True, sgns_shared, _sgd_block_scratch, _vector_size_and_outputs,
+    Rule("sgd", True, sgns_shared, _block_scratch, _output_sizes,
          "SGD, shared negatives", "one set of negatives per center word, shared by its window"),
     Rule("sgd", True, sgns_combined, _combined_scratch, _combined_sizes,
          "SGD, combined windows", "with --combine C > 1, one set of negatives per C consecutive centers",
          combines=True),
-    Rule("sgd", False, sgns_word2vec, _sgd_pair_scratch, _vector_size,
+    Rule("sgd", False, sgns_word2vec, _pair_scratch, _dim_sizes,
          "SGD, word2vec.c mode", "with --no-shared-negatives, word2vec.c's fresh negatives for every pair"),
-    Rule("softbatch", False, sgns_soft_batch, _soft_batch_scratch, _vector_size,
+    Rule("softbatch", False, sgns_soft_batch, _soft_batch_scratch, _dim_sizes,
          "soft batch", f"the SGD steps of --accumulate pairs (default {ACCUMULATE}) applied together"),
-    Rule("heun", False, sgns_heun, _heun_scratch, _vector_size,
+    Rule("heun", False, sgns_heun, _heun_scratch, _dim_sizes,
          "Heun", "a Heun step (Runge-Kutta of order 2: 2 gradients) per pair"),
-    Rule("rk4", False, sgns_runge_kutta, _rk4_scratch, _vector_size,
+    Rule("rk4", False, sgns_runge_kutta, _rk4_scratch, _dim_sizes,
          "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
-    Rule("sgd", False, cbow_word2vec, _cbow_scratch, _vector_size,
+    Rule("sgd", False, cbow_word2vec, _cbow_scratch, _dim_sizes,
          "CBOW, SGD", "continuous bag of words (sg=0): word2vec.c's and gensim's CBOW", sg=False),
-    Rule("sgd", False, sg_hs, _hs_pair_scratch, _vector_size,
+    Rule("sgd", False, sg_hs, _hs_pair_scratch, _dim_sizes,
          "skip-gram, hierarchical softmax", "hs=1: gensim's Huffman tree (and negatives too if negative > 0)",
          hs=True),
-    Rule("sgd", False, cbow_hs, _cbow_hs_scratch, _vector_size,
+    Rule("sgd", False, cbow_hs, _cbow_hs_scratch, _dim_sizes,
          "CBOW, hierarchical softmax", "sg=0 hs=1: CBOW over gensim's Huffman tree", sg=False, hs=True),
-    Rule("sgd+radial", False, sgns_radial, _radial_scratch, _vector_size,
+    Rule("sgd+radial", False, sgns_radial, _radial_scratch, _dim_sizes,
          "SGD + Heun's radial term", "SGD plus only the row-lengthening part of Heun's step (a control)",
          control=True),
 )
 
 
-def thread_arrays(rule, alloc, rng, dim, window, negative, accumulate, combine=1):
-    """One worker thread's arrays, ``walk.walk``'s ``thread``: (rng, sentence int32[MAX_SENTENCE],
-    outputs int64[2, K1]: a pair's outputs and the next pair's, drawn one pair ahead, the rule's
-    scratch).  rng: the thread's uint64[1] generator state; alloc as ``Rule.scratch``."""
-    return (rng, alloc(MAX_SENTENCE, np.int32), alloc((2, negative + 1), np.int64),
-            rule.scratch(alloc, dim, window, negative, accumulate, combine))
+def kernel_config(params):
+    """The ``walk.Config`` of a run's ``Params``: the settings every kernel reads."""
+    return Config(window=int(params.window), negative=int(params.negative), cbow_mean=int(params.cbow_mean),
+                  shrink_windows=int(params.shrink_windows), threads=int(params.workers))
+
+
+def kernel_weights(rule, syn0, syn1neg, params, hs_layer=None):
+    """The weights a rule's kernel takes: a ``walk.Weights`` (syn0, syn1neg), and for hierarchical
+    softmax a ``walk.HSWeights`` (syn1neg's first 0 rows when ``params.negative`` is 0, then
+    ``hs_layer`` = (syn1, points, codes, lengths)), each matrix as the kernels index it
+    (``kernel_matrix``: a padded one whole)."""
+    syn0, syn1neg = kernel_matrix(syn0), kernel_matrix(syn1neg)
+    if not rule.hs:
+        return Weights(syn0, syn1neg)
+    if hs_layer is None:
+        raise ValueError("hierarchical softmax needs its layer: hs_layer=(syn1, points, codes, lengths)")
+    syn1, points, codes, lengths = hs_layer
+    return HSWeights(syn0, syn1neg if params.negative else syn1neg[:0], kernel_matrix(syn1), points, codes, lengths)
+
+
+def thread_arrays(rule, alloc, rng, params):
+    """One worker thread's arrays, a ``walk.Thread``: the rng (its uint64[1] generator state), the
+    sentence, the outputs (a pair's and the next pair's, drawn one pair ahead) and the rule's scratch
+    for ``params``; alloc as ``Rule.scratch``."""
+    return Thread(rng=rng, sentence=alloc(MAX_SENTENCE, np.int32), outputs=alloc((2, params.negative + 1), np.int64),
+                  scratch=rule.scratch(alloc, params))
 
 
 OPTIMIZERS = tuple(dict.fromkeys(rule.optimizer for rule in RULES if not rule.control))

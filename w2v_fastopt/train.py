@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .kernels.rng import seed_states
+from .kernels.walk import Job
 from .params import check_memory
 from .resident import hand_back_compiler_code
-from .rules import find_rule, kernel_matrix, thread_arrays
+from .rules import find_rule, kernel_config, kernel_weights, thread_arrays
 
 JOB_WORDS = 10_000
 SEGMENT_JOBS = 256
@@ -89,6 +90,63 @@ class Diverged(RuntimeError):
     training stops at once, and no vector is written."""
 
 
+@dataclass(frozen=True)
+class Kernel:
+    """A rule's kernel bound to a run: everything a job needs but the job and the thread.
+
+    What every front end runs (the driver's threads for ``Trainer``, the command line and the
+    drop-in's ``corpus_file``; gensim's job threads for the drop-in's iterables), so that all select
+    the kernel, size its buffers, check memory and stop on divergence alike.  Made by
+    ``prepare_kernel``.  rule: the ``rules.Rule``; weights, tables, config, sizes: the kernel's
+    arguments of the same names (``walk.py``); params: the ``Params`` they came from.
+    """
+    rule: object
+    weights: tuple
+    tables: tuple
+    config: tuple
+    sizes: tuple
+    params: object
+
+    def new_thread(self, state):
+        """A worker thread's arrays (``walk.Thread``), its generator at ``state`` (a non-zero uint64)."""
+        return thread_arrays(self.rule, private, private(1, np.uint64, state), self.params)
+
+    def run(self, corpus, job, thread, epoch=None):
+        """Train one job (a ``walk.Job`` of the ``walk.Corpus`` ``corpus``) on ``thread``; returns
+        (pairs, summed loss, effective words).  Raises ``Diverged`` (naming ``epoch`` when given) when
+        the loss is not finite: the job's rows may hold NaN, and nothing more should be trained."""
+        pairs, loss, effective = self.rule.kernel(self.weights, self.tables, corpus, job, self.config, thread,
+                                                  self.sizes)
+        if not math.isfinite(loss):
+            what = "the loss" if self.params.compute_loss else "a logit"
+            where = "" if epoch is None else f" in epoch {epoch + 1}"
+            raise Diverged(f"training diverged{where} ({what} became {loss} at learning rate {job.alpha0:.3g}); "
+                           f"use a smaller alpha (now {self.params.alpha:g})")
+        return pairs, loss, effective
+
+    def matrices(self):
+        """The trained matrices (syn0, syn1neg, and hierarchical softmax's syn1), as the kernels index them."""
+        return (self.weights.syn0, self.weights.syn1neg) + ((self.weights.syn1,) if self.rule.hs else ())
+
+
+def prepare_kernel(params, syn0, syn1neg, tables, hs_layer=None):
+    """The ``Kernel`` of ``params`` (a ``Params``) over the weights ``syn0``/``syn1neg`` (float32[V, d],
+    trained in place: C-contiguous, or ``rules.padded_matrix`` views) and the ``walk.Tables``; with
+    ``params.hs``, ``hs_layer`` = (syn1 float32[V, d], points, codes, lengths: ``prep.huffman_tree``).
+    MemoryError, before anything is allocated, when the buffers of ``params.workers`` threads would
+    not fit."""
+    rule = find_rule(params.optimizer, params.shared_negatives, params.sg, params.hs, params.combine)
+    weights = kernel_weights(rule, syn0, syn1neg, params, hs_layer)
+    sizes = []  # one thread's scratch, counted before anything is allocated
+
+    def count(shape, dtype):
+        sizes.append(int(np.prod(shape)) * np.dtype(dtype).itemsize)
+
+    thread_arrays(rule, count, None, params)
+    check_memory(params.workers * sum(sizes), f"the {rule.label} buffers of {params.workers} worker threads")
+    return Kernel(rule, weights, tables, kernel_config(params), rule.sizes(params), params)
+
+
 def nothing_trained(history, sample):
     """None, or the one line that says why no epoch of ``history`` had a (center, context) pair."""
     if history and all(stats.pairs == 0 for stats in history):
@@ -122,45 +180,34 @@ def private(shape, dtype, fill=0):
 
 @dataclass
 class Run:
-    """What every job of a training run shares: the rule's kernel and its arguments but the job.
+    """What every job of a training run shares: the prepared kernel, the corpus and the threads.
 
-    corpus: (ids int32[N], starts int64[S+1]); jobs: ``job_boundaries``; threads: one tuple of
-    arrays per worker (``walk.walk``'s ``thread``); release: see ``train``."""
-    kernel: object
-    weights: tuple
-    tables: tuple
+    corpus: a ``walk.Corpus``; jobs: ``job_boundaries``; threads: one ``walk.Thread`` per worker;
+    total_words: the raw words of all epochs (the learning rate's schedule); release: see ``train``."""
+    kernel: Kernel
     corpus: tuple
-    params: tuple
-    sizes: tuple
     jobs: np.ndarray
     threads: list
-    alpha: float
-    min_alpha: float
     total_words: int
     stop: threading.Event
     release: object = None
-    compute_loss: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mean_loss(self, totals):
         """The mean loss per pair of ``totals``, None when not computed."""
-        return totals.loss / max(totals.pairs, 1) if self.compute_loss else None
+        return totals.loss / max(totals.pairs, 1) if self.kernel.params.compute_loss else None
 
     def alpha_at(self, words_done):
-        return self.alpha - (self.alpha - self.min_alpha) * (words_done / self.total_words)
+        alpha, min_alpha = self.kernel.params.alpha, self.kernel.params.min_alpha
+        return alpha - (alpha - min_alpha) * (words_done / self.total_words)
 
     def run_job(self, thread, epoch, j, totals):
-        starts = self.corpus[1]
+        starts = self.corpus.starts
         base = epoch * int(starts[-1])
         s0, s1 = self.jobs[j], self.jobs[j + 1]
         w0, w1 = base + int(starts[s0]), base + int(starts[s1])
-        job = (s0, s1, self.alpha_at(w0), self.alpha_at(w1))
-        pairs, loss, effective = self.kernel(self.weights, self.tables, self.corpus, job, self.params,
-                                             thread, self.sizes)
-        if not math.isfinite(loss):
-            what = "the loss" if self.compute_loss else "a logit"
-            raise Diverged(f"training diverged in epoch {epoch + 1} ({what} became {loss} at learning "
-                           f"rate {job[2]:.3g}); use a smaller alpha (now {self.alpha:g})")
+        job = Job(s0, s1, self.alpha_at(w0), self.alpha_at(w1))
+        pairs, loss, effective = self.kernel.run(self.corpus, job, thread, epoch)
         with self.lock:
             totals.raw += w1 - w0
             totals.effective += effective
@@ -173,7 +220,7 @@ class Run:
 def run_segment(run, epoch, first, end, totals, progress=None):
     """Jobs [first, end) of ``epoch`` on all of ``run``'s threads, taken in order from a shared
     counter; returns when all are done, or stopped (``run.stop``); re-raises a thread's error."""
-    corpus_words = int(run.corpus[1][-1])
+    corpus_words = int(run.corpus.starts[-1])
     base = epoch * corpus_words
     next_job = itertools.count(first)
     errors = []
@@ -207,15 +254,11 @@ def run_segment(run, epoch, first, end, totals, progress=None):
         raise errors[0]
 
 
-def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, checkpoint=None,
-          stop=None, release=None, until_epoch=None, hs_layer=None):
-    """Train ``syn0``/``syn1neg`` (float32[V, d], in place: C-contiguous, or ``rules.padded_matrix``
-    views) from ``position`` to the end of
-    ``params.epochs`` with the rule ``params`` names (``rules.find_rule``).
+def train(kernel, corpus, position, *, progress=None, checkpoint=None, stop=None, release=None, until_epoch=None):
+    """Train the weights of ``kernel`` (a ``Kernel``, ``prepare_kernel``) on ``corpus`` (a
+    ``walk.Corpus`` of vocabulary ids) from ``position`` to the end of ``kernel.params.epochs``.
 
-    tables: (keep, accept, alias) sampling tables; corpus: (ids int32[N], starts int64[S+1]) as
-    vocabulary ids; params: a ``Params``; position: a Position (``Position.start(seed, workers)``
-    for a new run), updated as training goes.
+    position: a Position (``Position.start(seed, workers)`` for a new run), updated as training goes.
     progress: None, or an object with ``compiled(seconds)``, ``update(words_done, words_total,
     epoch, alpha, loss)`` (loss None when not computed) and ``epoch_end(EpochStats)``.
     checkpoint: None, or an object with ``due(position, epoch_ended) -> bool`` and
@@ -227,14 +270,12 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
     each thread after each job on the job's pages, so the corpus costs a few jobs' worth of memory.
     until_epoch: stop after this many epochs (default ``params.epochs``); the learning rate still
     follows the schedule over ``params.epochs`` (gensim's train() runs one epoch at a time).
-    hs_layer: with ``params.hs``, hierarchical softmax's (syn1 float32[V, d], trained in place, and
-    the tree: points int32[V, L], codes uint8[V, L], lengths int32[V], from ``prep.huffman_tree``).
     Returns (list of EpochStats of all epochs, seconds spent compiling or loading the kernel).
     """
-    run = prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_layer)
+    params = kernel.params
+    run = prepare_run(kernel, corpus, position, stop, release)
     t0 = time.perf_counter()  # compile (first run after install) or load from Numba's cache
-    run.kernel(run.weights, tables, corpus, (0, 0, params.alpha, params.alpha), run.params,
-               run.threads[0], run.sizes)
+    kernel.run(corpus, Job(0, 0, params.alpha, params.alpha), run.threads[0])
     compile_seconds = time.perf_counter() - t0
     hand_back_compiler_code()  # LLVM linked the kernel; it is not called again while training
     if progress is not None:
@@ -255,8 +296,8 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
                 raise Stopped("stopped")
             position.job = end
             if release is not None:  # whatever the jobs' hand-backs missed
-                release(run.jobs[end], corpus[1][run.jobs[end]])
-            position.rng_states = [int(t[0][0]) for t in run.threads]
+                release(run.jobs[end], corpus.starts[run.jobs[end]])
+            position.rng_states = [int(t.rng[0]) for t in run.threads]
             if end < n_jobs and checkpoint is not None and checkpoint.due(position, False):
                 checkpoint.save(position)
         stats = EpochStats(position.epoch + 1, totals.raw, totals.effective, totals.pairs,
@@ -267,49 +308,21 @@ def train(syn0, syn1neg, tables, corpus, params, position, *, progress=None, che
             progress.epoch_end(stats)
         if checkpoint is not None and position.epoch < params.epochs and checkpoint.due(position, True):
             checkpoint.save(position)
-    trained = (syn0, syn1neg) + (() if hs_layer is None else (hs_layer[0],))
-    if not all(np.isfinite(rows).all() for rows in trained):
+    if not all(np.isfinite(rows).all() for rows in kernel.matrices()):
         raise Diverged("training diverged: some vectors are not finite; use a smaller alpha "
                        f"(now {params.alpha:g})")
     return position.history, compile_seconds
 
 
-def prepare(syn0, syn1neg, tables, corpus, params, position, stop, release, hs_layer=None):
-    """The ``Run`` of ``train``'s arguments: the rule, the jobs and each worker's arrays."""
+def prepare_run(kernel, corpus, position, stop, release):
+    """The ``Run`` of ``train``'s arguments: the jobs and each worker's arrays."""
+    params = kernel.params
     if len(position.rng_states) != params.workers:
         raise ValueError(f"the saved state has {len(position.rng_states)} worker RNG states; "
                          f"resume with workers={len(position.rng_states)}")
-    rule = find_rule(params.optimizer, params.shared_negatives, params.sg, params.hs, params.combine)
-    weights = kernel_weights(rule, syn0, syn1neg, params.negative, hs_layer)
-    ids, starts = corpus
-    jobs = job_boundaries(starts)
+    jobs = job_boundaries(corpus.starts)
     if release is not None:  # the binary searches touched pages all over a memory-mapped ``starts``
-        release(len(starts), 0)
-    dim, window, negative = syn0.shape[1], params.window, params.negative
-    sizes = []  # one thread's scratch, counted before anything is allocated
-
-    def count(shape, dtype):
-        sizes.append(int(np.prod(shape)) * np.dtype(dtype).itemsize)
-
-    rule.scratch(count, dim, window, negative, params.accumulate, params.combine)
-    check_memory(params.workers * sum(sizes), f"the {rule.label} buffers of {params.workers} worker threads")
-    threads = [thread_arrays(rule, private, private(1, np.uint64, state), dim, window, negative,
-                             params.accumulate, params.combine)
-               for state in position.rng_states]
-    return Run(rule.kernel, weights, tables, corpus,
-               (int(window), int(negative), int(params.cbow_mean), int(params.shrink_windows), int(params.workers)),
-               rule.sizes(dim, negative, params.combine, params.compute_loss), jobs, threads, params.alpha,
-               params.min_alpha, int(starts[-1]) * params.epochs, stop if stop is not None else threading.Event(),
-               release, compute_loss=params.compute_loss)
-
-
-def kernel_weights(rule, syn0, syn1neg, negative, hs_layer):
-    """The ``weights`` a rule's kernel takes: (syn0, syn1neg), and for hierarchical softmax
-    (syn0, syn1neg or its first 0 rows when ``negative`` is 0, hs_layer), each matrix as the kernels
-    index it (``rules.kernel_matrix``: a padded one whole)."""
-    syn0, syn1neg = kernel_matrix(syn0), kernel_matrix(syn1neg)
-    if not rule.hs:
-        return syn0, syn1neg
-    if hs_layer is None:
-        raise ValueError("hierarchical softmax needs its layer: hs_layer=(syn1, points, codes, lengths)")
-    return syn0, syn1neg if negative else syn1neg[:0], (kernel_matrix(hs_layer[0]),) + tuple(hs_layer[1:])
+        release(len(corpus.starts), 0)
+    threads = [kernel.new_thread(state) for state in position.rng_states]
+    return Run(kernel, corpus, jobs, threads, int(corpus.starts[-1]) * params.epochs,
+               stop if stop is not None else threading.Event(), release)

@@ -17,13 +17,14 @@ import time
 import numpy as np
 
 from .checkpoint import Checkpoint, load_position
-from .kernels.prep import huffman_tree
 from .io import MODEL_FORMAT, atomic_path, check_output, write_word2vec_format
+from .kernels.prep import huffman_tree
+from .kernels.walk import Corpus
 from .params import Params, check_memory
 from .prepare import load_corpus
 from .progress import epoch_summary
 from .rules import padded, padded_matrix
-from .train import EpochStats, Position, nothing_trained, train
+from .train import EpochStats, Position, nothing_trained, prepare_kernel, train
 from .vocab import Vocab
 
 HUFFMAN_TREE = "gensim"  # the tree an HS model's syn1 rows belong to, in its header (earlier: word2vec.c's)
@@ -92,7 +93,6 @@ class Trainer:
         self.timings = {}
         self.corpus_file = None
         self.invalid_tokens = 0
-        self.output = None  # where the command line will write the vectors: kept in checkpoints
         self._corpus = None
         self._store = None
         self._position = None
@@ -115,42 +115,49 @@ class Trainer:
         Input vectors: uniform(-0.5, 0.5) / vector_size (word2vec.c); output vectors: zero.
         """
         t0 = time.perf_counter()
-        corpus = load_corpus(sentences, corpus_file, min_count=self.params.min_count,
-                             max_vocab_size=self.params.max_vocab_size, threads=self.params.workers)
-        vocab = corpus.vocab
+        self.vocab = self._read(sentences, corpus_file)
         rng = np.random.default_rng(self.params.seed)
-        dim = self.params.vector_size
+        dim, words = self.params.vector_size, len(self.vocab)
         n_tables = 3 if self.params.hs else 2
-        check_memory(n_tables * 4 * len(vocab) * padded(dim),
-                     f"the vectors ({len(vocab):,} words x {dim} x {n_tables} tables)")
+        check_memory(n_tables * 4 * words * padded(dim), f"the vectors ({words:,} words x {dim} x {n_tables} tables)")
         # Rows padded to whole cache lines (``rules.padded_matrix``); zeros: calloc, pages appear as
         # trained.  The input rows drawn INIT_ROWS at a time: the same stream as one draw, no V x d
         # temporary.
-        syn0 = padded_matrix(len(vocab), dim)
-        for first in range(0, len(vocab), INIT_ROWS):
+        syn0 = padded_matrix(words, dim)
+        for first in range(0, words, INIT_ROWS):
             rows = syn0[first:first + INIT_ROWS]
             rows[...] = rng.random(rows.shape, dtype=np.float32)
             rows -= np.float32(0.5)
             rows /= np.float32(dim)
-        self.syn1neg = padded_matrix(len(vocab), dim)
-        self.syn1 = padded_matrix(len(vocab), dim) if self.params.hs else None
-        self.vocab, self.vectors, self._wv = vocab, syn0, None
-        self._corpus = (corpus.ids, corpus.starts)
+        self.syn1neg = padded_matrix(words, dim)
+        self.syn1 = padded_matrix(words, dim) if self.params.hs else None
+        self.vectors, self._wv = syn0, None
+        self.timings["vocab"] = time.perf_counter() - t0
+        return self
+
+    def _read(self, sentences, corpus_file):
+        """Read the corpus into vocabulary ids (``prepare.load_corpus``) and keep them for ``train``;
+        returns its ``Vocab`` (the model's own vocabulary and weights are left as they are)."""
+        corpus = load_corpus(sentences, corpus_file, min_count=self.params.min_count,
+                             max_vocab_size=self.params.max_vocab_size, threads=self.params.workers)
+        self._corpus = Corpus(corpus.ids, corpus.starts)
         self._store = corpus.store
         self.corpus_file = None  # kept in checkpoints, absolute: a resume may run elsewhere
         if corpus_file is not None and corpus.source != "-":
             self.corpus_file = os.path.abspath(corpus.source)
         self.corpus_total_words = corpus.raw_tokens
         self.invalid_tokens = corpus.invalid_tokens
-        self.timings["vocab"] = time.perf_counter() - t0
-        return self
+        return corpus.vocab
 
-    def train(self, checkpoint_path=None, checkpoint_every=None, stop=None):
+    def train(self, checkpoint_path=None, checkpoint_every=None, stop=None, checkpoint_notes=None):
         """Train for ``epochs`` passes over the corpus given to ``build_vocab``; returns self.
 
         checkpoint_path, checkpoint_every: save a resumable state (``Trainer.resume``) atomically
         every N epochs (``checkpoint_every=N`` or ``"N"``) or every so often (``"90s"``, ``"10m"``,
         ``"1h"``: checked between segments of ~2.5M words).  The state is removed when training ends.
+        checkpoint_notes: a dict of JSON values kept in the checkpoints' header (``"notes"``) for
+        whoever resumes them (the command line notes where it writes the vectors); ``resume`` keeps
+        them in the checkpoints it goes on to take.
         stop: a ``threading.Event``; set it (or press Ctrl-C) to stop within a few milliseconds with
         ``train.Stopped``.  The vectors are then partly trained; nothing on disk is touched.
         """
@@ -162,15 +169,14 @@ class Trainer:
         checkpoint = None
         if checkpoint_path is not None:
             check_output(checkpoint_path, inputs=[self.corpus_file])
-            checkpoint = Checkpoint(self, checkpoint_path, checkpoint_every)
-        tables = (self.vocab.keep_thresholds(p.sample),) + tuple(self.vocab.negative_table(p.ns_exponent))
+            checkpoint = Checkpoint(self, checkpoint_path, checkpoint_every, checkpoint_notes)
+        kernel = prepare_kernel(p, self.vectors, self.syn1neg, self.vocab.tables(p.sample, p.ns_exponent),
+                                self._hs_layer())
         t0 = time.perf_counter()
         try:
             history, compile_seconds = train(
-                self.vectors, self.syn1neg, tables, self._corpus, p, self._position,
-                progress=self.progress, checkpoint=checkpoint, stop=stop,
-                release=self._store.release if self._store is not None else None,
-                hs_layer=self._hs_layer())
+                kernel, self._corpus, self._position, progress=self.progress, checkpoint=checkpoint, stop=stop,
+                release=self._store.release if self._store is not None else None)
         finally:
             if hasattr(self.progress, "close"):
                 self.progress.close()
@@ -202,7 +208,7 @@ class Trainer:
 
         The corpus is read again (``corpus_file``, default: the path recorded in the state) and must
         give the same vocabulary.  With ``workers=1`` the result is bit-identical to a run that was
-        never interrupted.  Checkpoints go on to the same path on the same schedule.
+        never interrupted.  Checkpoints go on to the same path on the same schedule, with the same notes.
         """
         model = cls.load(state_path)
         header = model._header
@@ -215,16 +221,16 @@ class Trainer:
         corpus_file = corpus_file or header.get("corpus_file")
         if corpus_file is None:
             raise ValueError(f"{state_path}: trained from sentences; give corpus_file= to resume")
-        vocab, vectors, syn1neg, syn1 = model.vocab, model.vectors, model.syn1neg, model.syn1
         model.progress = None if progress is False else progress
-        model.build_vocab(corpus_file=corpus_file)
-        if model.vocab.words != vocab.words or not np.array_equal(model.vocab.counts, vocab.counts):
+        t0 = time.perf_counter()
+        vocab = model._read(None, corpus_file)  # the weights are the checkpoint's: none allocated
+        if vocab.words != model.vocab.words or not np.array_equal(vocab.counts, model.vocab.counts):
             raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on "
                              "(its vocabulary differs)")
-        model.vectors, model.syn1neg, model.syn1, model._wv = vectors, syn1neg, syn1, None
+        model.timings["vocab"] = time.perf_counter() - t0
         model._position = load_position(header)
         return model.train(checkpoint_path=state_path, checkpoint_every=header.get("checkpoint_every"),
-                           stop=stop)
+                           stop=stop, checkpoint_notes=header.get("notes"))
 
     def get_latest_training_loss(self):
         """gensim's name; here the exact mean loss per pair of the last epoch (not a running sum), None
@@ -262,7 +268,6 @@ class Trainer:
         header = {"format": MODEL_FORMAT, "params": self.params.to_dict(),
                   "epoch_stats": [vars(s) for s in self.epoch_stats],
                   "training_loss": self.training_loss, "corpus_file": self.corpus_file,
-                  "output": self.output,
                   **({} if self.syn1 is None else {"huffman_tree": HUFFMAN_TREE}),
                   **(_extra or {})}
         words = "\n".join(self.vocab.words).encode("utf-8")

@@ -5,6 +5,7 @@ import numpy as np
 
 from .kernels.prep import compact_ids
 from .kernels.sampling import ONE, build_alias_table
+from .kernels.walk import Tables
 
 COMPACT_TOKENS = 1 << 22
 
@@ -35,6 +36,10 @@ class Vocab:
     def negative_table(self, ns_exponent):
         """Alias table for negatives drawn with probability ∝ count^ns_exponent: (accept, alias)."""
         return build_alias_table(self.counts.astype(np.float64) ** ns_exponent)
+
+    def tables(self, sample, ns_exponent):
+        """The kernels' sampling tables (``walk.Tables``): ``keep_thresholds`` and ``negative_table``."""
+        return Tables(self.keep_thresholds(sample), *self.negative_table(ns_exponent))
 
 
 def vocabulary_order(counts, min_count):

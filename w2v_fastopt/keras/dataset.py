@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ..kernels.pairs import skipgram_examples
 from ..kernels.rng import seed_states
-from ..kernels.walk import MAX_SENTENCE
+from ..kernels.walk import MAX_SENTENCE, Corpus
 
 CHUNK_BATCHES = 64  # batches handed from the sampler to tf.data at a time
 
@@ -47,7 +47,7 @@ class SkipGramExamples:
         self.ids, self.starts = corpus.ids, corpus.starts
         self.vocab = vocab
         self.batch_size, self.window, self.negative, self.seed = batch_size, window, negative, seed
-        self.tables = (vocab.keep_thresholds(sample),) + tuple(vocab.negative_table(ns_exponent))
+        self.tables = vocab.tables(sample, ns_exponent)
         self.capacity = max(CHUNK_BATCHES * batch_size, 2 * window * MAX_SENTENCE) + batch_size
         self.epoch = 0
         self._steps_per_epoch = None
@@ -97,9 +97,8 @@ class SkipGramExamples:
                 if not wrap:
                     return
                 cursor[0] = 0
-            made, _, raw = skipgram_examples(self.tables, (self.ids, self.starts), cursor,
-                                             (self.window, self.negative), sentence,
-                                             inputs[have:], outputs[have:])
+            made, _, raw = skipgram_examples(self.tables, Corpus(self.ids, self.starts), cursor, self.window,
+                                             self.negative, sentence, inputs[have:], outputs[have:])
             if wrap:
                 self.words_seen += raw
             have += made

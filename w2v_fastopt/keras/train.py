@@ -17,7 +17,8 @@ import zipfile
 import keras
 
 from ..io import atomic_path
-from ..rules import ACCUMULATE, OPTIMIZERS
+from ..params import KERAS_OPTIMIZERS, check_keras
+from ..rules import ACCUMULATE
 from .dataset import SkipGramExamples
 from .model import SkipGramModel
 from .runge_kutta import RK4, Heun
@@ -27,8 +28,8 @@ STEPS_PER_EXECUTION = 32  # batches per call into the compiled step: Python over
 
 
 def make_optimizer(name, learning_rate, accumulate=None):
-    """The Keras optimizer for the rule called ``name`` (``rules.OPTIMIZERS``) with a learning rate
-    or schedule; soft batch over ``accumulate`` batches (default ``rules.ACCUMULATE``)."""
+    """The Keras optimizer for the rule called ``name`` (``params.KERAS_OPTIMIZERS``) with a learning
+    rate or schedule; soft batch over ``accumulate`` batches (default ``rules.ACCUMULATE``)."""
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate)
     if name == "softbatch":
@@ -38,7 +39,7 @@ def make_optimizer(name, learning_rate, accumulate=None):
         return Heun(learning_rate)
     if name == "rk4":
         return RK4(learning_rate)
-    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    raise ValueError(f"optimizer must be one of {', '.join(KERAS_OPTIMIZERS)}, got {name!r}")
 
 
 class _EpochDraws(keras.callbacks.Callback):
@@ -96,13 +97,7 @@ def train_corpus(corpus, params, *, batch_size=1024, optimizer="sgd", accumulate
     epochs done) from ``load_checkpoint``: training goes on from there to the same result.
     Returns (model, history, timings) with timings["train"] in seconds.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    if params.sg != 1:
-        raise ValueError("sg=0 (CBOW) runs on the Numba engine; the Keras variant trains skip-gram")
-    if params.hs:
-        raise ValueError("hs=1 (hierarchical softmax) runs on the Numba engine; the Keras variant trains "
-                         "negative sampling")
+    check_keras(params, optimizer)
     if accumulate is not None and optimizer != "softbatch":
         raise ValueError(f"accumulate={accumulate} needs optimizer='softbatch'")
     if accumulate is None:

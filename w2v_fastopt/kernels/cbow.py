@@ -27,6 +27,8 @@ occurs twice in the window counts twice in h and moves twice, as in both.
 A center with no context word (a one-word sentence after subsampling) trains nothing and draws no
 negatives (word2vec.c's ``if (cw)``).
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -36,33 +38,37 @@ from .sgns import output_step
 from .walk import draw_outputs, walk
 
 
+# cbow_word2vec's scratch: neu1 float32[d] (h), neu1e float32[d] (e).
+CbowScratch = namedtuple("CbowScratch", "neu1 neu1e")
+
+
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
-    """The output step for the input h = scratch[0]: for each of outputs[:m] (the first labelled 1)
-    f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch[1].  Returns (prod, loss)."""
-    return output_step(weights[1], scratch[0], scratch[1], outputs, m, alpha, sizes, prod, loss)
+    """The output step for the input h = scratch.neu1: for each of outputs[:m] (the first labelled 1)
+    f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch.neu1e.  Returns (prod, loss)."""
+    return output_step(weights.syn1neg, scratch.neu1, scratch.neu1e, outputs, m, alpha, sizes, prod, loss)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
+def cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """The center at c as one CBOW example: fresh outputs (``draw_outputs``), h from the contexts in
-    [lo, hi) (mean when params[2]), ``update`` (the output step, e in scratch[1]), then each context
-    row minus e (e / cw for the sum).  The outputs are drawn first and the negatives' rows
+    [lo, hi) (mean when config.cbow_mean), ``update`` (the output step, e in scratch.neu1e), then each
+    context row minus e (e / cw for the sum).  The outputs are drawn first and the negatives' rows
     prefetched, so that their cache misses overlap the sum of h (the same draws as drawing after
-    it: nothing else draws in between; +20% words/s, bench/results/lab-notes.md, 2026-12-02).
+    it: nothing else draws in between; faster, bench/results/lab-notes.md).
     Returns (rng state, examples trained: 0 or 1, prod, loss)."""
-    syn0 = weights[0]
-    accept, alias = tables[1], tables[2]
-    negative, mean = params[1], params[2]
-    sentence, outputs, scratch = thread[1], thread[2][0], thread[3]
-    neu1, neu1e = scratch[0], scratch[1]
-    dim = len(sizes[0])
+    syn0 = weights.syn0
+    accept, alias = tables.accept, tables.alias
+    negative, mean = config.negative, config.cbow_mean
+    sentence, outputs, scratch = thread.sentence, thread.outputs[0], thread.scratch
+    neu1, neu1e = scratch.neu1, scratch.neu1e
+    dim = len(sizes.dim)
     cw = hi - lo - 1
     if cw == 0:
         return state, 0, prod, loss
     state, m = draw_outputs(state, sentence[c], negative, accept, alias, outputs)
     for o in range(1, m):
-        prefetch_row(weights[1], outputs[o], dim)
+        prefetch_row(weights.syn1neg, outputs[o], dim)
     for i in range(dim):
         neu1[i] = 0.0
     for a in range(lo, hi):
@@ -87,11 +93,10 @@ def cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, al
 
 
 @njit(**KERNEL)
-def cbow_word2vec(weights, tables, corpus, job, params, thread, sizes):
+def cbow_word2vec(weights, tables, corpus, job, config, thread, sizes):
     """word2vec.c's and gensim's CBOW with negative sampling (above), one example per center word.
 
     Arguments and result as ``walk.walk`` (the first result counts examples, one per center with a
-    context); params as ``walk.walk``'s; scratch = (h float32[d], e float32[d]);
-    sizes = ((None,) * d, loss switch).
+    context); scratch a ``CbowScratch``; sizes: dim, loss.
     """
-    return walk(cbow_window, cbow_outputs, weights, tables, corpus, job, params, thread, sizes)
+    return walk(cbow_window, cbow_outputs, weights, tables, corpus, job, config, thread, sizes)

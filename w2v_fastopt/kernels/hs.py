@@ -24,13 +24,12 @@ The step's σ is word2vec.c's and gensim's, not the exact one: a table of 1,000 
 ``EXP_TABLE_SIZE / MAX_EXP / 2`` is C's integer division, 83 and not 83.33, so the entry is
 σ(0.996 f - 0.024) rounded down to the table's step of 0.012: every logit is offset by about
 -0.03.  It is kept because it is what a gensim user trains: with it the drop-in's vectors are
-gensim's to 1e-4 when nothing is random (``tests/test_gensim_word2vec.py``; 5-9% apart with the
-exact σ).  It costs nothing measurable (words/s within noise of the exact σ's) and changes no score
-measurably (CBOW HS on data/ x10, one worker, seeds 1-5: SimLex within .003 of the exact σ's per
-seed; bench/results/lab-notes.md, 2026-12-03).  The loss reported is the exact one: the exact σ
-of every node is computed for it alone, which costs 24% of skip-gram HS's training time (one worker;
-lab notes, 2026-12-03), so it is computed only when asked (``compute_loss``, gensim's switch: the
-last compile-time size, ``rules.py``, so that the kernel without it has no trace of it).  Without it
+gensim's to 1e-4 when nothing is random (``tests/test_gensim_word2vec.py``; several % apart with
+the exact σ), and it costs nothing measurable in speed or scores (bench/results/lab-notes.md).
+The loss reported is the exact one: the exact σ of every node is computed for it alone, which costs
+a large share of skip-gram HS's training time, so it is computed only when asked (``compute_loss``,
+gensim's switch: the compile-time size ``loss``, ``rules.py``, so that the kernel without it has no
+trace of it).  Without it
 the divergence check the loss feeds is kept: a logit that is NaN or ±inf (it fails the table's range
 test, so it costs nothing on the step's path) makes the returned loss non-finite.  Negative sampling
 keeps the exact σ (``sgns.sigmoid``): its step needs it.
@@ -45,14 +44,16 @@ CBOW: u is h, the mean or sum of the context rows, and every context row takes e
 sum), as ``cbow.py``'s negative-sampling update.
 
 The top of the tree, per thread (``hot.py``): every example's path starts at the root, so with
-two threads both write the top rows on nearly every example (measured: 2 workers trained fewer
-words/s than 1).  Each thread trains its own copy of the ``HOT_NODES`` most visited inner nodes for
+two threads both write the top rows on nearly every example (without the copies, 2 workers trained
+fewer words/s than 1).  Each thread trains its own copy of the ``HOT_NODES`` most visited inner nodes for
 the length of a job.  The nodes made last are the most visited (``prep.huffman_tree`` makes them in
 increasing count, the root last), so the hot nodes are the last ones, rows [V - 1 - HOT_NODES,
 V - 1) of syn1: no map is needed, a node t >= first is local[t - first].  At the job's end
 skip-gram adds the thread's step to syn1's top, CBOW adds the threads' mean step (it trains better
-so at two workers: WordSim .266 -> .341; ``hot.py``).
+so at two workers, ``hot.py``).
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -103,13 +104,13 @@ def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, sizes, 
     row updates.  The same numbers as one node after the other (``sgns.output_row`` on each): the
     nodes of a path are distinct rows and u does not move until the step ends, so no dot product
     reads a row another node of the pair has moved.  A hot node t (>= ``hot_first``) is the
-    thread's local[t - first], taken as a row view (choosing between the two matrices instead, and
-    indexing the choice, made the row loops 30% slower; the same view returned by a helper function,
-    35% slower, same bits: the choice is written out in both sweeps, measured).  logits: float32[2, PATH_CHUNK]
+    thread's local[t - first], taken as a row view, the choice written out in both sweeps (choosing
+    between the two matrices instead and indexing the choice, or the same view returned by a helper
+    function, made the row loops slower: bench/results/lab-notes.md).  logits: float32[2, PATH_CHUNK]
     scratch.  When the kernel computes the exact loss (``sgns.computes_loss``), every node's is
     folded into (prod, loss); otherwise only a non-finite logit (loss += |f|: the divergence check).
     Returns (prod, loss)."""
-    dim = len(sizes[0])
+    dim = len(sizes.dim)
     exact_loss = computes_loss(sizes)
     first = hot_first(syn1, local)
     for start in range(0, length, PATH_CHUNK):
@@ -149,31 +150,35 @@ def hs_path(syn1, local, points, codes, length, u, neu1e, logits, alpha, sizes, 
 def hs_outputs(weights, u, neu1e, logits, local, outputs, m, alpha, sizes, prod, loss):
     """e (neu1e [d]) and the output rows' steps for the input u [d] predicting w = outputs[0]: the
     nodes of w's path (``hs_path``, the hot ones in local), then, when syn1neg has rows, outputs[:m]
-    as negative sampling's.
-    weights: (syn0, syn1neg, (syn1 float32[V, d], points int32[V, L], codes uint8[V, L],
-    lengths int32[V])).  Returns (prod, loss)."""
-    syn1neg = weights[1]
-    syn1, points, codes, lengths = weights[2]
+    as negative sampling's.  weights: a ``walk.HSWeights``.  Returns (prod, loss)."""
+    syn1neg = weights.syn1neg
     word = outputs[0]
-    for i in range(len(sizes[0])):
+    for i in range(len(sizes.dim)):
         neu1e[i] = 0.0
-    prod, loss = hs_path(syn1, local, points[word], codes[word], lengths[word], u, neu1e, logits, alpha, sizes,
-                         prod, loss)
+    prod, loss = hs_path(weights.syn1, local, weights.points[word], weights.codes[word], weights.lengths[word], u,
+                         neu1e, logits, alpha, sizes, prod, loss)
     if syn1neg.shape[0] > 0:
         for o in range(m):
             prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, sizes, prod, loss)
     return prod, loss
 
 
+# sg_hs's scratch: neu1e float32[d] (e), logits float32[2, PATH_CHUNK] (``hs_path``'s), hot_rows and
+# hot_snapshot float32[HOT_NODES, >= d] (the thread's copy of the top of the tree, ``hot.py``).
+HSPairScratch = namedtuple("HSPairScratch", "neu1e logits hot_rows hot_snapshot")
+# cbow_hs's scratch: neu1 float32[d] (h), then as ``HSPairScratch``.
+CbowHSScratch = namedtuple("CbowHSScratch", "neu1 neu1e logits hot_rows hot_snapshot")
+
+
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """One skip-gram pair: input row ``word``, output word outputs[0] (the center) by its path (and
-    the negatives outputs[1:m] when negative > 0), then u -= e.
-    scratch: (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot float32[HOT_NODES, ≥ d])."""
-    neu1e = scratch[0]
-    dim = len(sizes[0])
-    u = weights[0][word]
-    prod, loss = hs_outputs(weights, u, neu1e, scratch[1], scratch[2], outputs, m, alpha, sizes, prod, loss)
+    the negatives outputs[1:m] when negative > 0), then u -= e.  scratch: an ``HSPairScratch``."""
+    neu1e = scratch.neu1e
+    dim = len(sizes.dim)
+    u = weights.syn0[word]
+    prod, loss = hs_outputs(weights, u, neu1e, scratch.logits, scratch.hot_rows, outputs, m, alpha, sizes, prod,
+                            loss)
     for i in range(dim):
         u[i] -= neu1e[i]
     return prod, loss
@@ -181,52 +186,50 @@ def hs_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def cbow_hs_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
-    """CBOW's output step for h = scratch[0]: ``hs_outputs``, e left in scratch[1], logits in
-    scratch[2], the hot nodes in scratch[3]."""
-    return hs_outputs(weights, scratch[0], scratch[1], scratch[2], scratch[3], outputs, m, alpha, sizes, prod,
-                      loss)
+    """CBOW's output step for h = scratch.neu1: ``hs_outputs``, e left in scratch.neu1e (a
+    ``CbowHSScratch``)."""
+    return hs_outputs(weights, scratch.neu1, scratch.neu1e, scratch.logits, scratch.hot_rows, outputs, m, alpha,
+                      sizes, prod, loss)
 
 
 @njit(inline="always", cache=True)
-def cbow_hs_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
+def cbow_hs_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """``cbow.cbow_window`` with the center's path prefetched first: its rows in syn1 (the hot ones
-    are the thread's, in cache) arrive while h is summed (+10% words/s, bench/results/lab-notes.md,
-    2026-12-02; skip-gram needs none: a center's path serves its whole window)."""
-    syn1, points, lengths = weights[2][0], weights[2][1], weights[2][3]
-    word = thread[1][c]
-    first = hot_first(syn1, thread[3][3])
+    are the thread's, in cache) arrive while h is summed (faster, bench/results/lab-notes.md;
+    skip-gram needs none: a center's path serves its whole window)."""
+    syn1, points, lengths = weights.syn1, weights.points, weights.lengths
+    word = thread.sentence[c]
+    first = hot_first(syn1, thread.scratch.hot_rows)
     for b in range(lengths[word]):
         if points[word, b] < first:
-            prefetch_row(syn1, points[word, b], len(sizes[0]))
-    return cbow_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss)
+            prefetch_row(syn1, points[word, b], len(sizes.dim))
+    return cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss)
 
 
 @njit(**KERNEL)
-def sg_hs(weights, tables, corpus, job, params, thread, sizes):
+def sg_hs(weights, tables, corpus, job, config, thread, sizes):
     """Skip-gram with hierarchical softmax (and negative sampling when syn1neg has rows), word2vec.c's
-    pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights as
-    ``hs_outputs``; scratch = (e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
-    float32[HOT_NODES, ≥ d]: the hot nodes, loaded at the start and merged at the end); sizes = ((None,) * d,
-    loss switch)."""
-    syn1, local, snapshot = weights[2][0], thread[3][2], thread[3][3]
+    pair stream (``walk.each_pair``).  Arguments and result as ``walk.walk``, weights a
+    ``walk.HSWeights``; scratch an ``HSPairScratch`` (the hot nodes loaded at the job's start and
+    merged at its end); sizes: dim, loss."""
+    syn1, local, snapshot = weights.syn1, thread.scratch.hot_rows, thread.scratch.hot_snapshot
     first = hot_first(syn1, local)
     hot_load(syn1, first, hot_count(syn1, first), local, snapshot)
-    result = walk(each_pair, hs_pair, weights, tables, corpus, job, params, thread, sizes)
+    result = walk(each_pair, hs_pair, weights, tables, corpus, job, config, thread, sizes)
     hot_merge(syn1, first, hot_count(syn1, first), local, snapshot, np.float32(1.0))  # the sum (hot.py)
     return result
 
 
 @njit(**KERNEL)
-def cbow_hs(weights, tables, corpus, job, params, thread, sizes):
+def cbow_hs(weights, tables, corpus, job, config, thread, sizes):
     """CBOW with hierarchical softmax (and negative sampling when syn1neg has rows), one example per
-    center word (``cbow_hs_window``).  Arguments and result as ``walk.walk``, weights as
-    ``hs_outputs``; scratch = (h float32[d], e float32[d], logits float32[2, PATH_CHUNK], local, snapshot
-    float32[HOT_NODES, ≥ d]: as ``sg_hs``, but merged as the mean of the threads' steps, params[4]
-    threads); sizes as ``sg_hs``."""
-    syn1, local, snapshot = weights[2][0], thread[3][3], thread[3][4]
+    center word (``cbow_hs_window``).  Arguments and result as ``walk.walk``, weights a
+    ``walk.HSWeights``; scratch a ``CbowHSScratch`` (hot nodes as ``sg_hs``, but merged as the mean of
+    the config.threads threads' steps); sizes as ``sg_hs``."""
+    syn1, local, snapshot = weights.syn1, thread.scratch.hot_rows, thread.scratch.hot_snapshot
     first = hot_first(syn1, local)
     hot_load(syn1, first, hot_count(syn1, first), local, snapshot)
-    result = walk(cbow_hs_window, cbow_hs_outputs, weights, tables, corpus, job, params, thread, sizes)
-    share = np.float32(1.0) / np.float32(params[4])  # the threads' mean, not their sum (hot.py)
+    result = walk(cbow_hs_window, cbow_hs_outputs, weights, tables, corpus, job, config, thread, sizes)
+    share = np.float32(1.0) / np.float32(config.threads)  # the threads' mean, not their sum (hot.py)
     hot_merge(syn1, first, hot_count(syn1, first), local, snapshot, share)
     return result

@@ -18,22 +18,21 @@ from .walk import reduced_window, subsample
 
 
 @njit(nogil=True, cache=True)
-def skipgram_examples(tables, corpus, cursor, params, sentence, inputs, outputs):
+def skipgram_examples(tables, corpus, cursor, window, negative, sentence, inputs, outputs):
     """Fill ``inputs``/``outputs`` with the examples of whole sentences, starting at sentence cursor[0].
 
-    tables:   (keep uint64[V], accept uint64[V], alias int32[V]) from ``vocab``.
-    corpus:   (ids int32[N], starts int64[S+1]).
+    tables:   a ``walk.Tables`` (``Vocab.tables``).
+    corpus:   a ``walk.Corpus``.
     cursor:   uint64[2]: (next sentence, rng state), advanced in place.
-    params:   (window, negative).
+    window, negative: the reach of the (reduced) window and the negatives per example.
     sentence: int32[MAX_SENTENCE] scratch.
     inputs:   int32[E] and outputs int32[E, negative + 1], E >= 2 * window * MAX_SENTENCE so that one
               sentence always fits.
     Stops before a sentence that might not fit, or at the end of the corpus.
     Returns (examples written, effective words, raw words) of the sentences consumed.
     """
-    keep, accept, alias = tables
-    ids, starts = corpus
-    window, negative = params
+    keep, accept, alias = tables.keep, tables.accept, tables.alias
+    ids, starts = corpus.ids, corpus.starts
     n_sentences = starts.shape[0] - 1
     s = np.int64(cursor[0])
     state = cursor[1]

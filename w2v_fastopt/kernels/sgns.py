@@ -30,8 +30,7 @@ running product of probabilities that is turned into a log only when it gets sma
 ~hundreds of terms).  A probability below 1e-6, where 1 - σ loses digits, is recomputed with exp.
 It is computed only when asked (``compute_loss``): every rule's last compile-time size says so
 (``rules.py``), and a kernel without it keeps only the divergence check the loss feeds
-(``loss_term``).  Measured: the loss takes 8% of word2vec.c mode's training time, 1-2% of the
-shared-negatives kernel's, within noise (one worker; bench/results/lab-notes.md, 2026-12-03).
+(``loss_term``).  What it costs each kernel is measured in bench/results/lab-notes.md.
 
 A negative that equals the center word is skipped (word2vec.c and gensim do the same).
 
@@ -40,6 +39,7 @@ locks (Hogwild, as word2vec.c and gensim).  Each thread has its own RNG state (`
 thread and a fixed seed a run is bit-identical; with several it is not.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
@@ -84,8 +84,8 @@ def log_accumulate(prod, loss, f, sig, label):
 
 @njit(inline="always", cache=True)
 def computes_loss(sizes):
-    """Whether the kernel computes the exact loss: its last compile-time size, (None,) or ()."""
-    return len(sizes[-1]) > 0
+    """Whether the kernel computes the exact loss: its compile-time size ``loss``, (None,) or ()."""
+    return len(sizes.loss) > 0
 
 
 @njit(inline="always", cache=True)
@@ -123,7 +123,7 @@ def output_row(rows, t, label, u, neu1e, alpha, sizes, prod, loss):
     """One output row's share of an SGD step for the input vector u [d]: f = u·t, g = α(σ(f) - y),
     e += g t, t -= g u, for the row t of ``rows`` (syn1neg, or hierarchical softmax's syn1) and
     its label y (True: 1).  Returns (prod, loss) with the term's loss folded in (``loss_term``)."""
-    dim = len(sizes[0])
+    dim = len(sizes.dim)
     f = dot(u, rows, t, dim)
     sig = sigmoid(f)
     g = alpha * (sig - np.float32(label))
@@ -139,11 +139,15 @@ def output_step(syn1neg, u, neu1e, outputs, m, alpha, sizes, prod, loss):
     """The output half of an SGD step for the input vector u [d] (a syn0 row, or CBOW's h): for
     each of outputs[:m] (the first labelled 1) in turn, ``output_row``; e is left in neu1e [d].
     Returns (prod, loss) with the loss folded in."""
-    for i in range(len(sizes[0])):
+    for i in range(len(sizes.dim)):
         neu1e[i] = 0.0
     for o in range(m):
         prod, loss = output_row(syn1neg, outputs[o], o == 0, u, neu1e, alpha, sizes, prod, loss)
     return prod, loss
+
+
+# sgd_pair's scratch: neu1e float32[d], word2vec.c's e.
+PairScratch = namedtuple("PairScratch", "neu1e")
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -151,37 +155,36 @@ def sgd_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """One SGD step on one pair: input row ``word``, output rows outputs[:m] (the first labelled 1).
 
     As the derivation above, in word2vec.c's order: ``output_step`` (for each output, f = u·t,
-    g = α(σ(f) - y), e += g t, t -= g u), then u -= e.  scratch: (e float32[d],).  Returns
+    g = α(σ(f) - y), e += g t, t -= g u), then u -= e.  scratch: a ``PairScratch``.  Returns
     (prod, loss) with the pair's loss folded in (``log_accumulate``).
     """
-    syn0, syn1neg = weights
-    neu1e = scratch[0]
-    dim = len(sizes[0])
-    u = syn0[word]
-    prod, loss = output_step(syn1neg, u, neu1e, outputs, m, alpha, sizes, prod, loss)
+    neu1e = scratch.neu1e
+    dim = len(sizes.dim)
+    u = weights.syn0[word]
+    prod, loss = output_step(weights.syn1neg, u, neu1e, outputs, m, alpha, sizes, prod, loss)
     for i in range(dim):
         u[i] -= neu1e[i]
     return prod, loss
 
 
 @njit(**KERNEL)
-def sgns_word2vec(weights, tables, corpus, job, params, thread, sizes):
+def sgns_word2vec(weights, tables, corpus, job, config, thread, sizes):
     """word2vec.c's SGNS exactly: fresh negatives for every (center, context) pair, ``sgd_pair``.
 
-    Arguments and result as ``walk.walk``; scratch = (e float32[d],); sizes = ((None,) * d, loss switch).
+    Arguments and result as ``walk.walk``; scratch a ``PairScratch``; sizes: dim, loss.
     """
-    return walk(each_pair, sgd_pair, weights, tables, corpus, job, params, thread, sizes)
+    return walk(each_pair, sgd_pair, weights, tables, corpus, job, config, thread, sizes)
 
 
 @njit(inline="always", cache=True)
-def shared_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
+def shared_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """The center at c with one set of negatives for its whole window: contexts gathered into
-    scratch[0], outputs = [center, K1 - 1 draws] (a draw equal to the center keeps its slot, with a
+    scratch.contexts, outputs = [center, K1 - 1 draws] (a draw equal to the center keeps its slot, with a
     zero gradient, so the block is always K1 wide), then ``update`` once on the block.
     Returns (rng state, pairs, prod, loss)."""
-    accept, alias = tables[1], tables[2]
-    sentence, outputs, scratch = thread[1], thread[2][0], thread[3]
-    contexts = scratch[0]
+    accept, alias = tables.accept, tables.alias
+    sentence, outputs, scratch = thread.sentence, thread.outputs[0], thread.scratch
+    contexts = scratch.contexts
     m = 0
     for a in range(lo, hi):
         if a != c:
@@ -190,15 +193,21 @@ def shared_window(update, weights, tables, params, thread, sizes, c, n, lo, hi, 
     if m == 0:
         return state, 0, prod, loss
     outputs[0] = sentence[c]
-    for o in range(1, len(sizes[1])):
+    for o in range(1, len(sizes.outputs)):
         state, r = rng_next(state)
         outputs[o] = draw_alias(r, accept, alias)
-    prefetch_next_negatives(state, params[3], len(sizes[1]) - 1, accept, alias, weights[1], len(sizes[0]))
+    prefetch_next_negatives(state, config.shrink_windows, len(sizes.outputs) - 1, accept, alias, weights.syn1neg,
+                            len(sizes.dim))
     prod, loss = update(weights, scratch, sizes, m, outputs, alpha, prod, loss)
     return state, m, prod, loss
 
 
 HOT_ROWS = 256  # syn1neg rows of the most frequent words each thread trains in its own copy (hot.py)
+# sgd_block's scratch: contexts int64[2 window] (the window's input rows), logits and grad
+# float32[2 window, K1] (F and G), old float32[K1, >= d] (T_old), hot_rows and hot_snapshot
+# float32[HOT_ROWS, >= d] (the thread's copy of the hottest syn1neg rows and that copy at the job's
+# start, ``hot.py``).
+BlockScratch = namedtuple("BlockScratch", "contexts logits grad old hot_rows hot_snapshot")
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -221,20 +230,19 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
     compile-time size up to ``rules.MAX_CONSTANT_OUTPUTS``, so the sum over the outputs unrolls into
     registers).  T's update adds four
     inputs' terms per pass over a row (then two, then one).  Each row is thus read and written once
-    per pass instead of once per (input, output) term: measured, the block takes ~25% less time than
-    summing E = G T into a buffer one term at a time (bench/results/lab-notes.md, 2026-12-03).
+    per pass instead of once per (input, output) term, which takes less time than summing E = G T
+    into a buffer one term at a time.
     σ and G run as flat loops over the m K1 contiguous logits, which LLVM vectorizes: the kernel is
     compiled with ``error_model="numpy"``, without which Numba guards σ's division against a zero
-    denominator (it is > 0.0048 here) and the guard keeps the loop scalar.  Measured: 0.85-0.93x the
-    kernel's time on one worker, ~0.95x end to end at two (bench/results/lab-notes.md, 2026-12-06).
-    scratch: (contexts int64[2 window], logits, grad float32[2 window, K1], T_old float32[K1, ≥ d],
-    local, snapshot float32[HOT_ROWS, ≥ d]).
+    denominator (it is > 0.0048 here) and the guard keeps the loop scalar.  (Both measured in
+    bench/results/lab-notes.md.)  scratch: a ``BlockScratch``.
     """
-    syn0, syn1neg = weights
-    contexts, logits, grad, old, local = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    contexts, logits, grad, old = scratch.contexts, scratch.logits, scratch.grad, scratch.old
+    local = scratch.hot_rows
     hot = min(local.shape[0], syn1neg.shape[0])
-    dim = len(sizes[0])
-    k1 = len(sizes[1])
+    dim = len(sizes.dim)
+    k1 = len(sizes.outputs)
     word = outputs[0]
     # T_old: the output rows before the step.
     for o in range(k1):
@@ -312,33 +320,34 @@ def sgd_block(weights, scratch, sizes, m, outputs, alpha, prod, loss):
 
 
 @njit(**KERNEL)
-def sgns_shared(weights, tables, corpus, job, params, thread, sizes):
+def sgns_shared(weights, tables, corpus, job, config, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
-    Arguments and result as ``walk.walk``; scratch as ``sgd_block``'s; sizes = ((None,) * d,
-    (None,) * K1, loss switch), compile-time constants.  The syn1neg rows of the HOT_ROWS most frequent
-    words (the vocabulary's first) are the thread's own copy for the job (``hot.py``).
+    Arguments and result as ``walk.walk``; scratch a ``BlockScratch``; sizes: dim, outputs, loss.
+    The syn1neg rows of the HOT_ROWS most frequent words (the vocabulary's first) are the thread's
+    own copy for the job (``hot.py``).
     """
-    syn1neg, local, snapshot = weights[1], thread[3][4], thread[3][5]
+    syn1neg, local, snapshot = weights.syn1neg, thread.scratch.hot_rows, thread.scratch.hot_snapshot
     hot = min(local.shape[0], syn1neg.shape[0])
     hot_load(syn1neg, 0, hot, local, snapshot)
-    result = walk(shared_window, sgd_block, weights, tables, corpus, job, params, thread, sizes)
+    result = walk(shared_window, sgd_block, weights, tables, corpus, job, config, thread, sizes)
     hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
     return result
 
 
 @njit(inline="always", cache=True)
-def combined_windows(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
-    """Context combining (pSGNScc, Rengasamy et al. 2017): the windows of C = len(sizes[2])
-    consecutive centers of a sentence share one set of N = len(sizes[1]) negatives.  Each center's
-    window is noted in scratch[5] as it comes; at the group's last center (every C-th, or the
-    sentence's last) the outputs (scratch[6]) are the group's centers then N draws, and ``update``
+def combined_windows(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
+    """Context combining (pSGNScc, Rengasamy et al. 2017): the windows of C = len(sizes.combine)
+    consecutive centers of a sentence share one set of N = len(sizes.outputs) - 1 negatives.  Each
+    center's window is noted in scratch.bounds as it comes; at the group's last center (every C-th, or
+    the sentence's last) the outputs (scratch.outputs) are the group's centers then N draws, and ``update``
     trains the group's pairs as one block.  C = 1 is ``shared_window``'s stream and vectors, bit for
     bit.  Returns (rng state, pairs, prod, loss)."""
-    accept, alias = tables[1], tables[2]
-    sentence, scratch = thread[1], thread[3]
-    bounds, outputs = scratch[5], scratch[6]
-    width = len(sizes[2])
+    accept, alias = tables.accept, tables.alias
+    sentence, scratch = thread.sentence, thread.scratch
+    bounds, outputs = scratch.bounds, scratch.outputs
+    width = len(sizes.combine)
+    negs = len(sizes.outputs) - 1
     j = c % width
     bounds[j, 0] = lo
     bounds[j, 1] = hi
@@ -351,18 +360,26 @@ def combined_windows(update, weights, tables, params, thread, sizes, c, n, lo, h
         pairs += bounds[k, 1] - bounds[k, 0] - 1
     if pairs == 0:
         return state, 0, prod, loss
-    for o in range(len(sizes[1])):
+    for o in range(negs):
         state, r = rng_next(state)
         outputs[width + o] = draw_alias(r, accept, alias)
     # The next group's negatives, peeked at on a copy of the state (its windows draw first when
     # they shrink), arrive while this group trains (as ``prefetch_next_negatives``).
     peek = state
-    if params[3]:
+    if config.shrink_windows:
         for k in range(width):
             peek, r = rng_next(peek)
-    prefetch_next_negatives(peek, False, len(sizes[1]), accept, alias, weights[1], len(sizes[0]))
+    prefetch_next_negatives(peek, False, negs, accept, alias, weights.syn1neg, len(sizes.dim))
     prod, loss = update(weights, scratch, sizes, sentence, first, j + 1, outputs, alpha, prod, loss)
     return state, pairs, prod, loss
+
+
+# sgd_combined's scratch: positions, counts int64[C + 2 window] (the block's inputs and their pairs),
+# logits, grad float32[C + 2 window, C + N], delta float32[C + 2 window, d] (E), bounds int64[C, 2]
+# (each center's window), outputs int64[C + N] (the centers, then the negatives), hot_rows and
+# hot_snapshot as ``BlockScratch``'s.
+CombinedScratch = namedtuple("CombinedScratch", "positions counts logits grad delta bounds outputs hot_rows "
+                             "hot_snapshot")
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -381,20 +398,16 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
     pair is, G = α (σ(F) - Y) with a negative's column weighted by w_pn, then E = G T, T <- T - Gᵀ U,
     U <- U - E from the values before the step: the exact sum of the pairs' SGD steps at one point,
     each input row meeting the negatives once per group instead of once per pair.
-    Measured (bench/results/lab-notes.md, 2026-12-02): C = 8 trains 1.6-1.8x the words/s of C = 1
-    and costs .02-.03 of analogy accuracy; C = 2 keeps the quality and gains nothing.
-    scratch: (positions, counts int64[C + 2 window], logits, grad float32[C + 2 window, C + N],
-    delta float32[C + 2 window, d], bounds int64[C, 2] (each center's window), outputs int64[C + N],
-    local, snapshot float32[HOT_ROWS, ≥ d]).
+    What C costs in quality and gains in speed is measured in bench/results/lab-notes.md (C = 8
+    trains much faster and scores lower on analogies).  scratch: a ``CombinedScratch``.
     """
-    syn0, syn1neg = weights
-    positions, counts, logits, grad, delta, bounds = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4],
-                                                      scratch[5])
-    local = scratch[7]
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    positions, counts, logits, grad = scratch.positions, scratch.counts, scratch.logits, scratch.grad
+    delta, bounds, local = scratch.delta, scratch.bounds, scratch.hot_rows
     hot = min(local.shape[0], syn1neg.shape[0])
-    dim = len(sizes[0])
-    negs = len(sizes[1])
-    width = len(sizes[2])
+    dim = len(sizes.dim)
+    negs = len(sizes.outputs) - 1
+    width = len(sizes.combine)
     # The inputs: positions in the union of the windows, with their number of pairs.
     left, right = bounds[0, 0], bounds[0, 1]
     for j in range(1, g):
@@ -481,16 +494,15 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
 
 
 @njit(**KERNEL)
-def sgns_combined(weights, tables, corpus, job, params, thread, sizes):
+def sgns_combined(weights, tables, corpus, job, config, thread, sizes):
     """SGNS with context combining: one set of negatives per C consecutive centers (``sgd_combined``).
 
-    Arguments and result as ``walk.walk``; scratch as ``sgd_combined``'s; sizes = ((None,) * d,
-    (None,) * N, (None,) * C, loss switch), compile-time constants (one specialization per C).  Hot rows as
-    ``sgns_shared``.
+    Arguments and result as ``walk.walk``; scratch a ``CombinedScratch``; sizes: dim, outputs, combine
+    (one specialization per C), loss.  Hot rows as ``sgns_shared``.
     """
-    syn1neg, local, snapshot = weights[1], thread[3][7], thread[3][8]
+    syn1neg, local, snapshot = weights.syn1neg, thread.scratch.hot_rows, thread.scratch.hot_snapshot
     hot = min(local.shape[0], syn1neg.shape[0])
     hot_load(syn1neg, 0, hot, local, snapshot)
-    result = walk(combined_windows, sgd_combined, weights, tables, corpus, job, params, thread, sizes)
+    result = walk(combined_windows, sgd_combined, weights, tables, corpus, job, config, thread, sizes)
     hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
     return result

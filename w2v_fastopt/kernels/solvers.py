@@ -34,6 +34,8 @@ plain SGD).  Accumulations do not cross jobs (~10,000 words): the last one of a 
 
 The loss is the pair's loss at the start point p (what SGD reports), exact as in ``sgns.py``.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
 
@@ -46,7 +48,7 @@ from .walk import each_pair, walk
 def stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
     """k^st at the point whose input row is u [d] and output rows t[rows[o]] (o < m): ku[st] = k_u,
     kt[st, o] = k_o; the loss of stage 0 is folded into (prod, loss)."""
-    dim = len(sizes[0])
+    dim = len(sizes.dim)
     for i in range(dim):
         ku[st, i] = 0.0
     for o in range(m):
@@ -65,16 +67,23 @@ def stage_gradient(u, t, rows, m, st, ku, kt, sizes, prod, loss):
     return prod, loss
 
 
+# runge_kutta_pair's scratch: the tableau a float32[s, s], b float32[s] (``tableaus.tableau_arrays``);
+# a trial point's input row u float32[d] and output rows t float32[K1, d]; the stages' gradients
+# ku float32[s, d], kt float32[s, K1, d]; move float32[K1, d] (a trial point's output steps); same
+# int64[K1] (each output's first occurrence), order int64[K1] (0..K1-1).
+RungeKuttaScratch = namedtuple("RungeKuttaScratch", "a b u t ku kt move same order")
+
+
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def runge_kutta_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """One Runge-Kutta step on one pair (input row ``word``, output rows outputs[:m], the first
-    labelled 1).  scratch: (a float32[s, s], b float32[s] the tableau, ``tableaus.tableau_arrays``;
-    u float32[d], t float32[K1, d], ku float32[s, d], kt float32[s, K1, d], move float32[K1, d],
-    same int64[K1], order int64[K1]).  The tables are not written until the final step, so stage 1
-    reads them directly.  Returns (prod, loss) with the pair's loss at the start point folded in."""
-    syn0, syn1neg = weights
-    a, b, u, t, ku, kt, move, same, order = scratch
-    dim = len(sizes[0])
+    labelled 1).  scratch: a ``RungeKuttaScratch``.  The tables are not written until the final step,
+    so stage 1 reads them directly.  Returns (prod, loss) with the pair's loss at the start point
+    folded in."""
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    a, b, u, t, ku = scratch.a, scratch.b, scratch.u, scratch.t, scratch.ku
+    kt, move, same, order = scratch.kt, scratch.move, scratch.same, scratch.order
+    dim = len(sizes.dim)
     stages = b.shape[0]
     for o in range(m):
         order[o] = o
@@ -123,12 +132,17 @@ def runge_kutta_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, los
 
 
 @njit(**KERNEL)
-def sgns_runge_kutta(weights, tables, corpus, job, params, thread, sizes):
+def sgns_runge_kutta(weights, tables, corpus, job, config, thread, sizes):
     """word2vec.c's pair stream, each pair updated by one Runge-Kutta step (``runge_kutta_pair``).
 
-    Arguments and result as ``walk.walk``; scratch as ``runge_kutta_pair``'s; sizes = ((None,) * d, loss switch).
+    Arguments and result as ``walk.walk``; scratch a ``RungeKuttaScratch``; sizes: dim, loss.
     """
-    return walk(each_pair, runge_kutta_pair, weights, tables, corpus, job, params, thread, sizes)
+    return walk(each_pair, runge_kutta_pair, weights, tables, corpus, job, config, thread, sizes)
+
+
+# heun_pair's scratch: ku float32[d] (k_u), du float32[d] (u's step), logits, g, g2 (g̃), same_sum (G)
+# float32[K1] each.
+HeunScratch = namedtuple("HeunScratch", "ku du logits g g2 same_sum")
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -147,11 +161,11 @@ def heun_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 
     which is p - α/2 (k¹ + k²) with k¹ = ∇L(p), k² = ∇L(p - α k¹), term by term: about five passes
     over the pair's rows against SGD's three, not twice SGD plus the trial rows.
-    scratch: (k_u float32[d], du float32[d], logits, g, g̃, G float32[K1] each).
+    scratch: a ``HeunScratch``.
     """
-    syn0, syn1neg = weights
-    ku, du, logits, g, g2, same_sum = scratch
-    dim = len(sizes[0])
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    ku, du, logits, g, g2, same_sum = scratch.ku, scratch.du, scratch.logits, scratch.g, scratch.g2, scratch.same_sum
+    dim = len(sizes.dim)
     for o in range(m):
         t = outputs[o]
         f = logit(syn0, word, syn1neg, t, dim)
@@ -205,12 +219,17 @@ def heun_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 
 
 @njit(**KERNEL)
-def sgns_heun(weights, tables, corpus, job, params, thread, sizes):
+def sgns_heun(weights, tables, corpus, job, config, thread, sizes):
     """word2vec.c's pair stream, each pair updated by Heun's method (``heun_pair``).
 
-    Arguments and result as ``walk.walk``; scratch as ``heun_pair``'s; sizes = ((None,) * d, loss switch).
+    Arguments and result as ``walk.walk``; scratch a ``HeunScratch``; sizes: dim, loss.
     """
-    return walk(each_pair, heun_pair, weights, tables, corpus, job, params, thread, sizes)
+    return walk(each_pair, heun_pair, weights, tables, corpus, job, config, thread, sizes)
+
+
+# radial_pair's scratch: ku float32[d] (k_u), g float32[K1], same_sum float32[K1] (G; 0 for a repeated
+# occurrence).
+RadialScratch = namedtuple("RadialScratch", "ku g same_sum")
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -237,11 +256,11 @@ def radial_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
         t_r <- (1 + α²/2 G_r²) t_r - α G_r u               (each distinct row once)
         u   <- (1 + α²/2 Σ_r G_r²) u - α Σ_o g_o t_o
 
-    scratch: (k_u float32[d], g float32[K1], G float32[K1]; G[o] = 0 for a repeated occurrence).
+    scratch: a ``RadialScratch``.
     """
-    syn0, syn1neg = weights
-    ku, g, same_sum = scratch
-    dim = len(sizes[0])
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    ku, g, same_sum = scratch.ku, scratch.g, scratch.same_sum
+    dim = len(sizes.dim)
     for o in range(m):
         f = logit(syn0, word, syn1neg, outputs[o], dim)
         sig = sigmoid(f)
@@ -281,21 +300,27 @@ def radial_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
 
 
 @njit(**KERNEL)
-def sgns_radial(weights, tables, corpus, job, params, thread, sizes):
+def sgns_radial(weights, tables, corpus, job, config, thread, sizes):
     """word2vec.c's pair stream, each pair updated by SGD plus Heun's radial term (``radial_pair``).
 
-    Arguments and result as ``walk.walk``; scratch as ``radial_pair``'s; sizes = ((None,) * d, loss switch).
+    Arguments and result as ``walk.walk``; scratch a ``RadialScratch``; sizes: dim, loss.
     """
-    return walk(each_pair, radial_pair, weights, tables, corpus, job, params, thread, sizes)
+    return walk(each_pair, radial_pair, weights, tables, corpus, job, config, thread, sizes)
+
+
+# The soft batch's scratch: rows int64[K, K1 + 1] (each kept step's input row, then its output rows),
+# deltas float32[K, K1 + 1, d] (their steps), width int64[K] (each step's rows), kept int64[1] (the
+# number of steps kept so far).
+SoftBatchScratch = namedtuple("SoftBatchScratch", "rows deltas width kept")
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def soft_batch_flush(weights, scratch, sizes):
     """Apply the kept steps and empty the accumulation: kept pair e moves syn0[rows[e, 0]] by
     -deltas[e, 0] and syn1neg[rows[e, o]] by -deltas[e, o] for o = 1..width[e]-1."""
-    syn0, syn1neg = weights
-    rows, deltas, width, kept = scratch
-    dim = len(sizes[0])
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    rows, deltas, width, kept = scratch.rows, scratch.deltas, scratch.width, scratch.kept
+    dim = len(sizes.dim)
     for e in range(kept[0]):
         w = rows[e, 0]
         for i in range(dim):
@@ -311,11 +336,10 @@ def soft_batch_flush(weights, scratch, sizes):
 def soft_batch_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss):
     """Compute one pair's SGD step at the current weights and keep it: rows [word, outputs[:m]],
     deltas [α Σ_o g_o t_o, α g_o u ...] with g_o = σ(u·t_o) - y_o; apply the K kept steps when the
-    K-th arrives.  scratch: (rows int64[K, K1 + 1], deltas float32[K, K1 + 1, d], width int64[K],
-    kept int64[1] the number of steps kept so far)."""
-    syn0, syn1neg = weights
-    rows, deltas, width, kept = scratch
-    dim = len(sizes[0])
+    K-th arrives.  scratch: a ``SoftBatchScratch``."""
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    rows, deltas, width, kept = scratch.rows, scratch.deltas, scratch.width, scratch.kept
+    dim = len(sizes.dim)
     slot = kept[0]
     rows[slot, 0] = word
     for i in range(dim):
@@ -341,12 +365,12 @@ def soft_batch_pair(weights, scratch, sizes, word, outputs, m, alpha, prod, loss
 
 
 @njit(**KERNEL)
-def sgns_soft_batch(weights, tables, corpus, job, params, thread, sizes):
+def sgns_soft_batch(weights, tables, corpus, job, config, thread, sizes):
     """word2vec.c's pair stream with the steps of K consecutive pairs applied together
     (``soft_batch_pair``); what a job leaves kept is applied at its end (``soft_batch_flush``).
 
-    Arguments and result as ``walk.walk``; scratch as ``soft_batch_pair``'s; sizes = ((None,) * d, loss switch).
+    Arguments and result as ``walk.walk``; scratch a ``SoftBatchScratch``; sizes: dim, loss.
     """
-    result = walk(each_pair, soft_batch_pair, weights, tables, corpus, job, params, thread, sizes)
-    soft_batch_flush(weights, thread[3], sizes)
+    result = walk(each_pair, soft_batch_pair, weights, tables, corpus, job, config, thread, sizes)
+    soft_batch_flush(weights, thread.scratch, sizes)
     return result

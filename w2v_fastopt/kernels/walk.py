@@ -20,11 +20,16 @@ call binds to the callee's own copy; loaded from the cache, to the caller's copy
 optimized again inside the caller.  The two copies round differently under ``FASTMATH``: Heun, RK4
 and soft batch used to give other vectors on the first run after a fresh cache than on later runs.)
 
+The arguments travel as named tuples (``Weights``, ``Tables``, ``Corpus``, ``Job``, ``Config``, ``Thread``,
+``Sizes`` below; each rule's scratch is a named tuple beside its update): Numba compiles them into
+plain structs, so ``config.window`` costs no more than a tuple's index and says what it is.
+
 Notation: a pair's *input* row is the context word's ``syn0`` row; its *outputs* are the center word
 (label 1) and the negatives (label 0), rows of ``syn1neg`` (word2vec.c's ``l1`` is a byte offset into
 ``syn0``; here ``word`` is the row index).  ``K1 = negative + 1`` slots hold the outputs.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
@@ -34,6 +39,36 @@ from .rng import below, rng_next
 from .sampling import draw_alias
 
 MAX_SENTENCE = 10_000  # longest sentence a kernel sees; the corpus reader chunks longer lines
+
+# The trained matrices, as the kernels index them (``rules.kernel_matrix``): float32[V, w], w >= d.
+Weights = namedtuple("Weights", "syn0 syn1neg")
+# ... and hierarchical softmax's: syn1 float32[V, w] (inner nodes; the last row unused) and gensim's
+# Huffman tree, points int32[V, L], codes uint8[V, L], lengths int32[V] (``prep.huffman_tree``);
+# syn1neg has 0 rows when no negatives are trained.
+HSWeights = namedtuple("HSWeights", "syn0 syn1neg syn1 points codes lengths")
+# keep uint64[V]: subsampling thresholds (word w is kept iff a 32-bit draw < keep[w]); accept
+# uint64[V], alias int32[V]: the alias table of count^ns_exponent (``sampling.py``).
+Tables = namedtuple("Tables", "keep accept alias")
+# ids int32[N]: vocabulary indices; starts int64[S+1]: sentence boundaries into ids.
+Corpus = namedtuple("Corpus", "ids starts")
+# Sentences [first, end) of the corpus; the learning rate falls linearly from alpha0 at the job's
+# first raw word to alpha1 after its last.
+Job = namedtuple("Job", "first end alpha0 alpha1")
+# The run's settings a kernel reads (``rules.kernel_config`` builds it from ``Params``): window, the
+# negatives per example, CBOW's mean (1) or sum (0), shrink_windows (0: the whole window at every
+# center, gensim's shrink_windows=False), threads: the run's worker threads (hot rows merged as
+# their mean divide by it, ``hot.py``).
+Config = namedtuple("Config", "window negative cbow_mean shrink_windows threads")
+# One worker thread's own arrays (``rules.thread_arrays``): rng uint64[1] its generator state,
+# sentence int32[MAX_SENTENCE] the subsampled sentence, outputs int64[2, K1] a pair's outputs and
+# the next pair's, scratch the rule's named scratch.
+Thread = namedtuple("Thread", "rng sentence outputs scratch")
+# Compile-time sizes (``rules.sizes``): tuples of None whose *lengths* are the sizes, so that Numba
+# compiles (and caches) one specialization per size with constant trip counts in the row loops
+# (above ``rules.MAX_CONSTANT_DIM`` an int8 array, whose length is a runtime value).  dim: d;
+# outputs: K1 = negative + 1 (rules that unroll over the outputs, else ()); combine: C, the centers
+# of a combined block (else ()); loss: (None,) when the kernel computes the exact loss, () when not.
+Sizes = namedtuple("Sizes", "dim outputs combine loss")
 
 
 @njit(inline="always", cache=True)
@@ -58,9 +93,8 @@ def subsample(ids, begin, end, keep, state, sentence):
 @njit(inline="always", cache=True)
 def sentence_alpha(job, starts, s):
     """Learning rate for sentence s: linear from the job's first to its last raw word."""
-    s_begin, s_end, alpha0, alpha1 = job
-    job_words = max(starts[s_end] - starts[s_begin], 1)
-    return np.float32(alpha0 + (alpha1 - alpha0) * (starts[s] - starts[s_begin]) / job_words)
+    job_words = max(starts[job.end] - starts[job.first], 1)
+    return np.float32(job.alpha0 + (job.alpha1 - job.alpha0) * (starts[s] - starts[job.first]) / job_words)
 
 
 @njit(inline="always", cache=True)
@@ -104,37 +138,24 @@ def prefetch_next_negatives(state, shrink, negative, accept, alias, syn1neg, dim
 
 
 @njit(inline="always", cache=True)
-def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
+def walk(center, update, weights, tables, corpus, job, config, thread, sizes):
     """Train the sentences of one job: ``center(update, ...)`` on every center word's window.
 
-    weights: (syn0 float32[V, d], syn1neg float32[V, d]), updated in place.
-    tables:  (keep uint64[V], accept uint64[V], alias int32[V]) from ``vocab``/``sampling``.
-    corpus:  (ids int32[N] vocabulary indices, starts int64[S+1] sentence boundaries into ids).
-    job:     (first sentence, end sentence, alpha at the job's first word, alpha after its last word);
-             alpha decays linearly over the job's raw words.
-    params:  (window, negative, cbow_mean, shrink_windows, threads); cbow_mean is read by CBOW only;
-             shrink_windows 0 takes the whole window at every center (gensim's shrink_windows=False);
-             threads, the worker threads of the run, by the rules that average their hot rows (``hot.py``).
-    thread:  (rng uint64[1], sentence int32[MAX_SENTENCE], outputs int64[2, K1], scratch): one thread's
-             own arrays (``rules.thread_arrays``); ``scratch`` is the rule's.
-    sizes:   compile-time sizes, tuples of None whose *lengths* are d (and K1 for the shared rule):
-             Numba compiles (and caches) one specialization per size, with constant trip counts in
-             the row loops (+15-20% words/s at d=100 over a runtime d, measured here).  The last
-             is the loss switch (``rules.loss_switch``): (None,) computes the exact loss, () not.
+    weights (``Weights`` or ``HSWeights``) are updated in place; tables, corpus, job, config,
+    thread and sizes as the named tuples above.
     Returns (pairs trained, summed pair loss, effective words after subsampling); the loss is summed
     as a running product of probabilities (``sgns.log_accumulate``); without the loss it is 0, or
     not finite when a logit was (the divergence check).
     """
-    keep = tables[0]
-    ids, starts = corpus
-    window, shrink = params[0], params[3]
-    rng, sentence = thread[0], thread[1]
+    keep, ids, starts = tables.keep, corpus.ids, corpus.starts
+    window, shrink = config.window, config.shrink_windows
+    rng, sentence = thread.rng, thread.sentence
     state = rng[0]
     pairs = 0
     effective = 0
     loss = 0.0
     prod = 1.0
-    for s in range(job[0], job[1]):
+    for s in range(job.first, job.end):
         alpha = sentence_alpha(job, starts, s)
         n, state = subsample(ids, starts[s], starts[s + 1], keep, state, sentence)
         effective += n
@@ -143,7 +164,7 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
                 state, lo, hi = reduced_window(state, window, c, n)
             else:
                 lo, hi = max(0, c - window), min(n, c + window + 1)
-            state, trained, prod, loss = center(update, weights, tables, params, thread, sizes,
+            state, trained, prod, loss = center(update, weights, tables, config, thread, sizes,
                                                 c, n, lo, hi, alpha, state, prod, loss)
             pairs += trained
     rng[0] = state
@@ -151,22 +172,22 @@ def walk(center, update, weights, tables, corpus, job, params, thread, sizes):
 
 
 @njit(inline="always", cache=True)
-def each_pair(update, weights, tables, params, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
+def each_pair(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """word2vec.c's pair stream for the center at c: for each context a in [lo, hi), a != c, fresh
     outputs (``draw_outputs``), then ``update(weights, scratch, sizes, input row, outputs, m, alpha,
     prod, loss) -> (prod, loss)``.  Returns (rng state, pairs, prod, loss).
 
-    One pair ahead: the next pair's outputs are drawn (into the other row of thread[2], int64[2, K1])
+    One pair ahead: the next pair's outputs are drawn (into the other row of thread.outputs)
     and its rows prefetched (its input row, syn1neg's rows of its negatives) before this pair
     trains, so that their cache misses overlap this pair's arithmetic instead of following it.
     The draws are the same numbers in the same order (nothing else draws between two pairs of a
     center), so the pairs and the vectors are word2vec.c's, bit for bit as without the look-ahead.
-    Measured: +28% words/s for ``sgns_word2vec``, one worker (bench/results/lab-notes.md, 2026-12-02)."""
-    accept, alias = tables[1], tables[2]
-    negative = params[1]
-    sentence, outputs, scratch = thread[1], thread[2], thread[3]
-    syn0, syn1neg = weights[0], weights[1]
-    dim = len(sizes[0])
+    (It made ``sgns_word2vec`` much faster: bench/results/lab-notes.md.)"""
+    accept, alias = tables.accept, tables.alias
+    negative = config.negative
+    sentence, outputs, scratch = thread.sentence, thread.outputs, thread.scratch
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    dim = len(sizes.dim)
     word = sentence[c]
     a = lo if lo != c else lo + 1
     if a >= hi:
