@@ -138,7 +138,7 @@ def test_engine_trains_with_each_rule(small_corpus, optimizer):
 
 
 @pytest.mark.parametrize("sg, negative", [(1, 0), (0, 3)], ids=["skip-gram", "cbow-with-negatives"])
-def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, sg, negative):
+def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, monkeypatch, sg, negative):
     """hs=1 through Trainer: the loss falls, syn1 trains (syn1neg only with negatives), a checkpoint
     taken at an epoch's end resumes to the uninterrupted run's bits (one from before gensim's tree is
     refused: its syn1 rows belong to another tree), syn1 is saved and loaded."""
@@ -163,7 +163,10 @@ def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, sg, neg
         np.savez(f, **arrays)
     with pytest.raises(ValueError, match="syn1 rows belong to word2vec.c's Huffman tree"):
         Trainer.resume(tmp_path / "old.ckpt")
+    made, padded_matrix = [], trainer_module.padded_matrix  # resume allocates the checkpoint's three
+    monkeypatch.setattr(trainer_module, "padded_matrix", lambda *shape: made.append(shape) or padded_matrix(*shape))
     resumed = Trainer.resume(state)
+    assert len(made) == 3  # matrices, and no fresh random ones besides
     for name in ("vectors", "syn1neg", "syn1"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(reference, name))
     reference.save(tmp_path / "m.w2v")

@@ -3,6 +3,7 @@ per mode on data/, the way back to a plain gensim model, and our extra arguments
 import numpy as np
 import pytest
 from gensim.models import Word2Vec as GensimWord2Vec
+from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec import LineSentence
 
 from w2v_fastopt import Word2Vec
@@ -82,3 +83,33 @@ def test_hierarchical_softmax_trains_what_gensim_trains(corpus_path, sg):
     moved, apart = relative(theirs.wv.vectors, initial), relative(ours.wv.vectors, theirs.wv.vectors)
     assert moved > 5 and apart < 1e-3, (moved, apart)
     assert relative(ours.syn1, theirs.syn1) < 1e-3
+
+
+@pytest.mark.parametrize("source", ["iterable", "file"])
+def test_a_diverging_run_raises_and_trains_nothing_more(corpus_path, source):
+    """A learning rate of 10 blows the rows up within the first epoch: the drop-in raises the engine's
+    ``Diverged`` (a RuntimeError, gensim's wording style), as ``Trainer`` does, instead of training on
+    through NaN.  From an iterable, gensim's jobs of that epoch after the one that diverged train
+    nothing (0 effective words) and no later epoch starts."""
+    from w2v_fastopt.train import Diverged
+
+    class Recording(Word2Vec):
+        def _do_train_job(self, sentences, alpha, inits):
+            result = super()._do_train_job(sentences, alpha, inits)
+            jobs.append((self._diverged is not None, result[0]))
+            return result
+
+    class Epochs(CallbackAny2Vec):
+        def on_epoch_begin(self, model):
+            epochs.append(1)
+
+    jobs, epochs = [], []
+    with open(corpus_path) as text:
+        sentences = [next(text).split() for _ in range(20)]
+    corpus = {"corpus_file": str(corpus_path)} if source == "file" else {"sentences": sentences}
+    with pytest.raises(Diverged, match=r"^training diverged in epoch 1 .* use a smaller alpha \(now 10\)$"):
+        Recording(**corpus, sg=1, alpha=10, min_alpha=10, workers=2, epochs=3, batch_words=500, callbacks=[Epochs()])
+    assert issubclass(Diverged, RuntimeError) and len(epochs) == 1
+    if source == "iterable":
+        after = [trained for diverged, trained in jobs if diverged]
+        assert after and set(after) == {0} and len(after) < len(jobs)

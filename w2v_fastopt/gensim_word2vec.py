@@ -66,9 +66,10 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     per update).  The class holds their defaults, so that a model pickled by gensim itself loads with ours.
     """
     # During train() only (instance attributes, left out of save): _prepared, the ``train.Kernel``;
-    # _diverged, the ``train.Diverged`` of a job that diverged (its epoch then raises it); on a
-    # corpus_file, _corpus_cache = (path, ``walk.Corpus``) and _engine_states, the driver's RNG states.
-    TRANSIENT = ("_prepared", "_diverged", "_corpus_cache", "_engine_states")
+    # _epoch, the epoch gensim's jobs are in; _diverged, the ``train.Diverged`` of a job that diverged
+    # (its epoch then raises it); on a corpus_file, _corpus_cache = (path, ``walk.Corpus``) and
+    # _engine_states, the driver's RNG states.
+    TRANSIENT = ("_prepared", "_epoch", "_diverged", "_corpus_cache", "_engine_states")
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5,
@@ -167,7 +168,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             high, low = self.random.randint(0, 2**31, size=2)
         inits.rng[0] = seed_states((int(high) << 31) | int(low), 1)[0]
         try:
-            _, loss, effective = self._prepared.run(corpus, job, inits)
+            _, loss, effective = self._prepared.run(corpus, job, inits, self._epoch)
         except Diverged as err:
             self._diverged = err
             return 0, raw
@@ -176,9 +177,10 @@ class Word2Vec(gensim_word2vec.Word2Vec):
                 self.running_training_loss += loss
         return effective, raw
 
-    def _train_epoch(self, *args, **kwargs):
+    def _train_epoch(self, data_iterable, cur_epoch=0, **kwargs):
         """gensim's epoch over an iterable, then the divergence one of its jobs met (``_do_train_job``)."""
-        result = super()._train_epoch(*args, **kwargs)
+        self._epoch = cur_epoch
+        result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, **kwargs)
         if self.__dict__.get("_diverged") is not None:
             raise self._diverged
         return result
