@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from gensim.models import KeyedVectors
 
 
@@ -29,6 +30,7 @@ def test_train_then_evaluate(small_corpus, tmp_path):
     assert "wordsim353" in e.stdout and "simlex999" in e.stdout and "analogies" in e.stdout
 
 
+@pytest.mark.slow
 def test_keras_backend_writes_the_same_kind_of_output(small_corpus, tmp_path):
     """--backend keras: Heun's method through model.fit; progress on stderr, vectors gensim can load,
     the same vocabulary as the Numba engine's."""
@@ -44,6 +46,7 @@ def test_keras_backend_writes_the_same_kind_of_output(small_corpus, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["ref.bin", "v.bin"]
 
 
+@pytest.mark.slow
 def test_quiet_text_format_and_options(small_corpus, tmp_path):
     out = tmp_path / "v.txt"
     r = run("train", small_corpus, "-o", out, "--quiet", "--epochs", "1", "--vector-size", "20",

@@ -32,6 +32,7 @@ def our_model(request, corpus_path):
     return Trainer(corpus_file=corpus_path, workers=1, seed=1, shared_negatives=request.param)
 
 
+@pytest.mark.slow
 def test_quality_matches_gensim(our_model, gensim_model):
     """Scores no worse than gensim's on the same corpus and settings.
 
@@ -48,6 +49,7 @@ def test_quality_matches_gensim(our_model, gensim_model):
     assert ours["wordsim353"] > 0.15 and ours["analogies"] > 0.007
 
 
+@pytest.mark.slow
 def test_exact_mode_is_gensims_algorithm(corpus_path, gensim_model):
     """word2vec.c mode ends at gensim's mean vector norm (calibrated: within 0.1%, std 0.09%);
     any change of schedule, sampling or gradient moves it by far more (shared mode: -13%)."""
@@ -174,6 +176,7 @@ def test_hierarchical_softmax_through_the_engine(small_corpus, tmp_path, monkeyp
     assert loaded.hs == 1 and np.array_equal(loaded.syn1, reference.syn1)
 
 
+@pytest.mark.slow
 def test_overfit_experiment_runs_on_a_given_corpus(small_corpus, tmp_path):
     """bench/overfit_experiment.py --corpus: the CSV (optimizer x seed x epoch), three plots, a report."""
     script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bench", "overfit_experiment.py")
@@ -205,6 +208,7 @@ def test_overfit_samples_draw_from_the_whole_corpus(tmp_path):
     assert len(inputs) == 5000 and share.min() > 0.06 and share.max() < 0.14, share
 
 
+@pytest.mark.slow
 def test_overfit_grid_resumes_and_reports(small_corpus, tmp_path):
     """bench/overfit_grid.py: one row per run (the last epoch), a rerun adds nothing, the report and plots."""
     script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "bench", "overfit_grid.py")

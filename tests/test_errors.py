@@ -90,7 +90,20 @@ def assert_one_line_error(result, expected):
     assert lines[0].startswith("w2v-fastopt") and expected in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("case,corpus,flags,expected", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
+# Slow: the Keras cases that import TensorFlow in their process (seconds each), and the command line's
+# numeric parameters but a few (test_every_numeric_parameter_refuses_each_kind_of_bad_value checks each
+# parameter in process).
+SLOW_CASES = {"keras: batch size 0", "keras: batch larger than an epoch", "keras: accumulate without softbatch",
+              "keras: accumulate 0", "keras: a learning rate that diverges", "window negative", "window huge",
+              "vector size 0", "vector size negative", "vector size huge", "negative 0", "negative huge",
+              "alpha inf", "alpha 0", "alpha negative", "sample 1", "sample negative", "ns_exponent NaN",
+              "epochs 0", "window not an integer", "min_count 0", "workers 0", "workers huge", "seed negative",
+              "max_vocab_size 0"}
+assert SLOW_CASES <= {c[0] for c in TRAIN_CASES}
+
+
+@pytest.mark.parametrize("case,corpus,flags,expected", [
+    pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[0] in SLOW_CASES else []) for c in TRAIN_CASES])
 def test_train_rejects_bad_input(tmp_path, case, corpus, flags, expected):
     path = tmp_path / "corpus.txt"
     if corpus == "dir":
@@ -131,7 +144,10 @@ EVALUATE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case,content,expected", EVALUATE_CASES, ids=[c[0] for c in EVALUATE_CASES])
+@pytest.mark.parametrize("case,content,expected", [
+    pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[0] in ("vectors path is a directory", "empty file",
+                                                                   "text vectors with a short row") else [])
+    for c in EVALUATE_CASES])
 def test_evaluate_rejects_bad_files(tmp_path, case, content, expected):
     path = tmp_path / "v.bin"
     if content == "dir":

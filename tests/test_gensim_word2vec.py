@@ -25,6 +25,7 @@ MARGINS = {(1, 0): {"wordsim353": 0.03, "simlex999": 0.03, "analogies": 0.005},
 
 @pytest.mark.parametrize("sg, hs, source", [(1, 0, "file"), (0, 0, "file"), (1, 0, "iterable"),
                                             (1, 1, "file"), (0, 1, "file")])
+@pytest.mark.slow
 def test_quality_matches_gensim_per_mode(corpus_path, sg, hs, source):
     """The same call with gensim and with ours (one worker, seed 1): ours scores no worse than
     gensim's minus the calibrated margin.  The iterable path shares the kernels and the margins;

@@ -33,8 +33,8 @@ def wait_for(predicate, timeout=120):
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signum,code", [pytest.param(signal.SIGINT, 130, id="SIGINT"),
+                                         pytest.param(signal.SIGTERM, 143, id="SIGTERM", marks=pytest.mark.slow)])
 def test_signal_stops_fast_and_leaves_earlier_output(long_corpus, tmp_path, signum, code):
     out = tmp_path / "v.bin"
     out.write_bytes(b"earlier good vectors")
@@ -61,6 +61,7 @@ def interrupt(child, signum, code, ready):
 
 @pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
                          ids=["SIGINT", "SIGTERM"])
+@pytest.mark.slow
 def test_signal_stops_keras_training_too(small_corpus, tmp_path, signum, code):
     """--backend keras: the signal lands between two compiled calls (32 batches, milliseconds)."""
     out = tmp_path / "v.bin"
@@ -71,6 +72,7 @@ def test_signal_stops_keras_training_too(small_corpus, tmp_path, signum, code):
     assert sorted(os.listdir(tmp_path)) == ["v.bin"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numba", "keras"])
 def test_checkpoint_and_resume_match_an_uninterrupted_run(long_corpus, small_corpus, tmp_path, backend):
     """Checkpoint every epoch, SIGINT, --resume: the uninterrupted run's file byte for byte.

@@ -264,6 +264,7 @@ def test_examples_are_word2vec_windows_and_unigram_negatives():
     assert int(dataset.cardinality()) == examples.steps_per_epoch
 
 
+@pytest.mark.slow
 def test_quality_close_to_the_numba_engine(corpus_path):
     """fit (SGD, batch 1024, lr 0.025 * 1024, 5 epochs) on data/ scores within the calibrated margin of
     the Numba engine's (word2vec.c mode) for the same epochs; fit's history and callbacks work.
@@ -307,7 +308,8 @@ class DenseWithStages(RungeKuttaMixin, keras.Model):
 
 
 @pytest.mark.parametrize("name", SCALED)
-@pytest.mark.parametrize("model_kind", ["dense", "analytic", "autodiff"])
+@pytest.mark.parametrize("model_kind", ["analytic", pytest.param("dense", marks=pytest.mark.slow),
+                                        pytest.param("autodiff", marks=pytest.mark.slow)])
 def test_loss_scaling_does_not_change_the_step(model_kind, name):
     """A LossScaleOptimizer around the optimizer (what compile makes under mixed precision) and, for
     dense gradients, loss_scale_factor=128 move the weights as the unscaled optimizer does: the

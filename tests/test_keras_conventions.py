@@ -297,7 +297,8 @@ def test_soft_batch_with_a_schedule_and_ema():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(average), ema, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["adam", "adamw", "adagrad", "rmsprop"])
+@pytest.mark.parametrize("name", ["adam", *(pytest.param(n, marks=pytest.mark.slow) for n in ("adamw", "adagrad",
+                                                                                             "rmsprop"))])
 def test_sparse_correctness(name):
     """Keras's test_sparse_correctness, through SkipGramModel: sparse gradients whose rows repeat
     within and across the accumulated batches step as Keras's own dense accumulation."""
@@ -311,8 +312,9 @@ def test_sparse_correctness(name):
     assert_all_close(*moved)
 
 
-@pytest.mark.parametrize("make", [lambda: SoftBatch(SGD(0.5), accumulate=2), lambda: Heun(0.5),
-                                  lambda: RK4(0.5)], ids=["softbatch", "heun", "rk4"])
+@pytest.mark.parametrize("make", [pytest.param(lambda: SoftBatch(SGD(0.5), accumulate=2), id="softbatch"),
+                                  pytest.param(lambda: Heun(0.5), id="heun"),
+                                  pytest.param(lambda: RK4(0.5), id="rk4", marks=pytest.mark.slow)])
 def test_steps_per_execution(make):
     """fit with steps_per_execution=3 (several steps in one tf.function call, where the soft
     batch's buffers are made) moves the weights as one step per call does."""

@@ -139,6 +139,7 @@ def test_evaluate_refuses_what_it_cannot_score(tmp_path):
         Trainer.load(tmp_path / "bad.w2v")
 
 
+@pytest.mark.slow
 def test_evaluate_into_a_closed_pipe_or_a_full_disk(tmp_path):
     words = "tiger cat king queen man woman money bank computer keyboard".split()  # pairs of WordSim-353
     rows = np.random.default_rng(0).normal(size=(len(words), 3))
@@ -181,6 +182,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_no_writable_numba_cache_compiles_in_memory_with_a_notice(tmp_path):
     (tmp_path / "c.txt").write_text(GOOD)
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}

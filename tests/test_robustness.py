@@ -37,6 +37,7 @@ def test_full_disk_fails_cleanly_and_keeps_the_earlier_output(tmp_path, small_co
     assert sorted(os.listdir(tmp_path)) == ["v.bin"]  # no temporary file left
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [True, False], ids=["shared", "word2vec"])
 @pytest.mark.parametrize("workers", [1, 2, 4])
 def test_hogwild_races_stay_finite(small_corpus, shared, workers):
@@ -49,6 +50,7 @@ def test_hogwild_races_stay_finite(small_corpus, shared, workers):
             assert all(np.isfinite(s.loss) for s in model.epoch_stats)
 
 
+@pytest.mark.slow
 def test_kernels_in_bounds_under_numba_boundscheck(tmp_path):
     """The kernel and tokenizer tests again with NUMBA_BOUNDSCHECK=1: an out-of-bounds index would
     raise IndexError instead of silently corrupting memory (fresh cache: compiled with the checks)."""
@@ -74,6 +76,7 @@ def _resident_kb(address):
     raise LookupError(f"no mapping holds {address:#x}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
 def test_training_hands_back_the_corpus_pages_job_by_job(tmp_path, corpus_path, monkeypatch):
     """The token ids (data/ 8 times: 14.5 MB) are read through a memory map; each thread gives back
@@ -108,6 +111,7 @@ def test_training_hands_back_the_corpus_pages_job_by_job(tmp_path, corpus_path, 
     assert max(samples) < 7_000, f"{max(samples)} KB of the corpus resident during training"
 
 
+@pytest.mark.slow
 def test_writing_padded_vectors_copies_a_batch_not_the_matrix(tmp_path):
     """The trained matrices are padded views (not contiguous): writing them in either word2vec
     format takes a batch of rows at a time, never a matrix-sized copy or mask (which at 1.4M words
@@ -145,6 +149,7 @@ for rule in RULES:
 """
 
 
+@pytest.mark.slow
 def test_a_freshly_compiled_kernel_and_a_cached_one_give_the_same_bits(tmp_path, small_corpus):
     """Every rule, one worker, d = 100: the first process compiles the kernels into an empty Numba
     cache, the second loads them from it (each one: NUMBA_DEBUG_CACHE says so); same vectors to the

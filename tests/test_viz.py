@@ -49,6 +49,7 @@ def test_similar_lists_real_words_by_falling_similarity_and_names_unknown_words(
     assert bad.stderr.count("\n") == 1 and "'Citty'" in bad.stderr and "'city'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_analogy_answers_a_planted_relation(tmp_path):
     """A corpus in which each word of PAIRS is its topic plus its gender: man : king :: woman : queen,
     and the 29 other pairs of pairs, must come out first (5 seeds: 30/30, queen at cosine >= 0.99)."""
@@ -93,6 +94,7 @@ def test_projector_files_parse_one_row_per_word(model_file, tmp_path):
     assert (tmp_path / "from_bin" / "metadata.tsv").read_text().splitlines()[1] == f"{model.vocab.words[0]}\t"
 
 
+@pytest.mark.slow
 def test_tensorboard_serves_the_exported_projector(model_file, tmp_path):
     """``tensorboard --logdir DIR`` (a real server) lists the embedding with its shape and metadata."""
     import json
@@ -142,6 +144,7 @@ def test_projector_refuses_a_word_the_tsv_cannot_hold(tmp_path):
     assert not (tmp_path / "proj").exists()
 
 
+@pytest.mark.slow
 def test_umap_map_keeps_neighbourhoods_and_a_seed_fixes_it(model_file):
     """sklearn's trustworthiness (10 neighbours, cosine) of the default layout of data/'s 1,000 most
     frequent words: 0.895-0.907 over 5 training and layout seeds (PCA: 0.706-0.713); floor 0.85."""

@@ -154,6 +154,7 @@ PIECES = ["a", "b", "ab", "é", "日本", "\U0001f600", " ", "  ", "\t", "\n", "
 INVALID = [b"\xff", b"\xc2", b"\xe2\x80", b"\xed\xa0\x80", b"\x80"]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(PIECES).map(lambda s: s.encode()), st.sampled_from(INVALID)),
                 max_size=60),

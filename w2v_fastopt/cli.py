@@ -482,9 +482,9 @@ def _skip_numba_blas_probe():
 
     Numba's CPU target, when it first compiles or loads a kernel, imports ``numba.np.arraymath``,
     which imports ``scipy.linalg.cython_blas`` only to set ``_HAVE_BLAS`` (whether ``np.correlate``
-    and ``np.convolve`` in jitted code may call BLAS): 15 MB of resident memory and a few tenths of a
-    second that no kernel here needs, since none calls BLAS (measured on ``train``, data/ x10, one
-    epoch: peak RSS 204 -> 188 MB, bench/results/lab-notes.md, 2026-12-02).  ``np.dot`` in jitted
+    and ``np.convolve`` in jitted code may call BLAS): megabytes of resident memory and a few tenths
+    of a second that no kernel here needs, since none calls BLAS (the peak RSS it saves is in
+    bench/results/lab-notes.md).  ``np.dot`` in jitted
     code still finds BLAS (it imports the module when it is compiled).  Only for the command-line
     process: a library user's process is left as it is."""
     if "numba.np.arraymath" in sys.modules or "scipy.linalg.cython_blas" in sys.modules:

@@ -29,8 +29,8 @@ def hand_back_compiler_code(library=COMPILER_LIBRARY):
     (madvise MADV_DONTNEED); returns the bytes dropped (0 where /proc/self/smaps is not there).
 
     Loading a cached kernel runs LLVM's linker: it touches 40-70 MB of llvmlite's 150 MB of code and
-    constants, which then stay resident while the kernels run and LLVM is not called at all (a third
-    of the command line's peak on data/; bench/results/lab-notes.md, 2026-12-03).  Only mappings
+    constants, which then stay resident while the kernels run and LLVM is not called at all (a large
+    share of the command line's peak on a small corpus: bench/results/lab-notes.md).  Only mappings
     with no write permission and no private (copy-on-write) page are dropped: their pages are the
     file's own, so this is what the kernel's page reclaim does under memory pressure, done now.  A
     later call into LLVM (compiling or loading another kernel) faults the pages it needs back in

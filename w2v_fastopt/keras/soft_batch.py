@@ -71,16 +71,16 @@ class SoftBatch(keras.optimizers.Optimizer):
         # variables, in the order of the trainable variables (``variables``).
         object.__setattr__(self, "_sums", [])
 
-    def build(self, var_list):
+    def build(self, variables):
         if self.built:
             return
-        self.inner_optimizer.build(var_list)
-        super().build(var_list)
+        self.inner_optimizer.build(variables)
+        super().build(variables)
         self.slot = self.add_variable(shape=(), dtype="int32", initializer="zeros", name="slot")
         with tf.init_scope():  # made now even in a tf.function: _make_sum writes it at trace time
-            self.layout = self.add_variable(shape=(len(var_list),), dtype="int32", initializer="zeros",
+            self.layout = self.add_variable(shape=(len(variables),), dtype="int32", initializer="zeros",
                                             name="layout")  # 0 none yet, DENSE, SPARSE per variable
-        self._sums[:] = [None] * len(var_list)
+        self._sums[:] = [None] * len(variables)
 
     @property
     def variables(self):

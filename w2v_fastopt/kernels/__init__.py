@@ -17,17 +17,15 @@ nothing and every array they touch belongs to the Python caller for the length o
 counting references to them is pure cost: with NRT, Numba increfs and decrefs an array's MemInfo
 with a locked (atomic) instruction at each new binding (each row view, each array taken out of a
 tuple: a dozen per center in the shared-negatives kernel), and a locked instruction also waits for
-every pending store to reach the cache.  Measured: the shared-negatives kernel without them, 0.85x
-the time on one worker (bench/results/lab-notes.md, 2026-12-06).  ``_nrt`` is underscored in
+every pending store to reach the cache (what it costs: bench/results/lab-notes.md).  ``_nrt`` is
+underscored in
 Numba (an option it keeps for its own use; its developers show it in numba issue #2350); a kernel
 that allocated would fail to compile without NRT, and the tests compile every kernel.
 
 ``prefer_full_vectors``: on a CPU with AVX-512, LLVM's tuning for some Intel cores (Skylake-X to
 Emerald Rapids) prefers 256-bit vectors; the row loops of the kernels (d = 100 floats, read from L1)
-are bound by loads, and 512-bit ones halve the loads.  Measured on an Emerald Rapids VM, one worker:
-the word2vec.c mode 18% less time, the other kernels 0-5%; shared negatives at 2 workers 11.8-12.1 s
-against 12.6-14.2 s (bench/results/lab-notes.md, 2026-12-06).  AMD's Zen 4 uses 512-bit vectors
-already.
+are bound by loads, and 512-bit ones halve the loads (measured on such a CPU:
+bench/results/lab-notes.md).  AMD's Zen 4 uses 512-bit vectors already.
 """
 import atexit
 import logging

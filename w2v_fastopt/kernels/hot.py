@@ -20,20 +20,17 @@ averaging: threads that loaded the same rows leave them at the mean of their cop
 thread share is 1, the rows equal the snapshot at the merge and take local exactly: the same bits
 as training the rows in place.  The kernel picks a row as ``local[t - first] if first <= t < first + n
 else rows[t]``, a row view (choosing between the two matrices instead, and indexing the choice,
-made the row loops 30% slower, measured in ``hs.py``).
+made the row loops slower, ``hs.py``).
 
-Sum or mean is each rule's, chosen by measurement (bench/results/lab-notes.md, 2026-12-03; two
-workers, data/ x10 cut, 5 epochs, seeds 1-10 for CBOW HS, 1-4 for the others).  Over a job a top row
-moves by about its own length (root: 0.7x its norm per job in CBOW HS, 1.0x in skip-gram HS), and
-the two threads' steps point the same way (cosine 0.45-0.5), so the sum moves the row further than
-either thread did.  CBOW HS trains better with the mean (WordSim .266 -> .341, better on every seed,
-SimLex .131 -> .135; gensim's Hogwild: .302, .138).  Skip-gram HS and the shared-negatives kernel
-train better with the sum (the mean lowers skip-gram HS's WordSim .462 -> .427 and the shared
-kernel's analogies .017 -> .013), so they keep it.
+Sum or mean is each rule's, chosen by measured quality over seeds at two workers
+(bench/results/lab-notes.md).  Over a job a top row moves by about its own length, and the two
+threads' steps point the same way, so the sum moves the row further than either thread did.  CBOW
+HS trains better with the mean (better WordSim-353 on every seed); skip-gram HS and the
+shared-negatives kernel train better with the sum, so they keep it.
 
-Measured (bench/results/lab-notes.md, 2026-12-02): hierarchical softmax's top 256 nodes took 2
-workers from fewer words/s than 1 to more; the top 256 syn1neg rows, +25% words/s for the
-shared-negatives kernel at 2 workers, unchanged at 1 (1,024 rows: no better).
+Without the copies, hierarchical softmax trained fewer words/s at two workers than at one, and the
+shared-negatives kernel scaled far less (bench/results/lab-notes.md; more rows than 256 did no
+better).
 """
 from numba import njit
 

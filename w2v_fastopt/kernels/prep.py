@@ -78,8 +78,8 @@ def huffman_tree(counts):
     ties between equal counts fall as they fall in gensim (the same tree as ``Word2Vec(hs=1)``).
     The tie-breaking matters: word2vec.c's two-cursor merge pairs equal-count words that sit side by
     side in the vocabulary, i.e. in first-seen order (likely making topically close words
-    siblings); with it, on data/ x10, skip-gram HS scored .123 on SimLex against gensim's .155,
-    and .155 with this tree (bench/results/lab-notes.md, 2026-12-03).
+    siblings); with it skip-gram HS scored well below gensim on SimLex-999, and as gensim with this
+    tree (bench/results/lab-notes.md).
 
     counts: int64[V] in descending order (the vocabulary's).  Inner node k (0..V-2) is made by the
     k-th merge, in nondecreasing count (so the last ones are the most visited); the root is V-2.

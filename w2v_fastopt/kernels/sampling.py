@@ -58,9 +58,8 @@ def draw_alias(r, accept, alias):
     """One index from the alias table, using the high 32 bits of ``r`` for the slot, the low 32 to accept.
 
     The slot's alias is read whether or not it is taken, so the choice is a select, not a branch the
-    core mispredicts whenever the accept test goes the other way (the same draws; measured, one
-    worker, data/ x3: the word2vec.c mode, 5 draws per pair, 0.81-1.08x the time, median ~0.88;
-    shared negatives unchanged; bench/results/lab-notes.md, 2026-12-06)."""
+    core mispredicts whenever the accept test goes the other way (the same draws; it pays most in
+    the word2vec.c mode, which draws the most: bench/results/lab-notes.md)."""
     i = below(r, accept.shape[0])
     other = np.int64(alias[i])
     return i if (r & np.uint64(0xFFFFFFFF)) < accept[i] else other
