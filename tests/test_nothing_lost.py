@@ -176,7 +176,8 @@ NO_CACHE = """
 import sys
 from numba.core import caching
 impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
-impl._locator_classes = [caching.UserProvidedCacheLocator]  # as on a read-only install, no home
+user_dir = getattr(caching, "UserProvidedCacheLocator", None) or caching._UserProvidedCacheLocator  # numba < 0.61
+impl._locator_classes = [user_dir]  # as on a read-only install, no home
 from w2v_fastopt.cli import main
 sys.exit(main(sys.argv[1:]))
 """
