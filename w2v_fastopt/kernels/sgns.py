@@ -203,6 +203,19 @@ def shared_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, 
 
 
 HOT_ROWS = 256  # syn1neg rows of the most frequent words each thread trains in its own copy (hot.py)
+
+
+@njit(inline="always", cache=True)
+def walk_with_hot_rows(center, update, weights, tables, corpus, job, config, thread, sizes):
+    """``walk.walk`` with the syn1neg rows of the most frequent words (the vocabulary's first
+    thread.scratch.hot_rows.shape[0]) trained in the thread's own copy for the job and merged as
+    the sum of the threads' steps at its end (``hot.py``)."""
+    syn1neg, local, snapshot = weights.syn1neg, thread.scratch.hot_rows, thread.scratch.hot_snapshot
+    hot = min(local.shape[0], syn1neg.shape[0])
+    hot_load(syn1neg, 0, hot, local, snapshot)
+    result = walk(center, update, weights, tables, corpus, job, config, thread, sizes)
+    hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
+    return result
 # sgd_block's scratch: contexts int64[2 window] (the window's input rows), logits and grad
 # float32[2 window, K1] (F and G), old float32[K1, >= d] (T_old), hot_rows and hot_snapshot
 # float32[HOT_ROWS, >= d] (the thread's copy of the hottest syn1neg rows and that copy at the job's
@@ -324,15 +337,10 @@ def sgns_shared(weights, tables, corpus, job, config, thread, sizes):
     """SGNS with one set of negatives per center word, shared by its whole window (``sgd_block``).
 
     Arguments and result as ``walk.walk``; scratch a ``BlockScratch``; sizes: dim, outputs, loss.
-    The syn1neg rows of the HOT_ROWS most frequent words (the vocabulary's first) are the thread's
-    own copy for the job (``hot.py``).
+    The syn1neg rows of the HOT_ROWS most frequent words are the thread's own copy for the job
+    (``walk_with_hot_rows``).
     """
-    syn1neg, local, snapshot = weights.syn1neg, thread.scratch.hot_rows, thread.scratch.hot_snapshot
-    hot = min(local.shape[0], syn1neg.shape[0])
-    hot_load(syn1neg, 0, hot, local, snapshot)
-    result = walk(shared_window, sgd_block, weights, tables, corpus, job, config, thread, sizes)
-    hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
-    return result
+    return walk_with_hot_rows(shared_window, sgd_block, weights, tables, corpus, job, config, thread, sizes)
 
 
 @njit(inline="always", cache=True)
@@ -500,9 +508,4 @@ def sgns_combined(weights, tables, corpus, job, config, thread, sizes):
     Arguments and result as ``walk.walk``; scratch a ``CombinedScratch``; sizes: dim, outputs, combine
     (one specialization per C), loss.  Hot rows as ``sgns_shared``.
     """
-    syn1neg, local, snapshot = weights.syn1neg, thread.scratch.hot_rows, thread.scratch.hot_snapshot
-    hot = min(local.shape[0], syn1neg.shape[0])
-    hot_load(syn1neg, 0, hot, local, snapshot)
-    result = walk(combined_windows, sgd_combined, weights, tables, corpus, job, config, thread, sizes)
-    hot_merge(syn1neg, 0, hot, local, snapshot, np.float32(1.0))  # the sum (hot.py)
-    return result
+    return walk_with_hot_rows(combined_windows, sgd_combined, weights, tables, corpus, job, config, thread, sizes)
