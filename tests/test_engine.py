@@ -27,7 +27,8 @@ def gensim_model(corpus_path):
                           sample=1e-3, epochs=5, workers=1, seed=1)
 
 
-@pytest.fixture(scope="module", params=[True, False], ids=["shared", "word2vec"])
+@pytest.fixture(scope="module", params=[pytest.param(True, id="shared"),
+                                        pytest.param(False, id="word2vec", marks=pytest.mark.slow)])
 def our_model(request, corpus_path):
     return Trainer(corpus_file=corpus_path, workers=1, seed=1, shared_negatives=request.param)
 
@@ -124,7 +125,7 @@ def test_save_load_and_word2vec_formats(our_model, tmp_path):
             assert np.array_equal(back.vectors, wv.vectors)  # float32 round-trips in text too
 
 
-@pytest.mark.parametrize("optimizer", ["heun", "rk4", "softbatch"])
+@pytest.mark.parametrize("optimizer", ["heun", pytest.param("rk4", marks=pytest.mark.slow), "softbatch"])
 def test_engine_trains_with_each_rule(small_corpus, optimizer):
     """Through Trainer: reproducible with one worker, finite, the loss falls; the rule walks the same
     pairs as SGD in word2vec.c mode (same counts every epoch) and trains them differently."""

@@ -96,8 +96,9 @@ def test_a_diverging_run_raises_and_trains_nothing_more(corpus_path, source):
 
     class Recording(Word2Vec):
         def _do_train_job(self, sentences, alpha, inits):
+            after = self._diverged is not None  # this job starts after one diverged
             result = super()._do_train_job(sentences, alpha, inits)
-            jobs.append((self._diverged is not None, result[0]))
+            jobs.append((after, result[0]))
             return result
 
     class Epochs(CallbackAny2Vec):
@@ -112,5 +113,5 @@ def test_a_diverging_run_raises_and_trains_nothing_more(corpus_path, source):
         Recording(**corpus, sg=1, alpha=10, min_alpha=10, workers=2, epochs=3, batch_words=500, callbacks=[Epochs()])
     assert issubclass(Diverged, RuntimeError) and len(epochs) == 1
     if source == "iterable":
-        after = [trained for diverged, trained in jobs if diverged]
-        assert after and set(after) == {0} and len(after) < len(jobs)
+        after = [trained for started_after, trained in jobs if started_after]
+        assert len(after) >= 10 and set(after) == {0}, jobs  # 21 jobs; the first few diverge

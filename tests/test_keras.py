@@ -398,6 +398,7 @@ def test_multi_stage_steps_update_batch_statistics_once(make):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_soft_batch_fits_arrays_whose_length_is_not_a_multiple_of_the_batch():
     """fit on 37 examples in batches of 8 (the last one of 5): the rows per batch are not fixed, so
     SoftBatch sums the sparse gradients densely, and steps as Keras's own accumulation does.

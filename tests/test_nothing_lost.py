@@ -128,6 +128,7 @@ def test_compressed_outputs_standard_input_and_a_byte_order_mark(tmp_path):
     assert load_corpus(corpus_file=tmp_path / "bom.txt", min_count=1).vocab.words == from_file.index_to_key
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_what_it_cannot_score(tmp_path):
     (tmp_path / "nan.txt").write_text("2 3\na nan nan nan\nb 1 2 3\n")
     assert_one_line_error(run(["evaluate", "nan.txt"], cwd=tmp_path), "1 of 2 vectors are not finite")

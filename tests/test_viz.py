@@ -157,6 +157,7 @@ def test_umap_map_keeps_neighbourhoods_and_a_seed_fixes_it(model_file):
     assert np.array_equal(xy, viz.layout(unit, "umap", seed=2))
 
 
+@pytest.mark.slow
 def test_picture_labels_do_not_overlap(model_file, tmp_path):
     _, vectors, model = model_file
     fig = viz.map(model.wv, words=600, method="pca", labels=120)
@@ -183,6 +184,7 @@ def test_map_refuses_before_work_and_names_the_missing_extra(model_file, tmp_pat
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium (Debian: apt-get install chromium)")
 def test_html_map_in_a_real_browser_offline(model_file, tmp_path):
     """The page opens from a file with the network off; after its scripts ran the DOM holds one marker
