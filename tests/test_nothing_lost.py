@@ -52,7 +52,7 @@ DESTRUCTIVE = [
     ("output is empty", None, ["c.txt", "-o", ""], "the output path is empty"),
     ("output is standard output", None, ["c.txt", "-o", "-"], "standard output is not supported"),
     ("output ends with a slash", None, ["c.txt", "-o", "newdir/"], "ends with '/'"),
-    ("output name too long for its temporary sibling", None, ["c.txt", "-o", "x" * 250], "file name too long"),
+    ("output name longer than the folder allows", None, ["c.txt", "-o", "x" * 256], "file name too long"),
     ("corpus is a symbolic-link loop", lambda d: (os.symlink("b", d / "a"), os.symlink("a", d / "b")),
      ["a", "-o", "v.bin"], "a loop of symbolic links"),
     ("UTF-16 with a byte-order mark", lambda d: (d / "u.txt").write_bytes(GOOD.encode("utf-16")),

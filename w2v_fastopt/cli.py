@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from .io import WRITTEN
 from .resident import hand_back_compiler_code
 
 EPILOG = """\
@@ -218,9 +219,9 @@ def _refuse_untrained(model):
         raise ValueError(message)
 
 
-def _train_keras(args, params, binary, checkpoint, resume=None):
+def _train_keras(args, params, binary, checkpoint, resume=None, digest=None):
     """--backend keras: ``keras.train.train_corpus``; checkpoints every N epochs, and ``resume`` =
-    (model, epochs done) from one (``_resume_keras``)."""
+    (model, epochs done) from one (``_resume_keras``), whose corpus had the content ``digest``."""
     import numpy as np
 
     from .io import write_word2vec_format
@@ -246,10 +247,18 @@ def _train_keras(args, params, binary, checkpoint, resume=None):
     if resume is not None and resume[0].vocab_size != len(corpus.vocab):
         raise ValueError(f"{args.corpus}: not the corpus {args.resume} was trained on "
                          f"({len(corpus.vocab)} words, the checkpoint has {resume[0].vocab_size})")
+    if checkpoint is not None:
+        from .prepare import corpus_digest
+        store = corpus.store
+        run_digest = corpus_digest(corpus.ids, corpus.starts, store.release if store is not None else None)
+        if digest is not None and run_digest != digest:
+            raise ValueError(f"{args.corpus}: not the corpus {args.resume} was trained on (the same words, "
+                             "but not in the same order: its content digest differs)")
     run = {"corpus": os.path.abspath(args.corpus), "output": os.path.abspath(args.output),
            "binary": binary, "params": p.to_dict(), "batch_size": args.batch_size,
            "optimizer": args.optimizer, "accumulate": args.accumulate,
-           "checkpoint_every": args.checkpoint_every}
+           "checkpoint_every": args.checkpoint_every,
+           **({} if checkpoint is None else {"corpus_digest": run_digest})}
     # Keras's progress lines (and TerminateOnNaN's notice) with ours on stderr; none with --quiet
     with open(os.devnull, "w") as devnull, \
             contextlib.redirect_stdout(devnull if args.quiet else sys.stderr), _stop_between_steps() as stop:
@@ -286,18 +295,19 @@ def _resume_keras(args):
 
     model, run = load_checkpoint(args.resume)
     args.corpus = args.corpus or run["corpus"]
-    args.output = args.output or run["output"]
+    args.output = args.output or _recorded_output(args, run["output"])
     binary = run["binary"] if args.format is None else args.format == "binary"
     args.batch_size, args.optimizer, args.accumulate = run["batch_size"], run["optimizer"], run["accumulate"]
     args.checkpoint_every = run["checkpoint_every"]
     check_output(args.output, inputs=[args.corpus, args.resume])
     params = dict(run["params"], optimizer=run["optimizer"], accumulate=run["accumulate"])
-    _train_keras(args, params, binary, args.resume, resume=(model, run["epochs_done"]))
+    _train_keras(args, params, binary, args.resume, resume=(model, run["epochs_done"]),
+                 digest=run.get("corpus_digest"))
 
 
 @contextlib.contextmanager
 def _stop_between_steps():
-    """A Keras callback that stops ``fit`` after the compiled call in which Ctrl-C or SIGTERM came.
+    """A Keras callback that stops ``fit`` after the compiled call in which Ctrl-C, SIGTERM or SIGHUP came.
 
     The signal only sets a flag: an exception raised wherever the main thread happens to be inside
     TensorFlow or Keras can be swallowed there (seen: a SIGINT that training outlived).  The
@@ -312,11 +322,12 @@ def _stop_between_steps():
 
     def check(*args, **kwargs):
         if received:
-            raise _Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()
+            raise KeyboardInterrupt() if received[0] == signal.SIGINT else _Terminated(received[0])
 
     saved = None
     if threading.current_thread() is threading.main_thread():
-        saved = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        saved = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, *STOPPING_SIGNALS)
+                 if signal.getsignal(s) is not signal.SIG_IGN}
     try:
         yield keras.callbacks.LambdaCallback(on_train_batch_end=check, on_epoch_end=check)
     finally:
@@ -352,9 +363,9 @@ def _resume(args):
     if "position" not in header:
         raise ValueError(f"{args.resume}: a saved model, not a training checkpoint")
     output = header.get("notes", {}).get("output") or {}
-    path = args.output or output.get("path")
-    if path is None:
+    if args.output is None and output.get("path") is None:
         raise ValueError(f"{args.resume}: no output path recorded; give --output PATH")
+    path = args.output or _recorded_output(args, output["path"])
     binary = output.get("binary", True) if args.format is None else args.format == "binary"
     check_output(path, inputs=[args.corpus or header.get("corpus_file"), args.resume])
     progress = None if args.quiet else ProgressBar(header["params"]["epochs"])
@@ -364,6 +375,17 @@ def _resume(args):
         if progress is not None:
             progress.close()
     _write(model, path, binary, args.quiet)
+
+
+def _recorded_output(args, path):
+    """The output path a checkpoint records, where ``--resume`` writes without ``--output``: only
+    in the checkpoint's own folder (the usual PATH.checkpoint beside PATH; the last line names it).
+    A checkpoint is a file anybody can hand you: the path inside it must not choose what gets
+    overwritten."""
+    if os.path.dirname(os.path.realpath(path)) != os.path.dirname(os.path.realpath(args.resume)):
+        raise ValueError(f"{args.resume}: records the output path {path}, outside the checkpoint's own folder; "
+                         "resume writes there only if you say so: give --output PATH")
+    return path
 
 
 def _is_keras_checkpoint(path):
@@ -470,11 +492,19 @@ def _score(value):
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+    """SIGTERM or SIGHUP (a closed terminal, a dropped ssh session), raised in the main thread like
+    Ctrl-C's KeyboardInterrupt: the same clean stop, temporaries removed, earlier outputs kept."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
 
 
-def _on_sigterm(signum, frame):
-    raise _Terminated()
+STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # besides SIGINT (KeyboardInterrupt)
+
+
+def _on_stopping_signal(signum, frame):
+    raise _Terminated(signum)
 
 
 def _skip_numba_blas_probe():
@@ -504,7 +534,10 @@ def main(argv=None):
         _skip_numba_blas_probe()
         hand_back_compiler_code()  # what importing Numba touched in LLVM (~20 MB at the peak)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        for signum in STOPPING_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+                signal.signal(signum, _on_stopping_signal)
+    del WRITTEN[:]
     try:
         {"train": _train, "evaluate": _evaluate, "similar": _similar, "analogy": _analogy,
          "export": _export, "map": _map}[args.command](args)
@@ -519,11 +552,12 @@ def main(argv=None):
               "--vector-size, --max-vocab-size or --accumulate needs less)", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, Stopped) as err:
-        terminated = isinstance(err, _Terminated) or isinstance(err.__context__, _Terminated)
-        name = "SIGTERM" if terminated else "SIGINT"
-        print(f"w2v-fastopt: interrupted by {name}: nothing written, earlier outputs left as they "
-              "were", file=sys.stderr)
-        code = 143 if terminated else 130
+        signum = next((e.signum for e in (err, err.__context__) if isinstance(e, _Terminated)), signal.SIGINT)
+        written = ", ".join(WRITTEN)
+        print(f"w2v-fastopt: interrupted by {signal.Signals(signum).name}: "
+              + (f"{written} written, other earlier outputs left as they were" if WRITTEN else
+                 "nothing written, earlier outputs left as they were"), file=sys.stderr)
+        code = 128 + signum
         if argv is None and "tensorflow" in sys.modules:
             # TensorFlow's teardown can wait seconds on the tf.data generator thread that the
             # interrupt left behind; there is nothing left to write or clean up: leave now.

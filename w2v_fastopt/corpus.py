@@ -211,6 +211,10 @@ def count_corpus_file(path, max_vocab_size, chunk_bytes=CHUNK_BYTES):
     of each word), words in first-seen order of the survivors."""
     tokenizer = _CompiledTokenizer(COUNT, max_vocab_size)
     _read_chunks(path, tokenizer.feed, chunk_bytes)
+    if tokenizer.counters[N_WORDS] == 0 and tokenizer.min_reduce > 1:
+        raise ValueError(f"{os.fsdecode(path)}: max_vocab_size={max_vocab_size} pruned every word (whenever more "
+                         f"than {max_vocab_size} words were held, those seen fewer than min_reduce times were "
+                         f"forgotten, min_reduce growing to {tokenizer.min_reduce - 1}): raise max_vocab_size")
     return tokenizer.counted()
 
 
@@ -298,7 +302,7 @@ class IdStore:
         self.what = what
         try:
             self.file = tempfile.TemporaryFile(prefix="w2v-fastopt-ids.")
-            self.file.truncate(self.dtype.itemsize * capacity)
+            self._reserve()
             self.map = mmap.mmap(self.file.fileno(), self.dtype.itemsize * capacity)
         except OSError as err:
             raise self._no_room(err) from None
@@ -309,14 +313,37 @@ class IdStore:
         self.array = None
         self.capacity = self.capacity * 3 // 2
         try:
+            self._reserve()
             self.map.resize(self.dtype.itemsize * self.capacity)
         except OSError as err:
             raise self._no_room(err) from None
         self.array = np.frombuffer(self.map, dtype=self.dtype)
 
+    def _reserve(self):
+        """Give the file its blocks for ``capacity`` entries before they are mapped: a page of a
+        mapping that the file system cannot back kills the process with SIGBUS when it is written,
+        where an allocation that fails now is an error we can name (ENOSPC).  Where the file system
+        cannot allocate ahead (``posix_fallocate`` unsupported), its free space is checked instead."""
+        size = self.dtype.itemsize * self.capacity
+        try:
+            os.posix_fallocate(self.file.fileno(), 0, size)
+            return
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+        except AttributeError:  # no posix_fallocate (macOS)
+            pass
+        used = os.fstat(self.file.fileno()).st_size
+        room = os.fstatvfs(self.file.fileno())
+        if room.f_bavail * room.f_frsize < size - used:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.file.truncate(size)
+
     def _no_room(self, err):
-        return OSError(err.errno, f"no room for {self.what} ({self.dtype.itemsize * self.capacity / 1e6:.0f} MB) in "
-                                  f"{tempfile.gettempdir()}: {err.strerror}; set TMPDIR to a larger disk")
+        error = OSError(f"no room for {self.what} ({self.dtype.itemsize * self.capacity / 1e6:.0f} MB) in "
+                        f"{tempfile.gettempdir()}: {err.strerror}; set TMPDIR to a larger disk")
+        error.errno = err.errno
+        return error
 
     def release(self, end, start=0):
         """Give back the resident pages holding array[start:end] and those up to MAPPED_AROUND_BYTES

@@ -3,6 +3,7 @@
 ``load_corpus`` is what both engines start from (``Trainer.build_vocab`` and the Keras trainer):
 ``corpus.py`` reads text into first-seen ids, ``vocab.py`` orders and filters the words.
 """
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -45,8 +46,11 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
     """
     if (sentences is None) == (corpus_file is None):
         raise TypeError("give exactly one of sentences or corpus_file")
-    if corpus_file is not None and os.fspath(corpus_file) == "-" and max_vocab_size is not None:
+    if corpus_file is not None:
+        corpus_file = os.fsdecode(os.fspath(corpus_file))  # bytes paths too, as str from here on
+    if corpus_file is not None and corpus_file == "-" and max_vocab_size is not None:
         raise ValueError("-: standard input can be read only once; max_vocab_size needs a corpus file")
+    before = _identity(corpus_file)
     if corpus_file is not None and max_vocab_size is not None:
         # gensim's two passes: count with pruning, then read the ids of the final vocabulary
         source = os.fspath(corpus_file)
@@ -68,6 +72,12 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
             tokenized = _tokenize_sentences(sentences)
         _check_vocab(source, tokenized.counts, min_count)
         vocab, ids, starts = build_vocab(tokenized, min_count)
+    after = _identity(corpus_file)
+    if before != after:
+        change = ("removed" if after is None else "modified meanwhile" if before[0] == after[0]
+                  else f"{before[0]:,} bytes before, {after[0]:,} after")
+        raise ValueError(f"{source}: changed while it was read ({change}): another process is writing it; "
+                         "train once it is done, or on a copy")
     if tokenized.invalid_tokens:
         logger.warning("%s: %d tokens had bytes that are not UTF-8; kept, with U+FFFD in their place",
                        source, tokenized.invalid_tokens)
@@ -76,6 +86,38 @@ def load_corpus(sentences=None, corpus_file=None, *, min_count=5, max_vocab_size
     hand_back_free_heap()  # the counting tables are gone
     return TrainingCorpus(ids, starts, vocab, tokenized.n_tokens, tokenized.invalid_tokens, source,
                           tokenized.store)
+
+
+def _identity(path):
+    """(size, modification time in ns, inode, device) of the file at ``path``; None for sentences and
+    standard input.  Equal before and after the reading unless something wrote the file meanwhile."""
+    if path is None or path == "-":
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # the reader says why
+    return info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev
+
+
+DIGEST_BLOCK = 1 << 22  # ids hashed at a time (their mapped pages then handed back)
+
+
+def corpus_digest(ids, starts, release=None):
+    """A 128-bit BLAKE2b digest (hex) of the training corpus as the kernels see it: the ids and the
+    sentence boundaries.  Two corpora with the same vocabulary but a word moved differ here; words
+    that min_count drops do not count (they change no vector).  ``release(end_sentence, end_token,
+    start_sentence, start_token)`` hands back a memory-mapped store's pages as they are read."""
+    digest = hashlib.blake2b(digest_size=16)
+    for first in range(0, len(ids), DIGEST_BLOCK):
+        digest.update(np.ascontiguousarray(ids[first:first + DIGEST_BLOCK]))
+        if release is not None:
+            release(0, min(first + DIGEST_BLOCK, len(ids)), 0, first)
+    for first in range(0, len(starts), DIGEST_BLOCK):
+        digest.update(np.ascontiguousarray(starts[first:first + DIGEST_BLOCK]))
+        if release is not None:
+            release(min(first + DIGEST_BLOCK, len(starts)), 0, first, 0)
+    return digest.hexdigest()
 
 
 def _check_vocab(source, counts, min_count):

@@ -11,49 +11,59 @@ import os
 
 import numpy as np
 
-from .io import atomic_path, check_output
+from .io import atomic_folder, check_output, fsync_file
 
 VECTORS, METADATA, CONFIG = "vectors.tsv", "metadata.tsv", "projector_config.pbtxt"
 
 
 def export_projector(wv, folder, counts_known=True, limit=None, tensor_name="word2vec", inputs=()):
-    """Write the projector's three files into ``folder`` (made if missing); return their paths.
+    """Write the projector's three files into ``folder`` (made, with the folders above it, if missing);
+    return their paths.
 
     ``wv``: KeyedVectors, its words in frequency order; ``limit``: only the first N words.
     ``counts_known``: False for vectors read from a word2vec file, whose counts gensim makes up;
     the count column is then left empty rather than filled with invented numbers.
-    ``inputs``: paths the export must not overwrite.  Each file is written atomically.
+    ``inputs``: paths the export must not overwrite.  The three files change together: they are
+    written into a fresh folder beside ``folder``, which then takes its place in one rename
+    (``io.atomic_folder``); a ``folder`` holding other files is refused.
 
     A word holding a tab, newline or carriage return would break the TSV rows (the projector splits
     on them, and quotes nothing): such a word is refused with its position, before anything is
     written.  The trainer's tokenizer splits on all three, so they occur only in foreign files.
     """
-    folder = os.fspath(folder)
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise NotADirectoryError(f"{folder}: exists and is not a directory; --projector takes a folder")
+    folder = os.fsdecode(os.fspath(folder))
     n = len(wv) if limit is None else min(limit, len(wv))
     words = wv.index_to_key[:n]
     for i, w in enumerate(words):
         if any(c in w for c in "\t\n\r"):
             raise ValueError(f"word {i + 1} ({w!r}) holds a tab or line break, which the projector's "
                              "TSV cannot represent: nothing written")
-    os.makedirs(folder, exist_ok=True)
     paths = [os.path.join(folder, name) for name in (VECTORS, METADATA, CONFIG)]
-    for path in paths:
-        check_output(path, inputs=inputs)
+    if os.path.isdir(folder):
+        for path in paths:
+            check_output(path, inputs=inputs)
+    for other in inputs:
+        if os.path.realpath(other).startswith(os.path.join(os.path.realpath(folder), "")):
+            raise ValueError(f"{folder}: holds the input {other}; the export replaces the folder: "
+                             "choose another folder")
     vectors = np.asarray(wv.vectors[:n], dtype=np.float32)
-    with atomic_path(paths[0]) as tmp:
-        np.savetxt(tmp, vectors, fmt="%.6g", delimiter="\t", encoding="utf-8")
-    with atomic_path(paths[1]) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write("word\tcount\n")
-        for w in words:
-            count = wv.get_vecattr(w, "count") if counts_known else ""
-            f.write(f"{w}\t{count}\n")
     name = tensor_name.replace("\\", "\\\\").replace('"', '\\"')  # a protobuf string literal
-    with atomic_path(paths[2]) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write("embeddings {\n"
-                f'  tensor_name: "{name}"\n'
-                f'  tensor_path: "{VECTORS}"\n'
-                f'  metadata_path: "{METADATA}"\n'
-                "}\n")
+    parent = os.path.dirname(os.path.abspath(folder))
+    if not os.path.isdir(parent):
+        os.makedirs(parent)  # as ``mkdir -p``: the folders above it
+    with atomic_folder(folder, (VECTORS, METADATA, CONFIG)) as tmp:
+        np.savetxt(os.path.join(tmp, VECTORS), vectors, fmt="%.6g", delimiter="\t", encoding="utf-8")
+        with open(os.path.join(tmp, METADATA), "w", encoding="utf-8", newline="\n") as f:
+            f.write("word\tcount\n")
+            for w in words:
+                count = wv.get_vecattr(w, "count") if counts_known else ""
+                f.write(f"{w}\t{count}\n")
+        with open(os.path.join(tmp, CONFIG), "w", encoding="utf-8") as f:
+            f.write("embeddings {\n"
+                    f'  tensor_name: "{name}"\n'
+                    f'  tensor_path: "{VECTORS}"\n'
+                    f'  metadata_path: "{METADATA}"\n'
+                    "}\n")
+        for file in (VECTORS, METADATA, CONFIG):
+            fsync_file(os.path.join(tmp, file))
     return paths

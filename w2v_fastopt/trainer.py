@@ -21,7 +21,7 @@ from .io import MODEL_FORMAT, atomic_path, check_output, write_word2vec_format
 from .kernels.prep import huffman_tree
 from .kernels.walk import Corpus
 from .params import Params, check_memory
-from .prepare import load_corpus
+from .prepare import corpus_digest, load_corpus
 from .progress import epoch_summary
 from .rules import padded, padded_matrix
 from .train import EpochStats, Position, nothing_trained, prepare_kernel, train
@@ -96,6 +96,7 @@ class Trainer:
         self._corpus = None
         self._store = None
         self._position = None
+        self._corpus_digest = None
         if sentences is not None or corpus_file is not None:
             self.build_vocab(sentences=sentences, corpus_file=corpus_file)
             self.train()
@@ -142,6 +143,7 @@ class Trainer:
                              max_vocab_size=self.params.max_vocab_size, threads=self.params.workers)
         self._corpus = Corpus(corpus.ids, corpus.starts)
         self._store = corpus.store
+        self._corpus_digest = None  # computed when a checkpoint needs it (``_digest``)
         self.corpus_file = None  # kept in checkpoints, absolute: a resume may run elsewhere
         if corpus_file is not None and corpus.source != "-":
             self.corpus_file = os.path.abspath(corpus.source)
@@ -169,6 +171,7 @@ class Trainer:
         checkpoint = None
         if checkpoint_path is not None:
             check_output(checkpoint_path, inputs=[self.corpus_file])
+            self._digest()
             checkpoint = Checkpoint(self, checkpoint_path, checkpoint_every, checkpoint_notes)
         kernel = prepare_kernel(p, self.vectors, self.syn1neg, self.vocab.tables(p.sample, p.ns_exponent),
                                 self._hs_layer())
@@ -194,6 +197,13 @@ class Trainer:
         if checkpoint_path is not None and os.path.exists(checkpoint_path):
             os.unlink(checkpoint_path)
         return self
+
+    def _digest(self):
+        """The corpus's ``prepare.corpus_digest``, computed once (a resume checks it)."""
+        if self._corpus_digest is None:
+            self._corpus_digest = corpus_digest(self._corpus.ids, self._corpus.starts,
+                                                self._store.release if self._store is not None else None)
+        return self._corpus_digest
 
     def _hs_layer(self):
         """(syn1, points, codes, lengths) for hierarchical softmax (the tree from the counts,
@@ -227,6 +237,9 @@ class Trainer:
         if vocab.words != model.vocab.words or not np.array_equal(vocab.counts, model.vocab.counts):
             raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on "
                              "(its vocabulary differs)")
+        if "corpus_digest" in header and model._digest() != header["corpus_digest"]:
+            raise ValueError(f"{corpus_file}: not the corpus {state_path} was trained on (the same words, "
+                             "but not in the same order: its content digest differs)")
         model.timings["vocab"] = time.perf_counter() - t0
         model._position = load_position(header)
         return model.train(checkpoint_path=state_path, checkpoint_every=header.get("checkpoint_every"),
@@ -268,6 +281,7 @@ class Trainer:
         header = {"format": MODEL_FORMAT, "params": self.params.to_dict(),
                   "epoch_stats": [vars(s) for s in self.epoch_stats],
                   "training_loss": self.training_loss, "corpus_file": self.corpus_file,
+                  **({} if self._corpus_digest is None else {"corpus_digest": self._corpus_digest}),
                   **({} if self.syn1 is None else {"huffman_tree": HUFFMAN_TREE}),
                   **(_extra or {})}
         words = "\n".join(self.vocab.words).encode("utf-8")
@@ -283,7 +297,7 @@ class Trainer:
     @classmethod
     def load(cls, path):
         """Load a model written by ``save``; raises ValueError naming the file if it is not one."""
-        path = os.fspath(path)
+        path = os.fsdecode(os.fspath(path))
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such file")
         if os.path.isdir(path):
