@@ -137,10 +137,10 @@ def test_train_rejects_unwritable_outputs_before_training(tmp_path, case, output
 EVALUATE_CASES = [
     ("missing vectors", None, "no such file"),
     ("vectors path is a directory", "dir", "is a directory"),
-    ("truncated binary vectors", b"3 2\nab", "not a valid word2vec"),
+    ("truncated binary vectors", b"3 2\nab", "can hold (truncated, or not a vectors file)"),
     ("text vectors with a short row", b"2 3\nab 1 2 3\ncd 1 2\n", "not a valid word2vec"),
-    ("corrupt model archive", b"PK\x03\x04garbage", "not a valid"),
-    ("empty file", b"", "not a valid word2vec"),
+    ("corrupt model archive", b"PK\x03\x04garbage", "not a word2vec vectors file"),
+    ("empty file", b"", "is empty"),
 ]
 
 

@@ -147,6 +147,10 @@ def _vectors_argument(parser):
     parser.add_argument("vectors", metavar="VECTORS",
                         help="word2vec binary/text vectors (.gz, .bz2 too), a model saved by "
                         "Trainer.save, or a gensim model or KeyedVectors saved by gensim's save")
+    parser.add_argument("--unicode-errors", choices=("strict", "replace", "ignore"), default="strict",
+                        help="a word whose bytes are not UTF-8 (word2vec.c cuts long words mid-character): "
+                        "strict refuses the file (default), replace reads U+FFFD in place of the bad bytes, "
+                        "ignore drops them (gensim's unicode_errors)")
 
 
 def _neighbour_options(parser):
@@ -419,7 +423,7 @@ def _is_text_name(path):
 def _evaluate(args):
     from .evaluate import evaluate, load_vectors
 
-    wv = load_vectors(args.vectors)
+    wv = load_vectors(args.vectors, args.unicode_errors)
     s = evaluate(wv)
     report = "\n".join([
         f"{args.vectors}: {len(wv):,} words, {wv.vector_size} dimensions",
@@ -436,7 +440,7 @@ def _similar(args):
     from .evaluate import load_vectors
     from .neighbours import check_known, format_table
 
-    wv = load_vectors(args.vectors)
+    wv = load_vectors(args.vectors, args.unicode_errors)
     check_known(wv, args.words, args.vectors)
     tables = [format_table(f"nearest to {w}:", wv.most_similar(w, topn=args.topn, restrict_vocab=args.limit))
               for w in args.words]
@@ -448,7 +452,7 @@ def _analogy(args):
     from .evaluate import load_vectors
     from .neighbours import analogy, check_known, format_table
 
-    wv = load_vectors(args.vectors)
+    wv = load_vectors(args.vectors, args.unicode_errors)
     check_known(wv, [args.a, args.b, args.c], args.vectors)
     rows = analogy(wv, args.a, args.b, args.c, args.topn, args.cosmul, args.limit)
     with _stdout_errors():
@@ -460,7 +464,7 @@ def _export(args):
     from .evaluate import counts_known, load_vectors
     from .projector import export_projector
 
-    wv = load_vectors(args.vectors)
+    wv = load_vectors(args.vectors, args.unicode_errors)
     real_counts = counts_known(args.vectors, wv)
     name = os.path.basename(args.vectors)
     paths = export_projector(wv, args.projector, real_counts, args.limit, name, [args.vectors])
@@ -476,7 +480,7 @@ def _map(args):
     from .viz import check_map_output, write_map
 
     check_map_output(args.output, args.method, [args.vectors])
-    wv = load_vectors(args.vectors)
+    wv = load_vectors(args.vectors, args.unicode_errors)
     if not args.quiet:
         print(f"laying out the {min(args.words, len(wv)):,} most frequent words of {args.vectors} "
               f"with {args.method} ...", file=sys.stderr)

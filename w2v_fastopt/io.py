@@ -376,13 +376,49 @@ def check_finite(vectors, path):
 MODEL_FORMAT = "w2v_fastopt-model-1"
 
 
+HEADER_BYTES = 1 << 26  # a model's JSON header is kilobytes (parameters, one line per epoch): 64 MB is a bomb
+INFLATION = 64  # the most a member may inflate (Trainer.save stores its arrays uncompressed: 1x)
+
+
 def read_header(path):
     """The JSON header of a file written by ``save`` (cheap: the arrays are not read)."""
     try:
+        arrays = declared_arrays(path)
+        if arrays.get("header", ((HEADER_BYTES + 1,), None))[0][0] > HEADER_BYTES:
+            raise ValueError(f"header.npy declares {arrays['header'][0][0]:,} bytes" if "header" in arrays
+                             else "no header.npy")
         with zipfile.ZipFile(path) as z, z.open("header.npy") as f:
-            return json.loads(np.lib.format.read_array(f, allow_pickle=False).tobytes().decode())
+            header = json.loads(np.lib.format.read_array(f, allow_pickle=False).tobytes().decode())
+        if not isinstance(header, dict):
+            raise ValueError("its header is not a JSON object")
+        return header
     except Exception as err:  # whatever a malformed archive raises, named as one
         raise ValueError(f"{path}: not a valid w2v_fastopt model file ({type(err).__name__}: {err})") from None
+
+
+def declared_arrays(path):
+    """{name: (shape, dtype)} of the arrays of a model archive, from each member's .npy header,
+    before any array is inflated.  ValueError where a member's declared size disagrees with its
+    .npy header, or where it would inflate more than ``INFLATION`` times (an archive bomb: a few
+    MB of zeros deflated that a loader would inflate to gigabytes)."""
+    arrays = {}
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED and info.file_size > INFLATION * info.compress_size + (1 << 20):
+                raise ValueError(f"{info.filename} inflates {info.compress_size:,} bytes to {info.file_size:,}")
+            with z.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+                if dtype.hasobject:
+                    raise ValueError(f"{info.filename} holds Python objects")
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if f.tell() + nbytes != info.file_size:
+                    raise ValueError(f"{info.filename} declares {shape} {dtype} ({nbytes:,} bytes) in "
+                                     f"{info.file_size - f.tell():,} bytes")
+            arrays[name] = (shape, dtype)
+    return arrays
 
 
 def is_model_file(path):

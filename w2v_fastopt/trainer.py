@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .checkpoint import Checkpoint, load_position
-from .io import MODEL_FORMAT, atomic_path, check_output, write_word2vec_format
+from .io import MODEL_FORMAT, atomic_path, check_output, declared_arrays, read_header, write_word2vec_format
 from .kernels.prep import huffman_tree
 from .kernels.walk import Corpus
 from .params import Params, check_memory
@@ -33,6 +33,31 @@ logger = logging.getLogger(__name__)
 
 
 INIT_ROWS = 1 << 14  # input rows initialized per draw
+
+
+def _check_sizes(path, arrays, header):
+    """Refuse, before inflating anything, a model archive whose arrays (``io.declared_arrays``)
+    do not fit together, or need more memory than there is: a V x d matrix for each table, V counts."""
+    def refuse(why):
+        raise ValueError(f"{path}: not a valid w2v_fastopt model file ({why})")
+
+    params = header.get("params")
+    if not isinstance(params, dict):
+        refuse("no parameters in its header")
+    tables = ["vectors", "syn1neg"] + (["syn1"] if params.get("hs") else [])
+    for name in ["header", "words", "counts"] + tables:
+        if name not in arrays:
+            refuse(f"no {name}.npy")
+    if len(arrays["counts"][0]) != 1:
+        refuse(f"counts.npy has shape {arrays['counts'][0]}")
+    (n,), dim = arrays["counts"][0], params.get("vector_size")
+    for name in tables:
+        if arrays[name][0] != (n, dim) or arrays[name][1] != np.float32:
+            refuse(f"{name}.npy is {arrays[name][1]}{list(arrays[name][0])}, not float32[{n}, {dim}]")
+    if len(arrays["words"][0]) != 1 or arrays["words"][1] != np.uint8 or arrays["counts"][1].kind not in "iu":
+        refuse("words.npy or counts.npy of the wrong kind")
+    check_memory(sum(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize for shape, dtype in arrays.values()),
+                 f"{path}: its arrays")
 
 
 def padded_copy(array):
@@ -304,20 +329,19 @@ class Trainer:
             raise IsADirectoryError(f"{path}: is a directory, not a model file")
         if not os.path.isfile(path):
             raise ValueError(f"{path}: not a regular file (a device, FIFO or socket); give a model file")
+        header = read_header(path)
+        if header.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path}: not a valid w2v_fastopt model file (unknown format {header.get('format')!r})")
+        _check_sizes(path, declared_arrays(path), header)
         try:
             with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(archive["header"].tobytes().decode())
-                if header.get("format") != MODEL_FORMAT:
-                    raise ValueError(f"unknown format {header.get('format')!r}")
                 words = archive["words"].tobytes().decode("utf-8").split("\n")
                 counts = archive["counts"]
                 vectors, syn1neg = padded_copy(archive["vectors"]), padded_copy(archive["syn1neg"])
                 syn1 = padded_copy(archive["syn1"]) if "syn1" in archive.files else None
             model = cls(**header["params"])
-            if not (len(words) == len(counts) == vectors.shape[0] == syn1neg.shape[0]
-                    and vectors.shape == syn1neg.shape and (syn1 is None) == (not model.params.hs)
-                    and (syn1 is None or syn1.shape == vectors.shape)):
-                raise ValueError("arrays of inconsistent sizes")
+            if len(words) != len(counts):
+                raise ValueError(f"{len(words):,} words for {len(counts):,} counts")
             model.epoch_stats = [EpochStats(**s) for s in header.get("epoch_stats", [])]
         except Exception as err:  # whatever a malformed archive raises (IndexError, AttributeError...)
             raise ValueError(f"{path}: not a valid w2v_fastopt model file ({type(err).__name__}: {err})") from None

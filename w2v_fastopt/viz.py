@@ -14,8 +14,10 @@ the ``[viz]`` extra (umap-learn, openTSNE, plotly, matplotlib); PCA needs none o
 single-threaded).
 """
 import contextlib
+import html
 import json
 import os
+import re
 import sys
 import warnings
 
@@ -153,8 +155,11 @@ def write_map(wv, path, words=1000, method="umap", seed=1, labels=150, title=Non
             fig.write_html(tmp, include_plotlyjs=True, full_html=True,
                            post_script=_search_script(names, index, cosine))
         else:
-            fig = _matplotlib_figure(names, xy, labels, title)
-            fig.savefig(tmp, format=kind, dpi=150)
+            with warnings.catch_warnings():
+                if not progress:  # --quiet: a word with a character the font lacks is drawn as a box, silently
+                    warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+                fig = _matplotlib_figure(names, xy, labels, title)
+                fig.savefig(tmp, format=kind, dpi=150)
             import matplotlib.pyplot as plt
             plt.close(fig)
     return len(names)
@@ -184,6 +189,16 @@ def check_map_output(path, method="umap", inputs=()):
     return kind
 
 
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]|[\ud800-\udfff]")
+
+
+def plain_label(word):
+    """A word as a picture's label: plain text, never markup.  Control characters (which XML 1.0,
+    hence SVG, cannot hold even escaped) and lone surrogates become U+FFFD; ``$`` stays a dollar
+    sign (the label is drawn with ``parse_math=False``, not through matplotlib's mathtext)."""
+    return CONTROL.sub("\ufffd", word)
+
+
 def _matplotlib_figure(names, xy, labels, title):
     """Every word a dot; labels for the most frequent words whose text overlaps no earlier label."""
     matplotlib = _require("matplotlib", "matplotlib", "a drawn map")
@@ -204,7 +219,8 @@ def _matplotlib_figure(names, xy, labels, title):
     for i, word in enumerate(names):
         if len(placed) >= labels:
             break
-        text = ax.annotate(word, xy[i], xytext=(3, 3), textcoords="offset points", fontsize=8)
+        text = ax.annotate(plain_label(word), xy[i], xytext=(3, 3), textcoords="offset points", fontsize=8,
+                           parse_math=False)
         box = text.get_window_extent(renderer).expanded(1.05, 1.15)
         if (box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1
                 or any(box.overlaps(other) for other in placed)):
@@ -217,7 +233,7 @@ def _matplotlib_figure(names, xy, labels, title):
 def _plotly_figure(names, xy, counts, title):
     go = _require("plotly.graph_objects", "plotly", "an interactive map")
     rank = np.arange(1, len(names) + 1)
-    hover = [f"{w}<br>rank {r:,}" + (f", count {c:,}" if counts is not None else "")
+    hover = [f"{html.escape(w)}<br>rank {r:,}" + (f", count {c:,}" if counts is not None else "")
              for w, r, c in zip(names, rank, counts if counts is not None else rank)]
     words = go.Scatter(x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers", text=names,
                        hovertext=hover, hoverinfo="text", name="words",
@@ -234,10 +250,20 @@ def _plotly_figure(names, xy, counts, title):
 def _search_script(names, index, cosine):
     """The page's search box: a word and its nearest words (cosine in the full space) shown in
     the second trace; ``#word`` in the address searches on load."""
-    data = json.dumps({"words": names, "nn": index.tolist(),
+    data = json.dumps({"words": names, "shown": [html.escape(w) for w in names], "nn": index.tolist(),
                        "cos": np.round(cosine.astype(np.float64), 4).tolist()})
-    data = data.replace("</", "<\\/")  # a word cannot end the <script> element
-    return _SEARCH_JS.replace("__DATA__", data)
+    return _SEARCH_JS.replace("__DATA__", script_safe(data))
+
+
+def script_safe(data):
+    """JSON text that can stand inside an HTML <script> element whatever the words hold: ``<``,
+    ``>`` and ``&`` as \\u escapes (so neither ``</script>`` nor ``<!--`` with ``<script>``, which
+    switch the HTML parser's script states, can occur), and U+2028/U+2029 (line ends to older
+    JavaScript) too; JSON.parse and JavaScript read the same strings back."""
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        data = data.replace(char, escape)
+    return data
 
 
 _SEARCH_JS = r"""
@@ -267,7 +293,7 @@ function show(word) {
   var ids = [i].concat(D.nn[i]);
   var x = ids.map(function (j) { return gd.data[0].x[j]; });
   var y = ids.map(function (j) { return gd.data[0].y[j]; });
-  var text = ids.map(function (j) { return D.words[j]; });
+  var text = ids.map(function (j) { return D.shown[j]; });  // plotly reads labels as HTML
   var colour = ids.map(function (j, k) { return k === 0 ? 'crimson' : 'darkorange'; });
   Plotly.restyle(gd, {x: [x], y: [y], text: [text], 'marker.color': [colour]}, [1]);
   said.textContent = word + ': ' + D.nn[i].map(function (j, k) {
