@@ -119,6 +119,31 @@ def test_sighup_stops_training_like_sigterm(tmp_path, corpus_path):
     assert out.read_bytes() == b"earlier good vectors" and sorted(os.listdir(tmp_path)) == ["c.txt", "v.bin"]
 
 
+WRITE_INTERRUPTED = """
+import os, signal, sys
+from w2v_fastopt import cli, io
+real = io.fsync_file
+def fsync_then_hang_up(path):  # the terminal closes while the vectors are being written
+    os.kill(os.getpid(), signal.SIGHUP)
+    real(path)
+io.fsync_file = fsync_then_hang_up
+sys.exit(cli.main(["train", "c.txt", "-o", "v.bin", "--min-count", "1", "--epochs", "1", "-q"]))
+"""
+
+
+def test_sighup_during_the_final_write_leaves_no_temporary(tmp_path):
+    """The process once died there, leaving a 4 MB .v.*.tmp.txt beside the output."""
+    (tmp_path / "c.txt").write_text(GOOD)
+    (tmp_path / "v.bin").write_bytes(b"earlier good vectors")
+    child = subprocess.run([sys.executable, "-c", WRITE_INTERRUPTED], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+    assert child.returncode == 129, child.stderr
+    assert child.stderr.strip().splitlines()[-1] == ("w2v-fastopt: interrupted by SIGHUP: nothing written, "
+                                                     "earlier outputs left as they were")
+    assert (tmp_path / "v.bin").read_bytes() == b"earlier good vectors"
+    assert sorted(os.listdir(tmp_path)) == ["c.txt", "v.bin"]
+
+
 def can_mount():
     if not ROOT or shutil.which("unshare") is None:
         return False

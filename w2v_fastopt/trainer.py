@@ -242,7 +242,8 @@ class Trainer:
         """Continue the training saved in the checkpoint ``state_path`` to its last epoch.
 
         The corpus is read again (``corpus_file``, default: the path recorded in the state) and must
-        give the same vocabulary.  With ``workers=1`` the result is bit-identical to a run that was
+        be the same: the same vocabulary, and the same ids in the same order (``prepare.corpus_digest``,
+        recorded in the checkpoint).  With ``workers=1`` the result is bit-identical to a run that was
         never interrupted.  Checkpoints go on to the same path on the same schedule, with the same notes.
         """
         model = cls.load(state_path)
