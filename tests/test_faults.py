@@ -54,8 +54,12 @@ sys.exit(cli.main(["export", "v.bin", "--projector", "P", "--limit", "50"]))
 """
 
 
-@pytest.mark.parametrize("signum", ["SIGKILL", "SIGTERM", "SIGHUP"])
-@pytest.mark.parametrize("when", ["before", "after"])
+FAST_CASES = {("before", "SIGKILL"), ("after", "SIGTERM")}  # the others run in the full suite
+
+
+@pytest.mark.parametrize("when,signum", [
+    pytest.param(when, signum, id=f"{when}-{signum}", marks=[] if (when, signum) in FAST_CASES else [pytest.mark.slow])
+    for signum in ("SIGKILL", "SIGTERM", "SIGHUP") for when in ("before", "after")])
 def test_a_projector_export_changes_all_its_files_at_once(tmp_path, when, signum):
     """An export over an earlier one, killed just before or just after its one rename: the folder
     holds the old set or the new one, never a mix, and the last line says which."""
