@@ -61,6 +61,60 @@ def test_extras_refusals_and_the_way_back_to_gensim(tmp_path):
     assert type(Word2Vec.load(str(tmp_path / "m.model"))) is Word2Vec
 
 
+ONLY_GENSIM = """
+import pickle, sys
+sys.modules["w2v_fastopt"] = None  # not importable: a colleague's machine with gensim alone
+import joblib
+from gensim.models import Word2Vec
+for model in (Word2Vec.load("m.model"), pickle.load(open("m.pkl", "rb")), joblib.load("m.joblib")):
+    assert type(model) is Word2Vec, type(model)
+    print(model.wv.most_similar("war", topn=1)[0][0])
+    model.train([["war", "peace"]] * 3, total_examples=3, epochs=1)  # gensim trains it on
+"""
+
+SWAPPED = """
+import copy, pickle, gensim.models, gensim.models.word2vec, w2v_fastopt
+gensim.models.word2vec.Word2Vec = gensim.models.Word2Vec = w2v_fastopt.Word2Vec  # a library's swap
+sentences = [line.split() for line in open(CORPUS)][:200]
+model = gensim.models.Word2Vec(sentences, min_count=2, workers=1, epochs=1)
+model.save("swapped.model")
+for back in (gensim.models.Word2Vec.load("swapped.model"), pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+    assert type(back) is w2v_fastopt.Word2Vec and (back.wv.vectors == model.wv.vectors).all()
+print("ok")
+"""
+
+
+def test_saved_models_load_where_only_gensim_is_installed(tmp_path, corpus_path):
+    """save, pickle and joblib name gensim's class (a model registry or a server with gensim alone
+    once failed: No module named 'w2v_fastopt'); w2v_fastopt.Word2Vec.load gives ours back, our
+    settings kept; copies stay ours.  And a program that swaps gensim's name for ours can save (it
+    once recursed without end in gensim's super(Word2Vec, self).save)."""
+    import copy
+    import pickle
+    import subprocess
+    import sys
+
+    import joblib
+
+    sentences = [line.split() for line in open(corpus_path)][:300]
+    model = Word2Vec(sentences, sg=1, shared_negatives=False, min_count=2, workers=1, epochs=1, seed=2)
+    model.save(str(tmp_path / "m.model"))
+    pickle.dump(model, open(tmp_path / "m.pkl", "wb"))
+    joblib.dump(model, tmp_path / "m.joblib")
+    for name in ("m.model", "m.pkl", "m.joblib"):
+        assert b"w2v_fastopt" not in (tmp_path / name).read_bytes()
+    plain = subprocess.run([sys.executable, "-c", ONLY_GENSIM], cwd=tmp_path, capture_output=True, text=True)
+    assert plain.returncode == 0 and plain.stdout.split() == [model.wv.most_similar("war", topn=1)[0][0]] * 3, \
+        plain.stderr
+    back = Word2Vec.load(str(tmp_path / "m.model"))
+    assert type(back) is Word2Vec and back.shared_negatives is False
+    np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
+    assert type(copy.copy(model)) is Word2Vec and type(copy.deepcopy(model)) is Word2Vec
+    swapped = subprocess.run([sys.executable, "-c", f"CORPUS = {corpus_path!r}" + SWAPPED], cwd=tmp_path,
+                             capture_output=True, text=True)
+    assert swapped.stdout.strip() == "ok", swapped.stderr[-2000:]
+
+
 @pytest.mark.parametrize("sg", [0, 1])
 def test_hierarchical_softmax_trains_what_gensim_trains(corpus_path, sg):
     """With nothing random in training (hierarchical softmax alone, no subsampling, whole windows,

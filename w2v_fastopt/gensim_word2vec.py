@@ -30,10 +30,14 @@ gensim's own loops train, and a log line says so: ``wv.vectors_lockf`` other tha
 Ours besides gensim's: the fields of ``params.Params`` marked ``ours`` (``shared_negatives``,
 ``combine``, ``optimizer``, ``accumulate``), as keyword arguments.
 """
+import copyreg
+import importlib
 import inspect
 import itertools
 import logging
 import threading
+import types
+from copy import deepcopy as _deepcopy
 from dataclasses import fields
 
 import numpy as np
@@ -215,25 +219,81 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return _known(remap[np.asarray(corpus.ids)], np.asarray(corpus.starts))
 
     def save(self, *args, **kwargs):
-        """gensim's ``save``; what only a running train() needs is left out."""
+        """gensim's ``save``; what only a running train() needs is left out.  The file names gensim's
+        class (``__reduce_ex__``): it loads where only gensim is installed."""
         kwargs["ignore"] = frozenset(kwargs.get("ignore", ())) | set(self.TRANSIENT)
-        return super().save(*args, **kwargs)
+        return _GENSIMS["save"](self, *args, **kwargs)
+
+    def _save_specials(self, *args, **kwargs):
+        return _GENSIMS["_save_specials"](self, *args, **kwargs)
+
+    def _load_specials(self, *args, **kwargs):
+        return _GENSIMS["_load_specials"](self, *args, **kwargs)
+
+    def __reduce_ex__(self, protocol):
+        """Pickle as gensim's ``Word2Vec`` (``save``, ``pickle``, ``joblib``): a colleague, a server
+        or a model registry with gensim alone loads the file; our extra settings ride along as plain
+        attributes, and ``w2v_fastopt.Word2Vec.load`` gives this class back."""
+        gensims = _ByName("gensim.models.word2vec", "Word2Vec")
+        return copyreg._reconstructor, (gensims, object, None), self.__getstate__()
+
+    def __copy__(self):
+        """A copy of this class (``__reduce_ex__`` is for files: it names gensim's)."""
+        copy = type(self).__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        return copy
+
+    def __deepcopy__(self, memo):
+        copy = type(self).__new__(type(self))
+        memo[id(self)] = copy
+        copy.__dict__.update(_deepcopy(self.__dict__, memo))
+        return copy
 
     def to_gensim(self):
-        """This model as a plain ``gensim.models.Word2Vec`` (sharing its arrays), for code or files
-        that must not depend on w2v_fastopt: its ``save`` pickles gensim's class."""
-        model = gensim_word2vec.Word2Vec.__new__(gensim_word2vec.Word2Vec)
+        """This model as a plain ``gensim.models.Word2Vec`` (sharing its arrays), for code that must
+        see gensim's class itself (a saved model already names it)."""
+        model = _GENSIM_WORD2VEC.__new__(_GENSIM_WORD2VEC)
         model.__dict__.update({k: v for k, v in self.__dict__.items() if k not in self.TRANSIENT})
         return model
 
     @classmethod
     def load(cls, *args, **kwargs):
         """gensim's ``load`` (a pickle: loading one runs code from the file, as gensim's own load
-        does; load only files you trust).  A model saved by gensim itself comes back as this class."""
-        model = super().load(*args, **kwargs)
-        if type(model) is gensim_word2vec.Word2Vec:
+        does; load only files you trust).  A model saved by gensim (or by us: the file names
+        gensim's class) comes back as this class."""
+        model = _GENSIMS["load"](cls, *args, **kwargs)
+        if type(model) is _GENSIM_WORD2VEC:
             model.__class__ = cls
         return model
+
+
+class _ByName:
+    """Pickles as ``getattr(import_module(module), name)``: the class the *loading* process names
+    there (gensim's, or ours where a program swapped the name), never a reference to this package."""
+
+    def __init__(self, module, name=None):
+        self.module, self.name = module, name
+
+    def __reduce__(self):
+        if self.name is None:
+            return importlib.import_module, (self.module,)
+        return getattr, (_ByName(self.module), self.name)
+
+
+def _naming_gensims_class(function):
+    """gensim's ``function`` with the global ``Word2Vec`` it reads (``super(Word2Vec, self)``) bound
+    to gensim's own class, whatever ``gensim.models.word2vec.Word2Vec`` names later: programs that
+    swap an implementation under a library replace that name with ours, and gensim's
+    ``super(Word2Vec, self).save`` then found our class again and recursed without end."""
+    bound = types.FunctionType(function.__code__, dict(function.__globals__, Word2Vec=_GENSIM_WORD2VEC),
+                               function.__name__, function.__defaults__, function.__closure__)
+    bound.__kwdefaults__ = function.__kwdefaults__
+    return bound
+
+
+_GENSIM_WORD2VEC = gensim_word2vec.Word2Vec
+_GENSIMS = {name: _naming_gensims_class(getattr(vars(_GENSIM_WORD2VEC)[name], "__func__", vars(_GENSIM_WORD2VEC)[name]))
+            for name in ("save", "_save_specials", "load", "_load_specials")}
 
 
 for _field in fields(Params):  # the class defaults of ours (see the class's docstring)
