@@ -61,6 +61,29 @@ def test_extras_refusals_and_the_way_back_to_gensim(tmp_path):
     assert type(Word2Vec.load(str(tmp_path / "m.model"))) is Word2Vec
 
 
+@pytest.mark.parametrize("sg", [0, 1])
+def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_path, sg):
+    """A corpus that reads the same every epoch (a list, gensim's LineSentence) is converted to ids
+    once per train() and trained by our driver: bit for bit the vectors of corpus_file= on the same
+    text (one worker), with gensim's word counts from train(); lines over 10,000 tokens included."""
+    from gensim.models.word2vec import LineSentence
+
+    with open(corpus_path) as text:
+        lines = text.readlines()[:60]
+    lines.append(" ".join(lines[:3]).replace("\n", " ") + "\n")  # ~25,000 tokens: cut as gensim cuts it
+    path = tmp_path / "c.txt"
+    path.write_text("".join(lines))
+    sentences = [line.split() for line in lines]
+    kw = dict(sg=sg, min_count=2, workers=1, seed=5, epochs=2)
+    models = [Word2Vec(sentences, **kw), Word2Vec(LineSentence(str(path)), **kw), Word2Vec(corpus_file=str(path), **kw)]
+    for other in models[1:]:
+        np.testing.assert_array_equal(models[0].wv.vectors, other.wv.vectors)
+    gensim = GensimWord2Vec(sentences, **kw)
+    words = sum(map(len, sentences))
+    assert models[0].train(sentences, total_examples=len(sentences), epochs=1)[1] == words
+    assert gensim.train(sentences, total_examples=len(sentences), epochs=1)[1] == words
+
+
 ONLY_GENSIM = """
 import pickle, sys
 sys.modules["w2v_fastopt"] = None  # not importable: a colleague's machine with gensim alone
@@ -140,7 +163,7 @@ def test_hierarchical_softmax_trains_what_gensim_trains(corpus_path, sg):
     assert relative(ours.syn1, theirs.syn1) < 1e-3
 
 
-@pytest.mark.parametrize("source", ["iterable", "file"])
+@pytest.mark.parametrize("source", ["iterable", "list", "file"])
 def test_a_diverging_run_raises_and_trains_nothing_more(corpus_path, source):
     """A learning rate of 10 blows the rows up within the first epoch: the drop-in raises the engine's
     ``Diverged`` (a RuntimeError, gensim's wording style), as ``Trainer`` does, instead of training on
@@ -162,7 +185,12 @@ def test_a_diverging_run_raises_and_trains_nothing_more(corpus_path, source):
     jobs, epochs = [], []
     with open(corpus_path) as text:
         sentences = [next(text).split() for _ in range(20)]
-    corpus = {"corpus_file": str(corpus_path)} if source == "file" else {"sentences": sentences}
+    class Stream:  # an iterable that may yield other sentences each epoch: gensim's jobs train it
+        def __iter__(self):
+            return iter(sentences)
+
+    corpus = {"file": {"corpus_file": str(corpus_path)}, "list": {"sentences": sentences},
+              "iterable": {"sentences": Stream()}}[source]
     with pytest.raises(Diverged, match=r"^training diverged in epoch 1 .* use a smaller alpha \(now 10\)$"):
         Recording(**corpus, sg=1, alpha=10, min_alpha=10, workers=2, epochs=3, batch_words=500, callbacks=[Epochs()])
     assert issubclass(Diverged, RuntimeError) and len(epochs) == 1

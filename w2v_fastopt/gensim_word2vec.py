@@ -43,6 +43,7 @@ from dataclasses import fields
 import numpy as np
 from gensim.models import word2vec as gensim_word2vec
 
+from .corpus import CorpusStore
 from .kernels.rng import seed_states
 from .kernels.sampling import build_alias_table
 from .kernels.walk import MAX_SENTENCE, Corpus, Job, Tables
@@ -71,8 +72,9 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     """
     # During train() only (instance attributes, left out of save): _prepared, the ``train.Kernel``;
     # _epoch, the epoch gensim's jobs are in; _diverged, the ``train.Diverged`` of a job that diverged
-    # (its epoch then raises it); on a corpus_file, _corpus_cache = (path, ``walk.Corpus``) and
-    # _engine_states, the driver's RNG states.
+    # (its epoch then raises it); on a corpus_file or a corpus that reads the same every epoch,
+    # _corpus_cache = (the path or the iterable, ``walk.Corpus``, raw words or None, its CorpusStore or
+    # None) and _engine_states, the driver's RNG states.
     TRANSIENT = ("_prepared", "_epoch", "_diverged", "_corpus_cache", "_engine_states")
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5, min_count=5,
@@ -181,10 +183,23 @@ class Word2Vec(gensim_word2vec.Word2Vec):
                 self.running_training_loss += loss
         return effective, raw
 
-    def _train_epoch(self, data_iterable, cur_epoch=0, **kwargs):
-        """gensim's epoch over an iterable, then the divergence one of its jobs met (``_do_train_job``)."""
+    def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, **kwargs):
+        """An epoch over an iterable.  A corpus that reads the same every epoch (``SAME_EVERY_EPOCH``:
+        a list or tuple of token lists, gensim's LineSentence, PathLineSentences, Text8Corpus,
+        BrownCorpus) is converted to ids once per train() call, by iterating it as gensim does, and
+        each epoch is one run of our driver (``_engine_epoch``), as for a corpus_file.  Any other
+        iterable (a generator, a class that may yield other sentences each epoch) is trained in
+        gensim's jobs, each epoch read anew; the divergence one of its jobs met is raised at the end."""
         self._epoch = cur_epoch
-        result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, **kwargs)
+        if self.__dict__.get("_prepared") is not None and isinstance(data_iterable, SAME_EVERY_EPOCH):
+            cache = self.__dict__.get("_corpus_cache")
+            if cache is None or cache[0] is not data_iterable:
+                self._corpus_cache = cache = (data_iterable, *self._iterable_ids(data_iterable))
+            if cache[1] is not None:
+                return self._engine_epoch(cache[1], cur_epoch, total_examples, total_words, raw_words=cache[2],
+                                          release=cache[3].release)
+        result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
+                                      total_words=total_words, **kwargs)
         if self.__dict__.get("_diverged") is not None:
             raise self._diverged
         return result
@@ -195,19 +210,58 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             return super()._train_epoch_corpusfile(corpus_file, cur_epoch=cur_epoch, total_examples=total_examples,
                                                    total_words=total_words, callbacks=callbacks, **kwargs)
         if self.__dict__.get("_corpus_cache") is None or self._corpus_cache[0] != corpus_file:
-            self._corpus_cache = (corpus_file, self._corpus_ids(corpus_file))
+            self._corpus_cache = (corpus_file, self._corpus_ids(corpus_file), None, None)
+        return self._engine_epoch(self._corpus_cache[1], cur_epoch, total_examples, total_words)
+
+    def _engine_epoch(self, corpus, cur_epoch, total_examples, total_words, raw_words=None, release=None):
+        """One epoch of ``corpus`` (``walk.Corpus``) by our driver, reported as gensim reports an
+        epoch; ``raw_words``: the words as gensim counts them (out-of-vocabulary ones included);
+        ``release``: a memory-mapped corpus's ``CorpusStore.release``."""
+        if cur_epoch == 0 or self.__dict__.get("_engine_states") is None:
             self._engine_states = [int(s) for s in seed_states(int(self.seed), int(self.workers))]
-        corpus = self._corpus_cache[1]
         position = Position(cur_epoch, 0, self._engine_states)
-        history, _ = run_epochs(self._prepared, corpus, position, until_epoch=cur_epoch + 1)
+        history, _ = run_epochs(self._prepared, corpus, position, until_epoch=cur_epoch + 1, release=release)
         self._engine_states = position.rng_states
         stats = history[-1]
+        raw = stats.raw_words if raw_words is None else raw_words
         if self.compute_loss:
             self.running_training_loss += stats.loss * stats.pairs
         self.total_train_time += stats.seconds
-        self._log_epoch_end(cur_epoch, len(corpus.starts) - 1, total_examples, stats.raw_words, total_words,
+        self._log_epoch_end(cur_epoch, len(corpus.starts) - 1, total_examples, raw, total_words,
                             stats.effective_words, max(stats.seconds, 1e-9), True)
-        return stats.effective_words, stats.raw_words, len(job_boundaries(corpus.starts)) - 1
+        return stats.effective_words, raw, len(job_boundaries(corpus.starts)) - 1
+
+    def _iterable_ids(self, sentences):
+        """(``walk.Corpus`` of ``sentences`` in the vocabulary, the words they hold, the
+        ``corpus.CorpusStore`` its arrays map): one pass over them as gensim iterates them,
+        IDS_AT_ONCE sentences at a time, into memory-mapped files (4 bytes a token and 8 a
+        sentence, in TMPDIR: not resident).  (None, None, None) when TMPDIR has no room for them:
+        then gensim's jobs read the corpus every epoch."""
+        get = self.wv.key_to_index.get
+        try:
+            store = CorpusStore()
+        except OSError as err:
+            logger.warning("%s; training in gensim's jobs, the corpus read every epoch", err)
+            return None, None, None
+        n_ids, n_sentences, raw = 0, 0, 0
+        iterator = iter(sentences)
+        while batch := list(itertools.islice(iterator, IDS_AT_ONCE)):
+            lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+            count = int(lengths.sum())
+            ids = np.fromiter(map(get, itertools.chain.from_iterable(batch), itertools.repeat(-1, count)),
+                              dtype=np.int64, count=count)
+            piece = _known(ids, _cut(lengths))
+            raw += count
+            try:
+                _append(store.ids, n_ids, piece.ids)
+                _append(store.boundaries, n_sentences + 1, piece.starts[1:] + n_ids)
+            except OSError as err:
+                logger.warning("%s; training in gensim's jobs, the corpus read every epoch", err)
+                return None, None, None
+            store.release(n_sentences + len(piece.starts), n_ids + len(piece.ids), n_sentences, n_ids)
+            n_ids += len(piece.ids)
+            n_sentences += len(piece.starts) - 1
+        return Corpus(store.ids.array[:n_ids], store.boundaries.array[:n_sentences + 1]), raw, store
 
     def _corpus_ids(self, corpus_file):
         """The ``walk.Corpus`` of ``corpus_file`` in gensim's vocabulary (words it does not have
@@ -299,6 +353,30 @@ _GENSIMS = {name: _naming_gensims_class(getattr(vars(_GENSIM_WORD2VEC)[name], "_
 for _field in fields(Params):  # the class defaults of ours (see the class's docstring)
     if _field.metadata["ours"]:
         setattr(Word2Vec, _field.name, _field.default)
+
+
+IDS_AT_ONCE = 10_000  # sentences converted to ids at a time (``_iterable_ids``)
+SAME_EVERY_EPOCH = (list, tuple, gensim_word2vec.LineSentence, gensim_word2vec.PathLineSentences,
+                    gensim_word2vec.Text8Corpus, gensim_word2vec.BrownCorpus)
+
+
+def _append(store, at, values):
+    """store.array[at:at + len(values)] = values (a ``corpus.IdStore``, grown as needed)."""
+    while store.capacity < at + len(values):
+        store.grow()
+    store.array[at:at + len(values)] = values
+
+
+def _cut(lengths):
+    """Sentence starts (int64[S'+1]) for sentences of ``lengths`` tokens, those longer than
+    MAX_SENTENCE cut into pieces of it, counted in tokens as read (as our tokenizer cuts the lines
+    of a corpus_file: a list and a file of the same text give the same corpus)."""
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    if (lengths > MAX_SENTENCE).any():
+        cuts = [np.arange(a + MAX_SENTENCE, b, MAX_SENTENCE) for a, b in zip(starts[:-1], starts[1:])
+                if b - a > MAX_SENTENCE]
+        starts = np.union1d(starts, np.concatenate(cuts))
+    return starts
 
 
 def _known(ids, starts):
