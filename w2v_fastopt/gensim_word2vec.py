@@ -184,14 +184,16 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return effective, raw
 
     def _train_epoch(self, data_iterable, cur_epoch=0, total_examples=None, total_words=None, **kwargs):
-        """An epoch over an iterable.  A corpus that reads the same every epoch (``SAME_EVERY_EPOCH``:
-        a list or tuple of token lists, gensim's LineSentence, PathLineSentences, Text8Corpus,
-        BrownCorpus) is converted to ids once per train() call, by iterating it as gensim does, and
-        each epoch is one run of our driver (``_engine_epoch``), as for a corpus_file.  Any other
+        """An epoch over an iterable.  A corpus that reads the same every epoch (``SAME_EVERY_EPOCH``,
+        these classes exactly, not subclasses that may iterate otherwise: a list or tuple of token
+        lists, gensim's LineSentence, PathLineSentences, Text8Corpus, BrownCorpus) is converted to
+        ids once per train() call (a list changed during train() is seen at the next call), by
+        iterating it as gensim does, and each epoch is one run of our driver (``_engine_epoch``), as
+        for a corpus_file.  Any other
         iterable (a generator, a class that may yield other sentences each epoch) is trained in
         gensim's jobs, each epoch read anew; the divergence one of its jobs met is raised at the end."""
         self._epoch = cur_epoch
-        if self.__dict__.get("_prepared") is not None and isinstance(data_iterable, SAME_EVERY_EPOCH):
+        if self.__dict__.get("_prepared") is not None and type(data_iterable) in SAME_EVERY_EPOCH:
             cache = self.__dict__.get("_corpus_cache")
             if cache is None or cache[0] is not data_iterable:
                 self._corpus_cache = cache = (data_iterable, *self._iterable_ids(data_iterable))
