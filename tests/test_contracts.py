@@ -27,7 +27,12 @@ GENSIM_HOOKS = {
     "train": ("o", "(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None, "
                    "epochs=None, start_alpha=None, end_alpha=None, word_count=0, queue_factor=2, report_delay=1.0, "
                    "compute_loss=False, callbacks=(), **kwargs)"),
+    # save, load and the specials: overridden to run gensim's own functions with the global name Word2Vec
+    # (their super(Word2Vec, self)) bound to gensim's class (gensim_word2vec._naming_gensims_class)
     "save": ("o", "(self, *args, **kwargs)"),
+    "load": ("o", "(*args, rethrow=False, **kwargs)"),
+    "_save_specials": ("o", "(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)"),
+    "_load_specials": ("o", "(self, *args, **kwargs)"),
 }
 
 # keras.optimizers.Optimizer (the base of every optimizer): what keras/soft_batch.py's SoftBatch and
