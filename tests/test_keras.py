@@ -343,7 +343,46 @@ def test_skipgram_model_refuses_a_loss_scale_factor_keras_cannot_apply():
     with pytest.raises(ValueError, match="LossScaleOptimizer"):
         random_model().compile(optimizer=keras.optimizers.SGD(0.5, loss_scale_factor=128.0))
     with pytest.raises(ValueError, match="LossScaleOptimizer"):
-        random_model().compile(optimizer=SoftBatch(Heun(0.5, loss_scale_factor=8.0)))
+        random_model().compile(optimizer=SoftBatch(keras.optimizers.SGD(0.5, loss_scale_factor=8.0)))
+
+
+def test_soft_batch_refuses_a_loss_scale_optimizer_that_would_unscale_twice():
+    """Under mixed_float16, compile wraps a LossScaleOptimizer around SoftBatch(LossScaleOptimizer(SGD)):
+    the loss was scaled once, the gradients unscaled twice (weights moved 6.9e-6 instead of 0.13).
+    Refused with the right spelling; SoftBatch(SGD) under the same policy moves the weights as
+    float32 does (to float16's precision); SoftBatch(LossScaleOptimizer(SGD)) in float32 still works."""
+    x, y = random_batch(np.random.default_rng(7), 16)
+    moved = {}
+    for policy, make in (("float32", lambda: SoftBatch(keras.optimizers.SGD(0.5), accumulate=1)),
+                         ("mixed_float16", lambda: SoftBatch(keras.optimizers.SGD(0.5), accumulate=1)),
+                         ("float32", lambda: SoftBatch(keras.optimizers.LossScaleOptimizer(
+                             keras.optimizers.SGD(0.5)), accumulate=1)),
+                         ("mixed_float16", lambda: SoftBatch(keras.optimizers.LossScaleOptimizer(
+                             keras.optimizers.SGD(0.5)), accumulate=1))):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            model = random_model("autodiff")
+            model.compile(optimizer=make())
+            if len(moved) == 3:
+                with pytest.raises(ValueError, match="the gradients would be unscaled twice"):
+                    model.train_on_batch(x, y)
+                continue
+            model.train_on_batch(x, y)
+            moved[len(moved)] = weights(model)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+    for other in (moved[1], moved[2]):
+        for got, want in zip(other, moved[0]):
+            np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-3)
+
+
+def test_soft_batch_refuses_a_runge_kutta_method_inside():
+    """SoftBatch(Heun) once ran as something else than Heun (each batch's stages at its own trial
+    point, averaged); refused, wrapped in a LossScaleOptimizer too.  Euler (one stage) is SGD."""
+    for inner in (Heun(0.5), RK4(0.5), keras.optimizers.LossScaleOptimizer(Heun(0.5))):
+        with pytest.raises(ValueError, match=r"SoftBatch\((Heun|RK4)\): a (2|4)-stage Runge-Kutta method"):
+            SoftBatch(inner)
+    SoftBatch(RungeKutta(0.5, method="euler"))
 
 
 def test_heun_under_mixed_precision_runs_its_stages():

@@ -224,6 +224,31 @@ def test_clipping_applies_to_the_mean_gradient(clip):
     assert_all_close(ours, keras_own)
 
 
+class PerUpdate(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule`` read at the update count of a Keras optimizer that accumulates ``every`` batches
+    (its iterations count batches: the update after batch i reads schedule(i // every))."""
+
+    def __init__(self, schedule, every):
+        self.schedule, self.every = schedule, every
+
+    def __call__(self, step):
+        return self.schedule(step // self.every)
+
+
+def test_a_learning_rate_schedule_advances_once_per_update():
+    """Chosen and documented (README): SoftBatch's k-th update reads the inner schedule at k, the
+    updates applied (Keras's own accumulation reads it at the batch count, 3k+2 here).  Checked
+    against Keras's accumulation given the schedule at the update count; and, so that the test can
+    fail, not equal to Keras's accumulation with the same schedule read per batch."""
+    decay = keras.optimizers.schedules.ExponentialDecay(0.5, decay_steps=1, decay_rate=0.5)
+    batches = dense_batches(9)
+    ours = fit_batches(dense_model(), SoftBatch(SGD(decay), accumulate=3), batches)
+    keras_own = fit_batches(dense_model(), SGD(PerUpdate(decay, 3), gradient_accumulation_steps=3), batches)
+    assert_all_close(ours, keras_own)
+    per_batch = fit_batches(dense_model(), SGD(decay, gradient_accumulation_steps=3), batches)
+    assert max(np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(ours, per_batch)) > 1e-3
+
+
 def quadratic():
     A = np.diag([4.0, 1.0, 0.25])
     return A, np.array([1.0, -2.0, 3.0])

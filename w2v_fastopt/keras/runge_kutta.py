@@ -53,6 +53,11 @@ class RungeKutta(keras.optimizers.SGD):
         method: "euler", "heun", "midpoint", "rk4", or ``{"a": [[...], ...], "b": [...]}``.
         momentum, nesterov, and the other keyword arguments: as ``keras.optimizers.SGD``.
 
+    Clipping (``clipnorm``, ``clipvalue``, ``global_clipnorm``) applies to each stage's gradient:
+    the method solves the flow of the clipped gradient field (not a clip of the combined step).
+    Not inside ``SoftBatch`` (refused: averaging stages taken at each batch's own trial point is
+    not the method's step on the soft batch).
+
     Needs a model whose ``train_step`` evaluates the stages: ``SkipGramModel`` does, and so does any
     model that mixes in ``RungeKuttaMixin``.  Under a stock ``train_step`` it raises (a silent
     one-stage step would be plain SGD under another name).

@@ -40,6 +40,7 @@ import tensorflow as tf
 from keras import ops
 
 from ..rules import ACCUMULATE
+from .runge_kutta import method_of, wrapped
 
 DENSE, SPARSE = 1, 2
 
@@ -63,6 +64,12 @@ class SoftBatch(keras.optimizers.Optimizer):
             raise TypeError(f"inner_optimizer must be a keras optimizer, got {type(inner_optimizer).__name__}")
         if kwargs:
             raise ValueError(f"SoftBatch does not take {', '.join(kwargs)}: set it on the inner optimizer")
+        method = method_of(inner_optimizer)
+        if method is not None and method.stages > 1:
+            raise ValueError(f"SoftBatch({type(method).__name__}): a {method.stages}-stage Runge-Kutta method inside "
+                             "SoftBatch is not defined (each batch's stages would be evaluated at its own trial "
+                             "point, then averaged: not the method's step on the soft batch); use "
+                             f"{type(method).__name__} on larger batches, or SoftBatch around SGD")
         super().__init__(learning_rate=0.0, name=name)  # None: Keras's names, soft_batch, soft_batch_1 ...
         self.inner_optimizer = inner_optimizer
         self.accumulate = int(accumulate)
@@ -70,6 +77,7 @@ class SoftBatch(keras.optimizers.Optimizer):
         # by name for tf.train.Checkpoint in _make_sum) and listed after the inner optimizer's
         # variables, in the order of the trainable variables (``variables``).
         object.__setattr__(self, "_sums", [])
+        self._loss_scaled = False  # set by scale_loss: a LossScaleOptimizer inside may unscale (``apply``)
 
     def build(self, variables):
         if self.built:
@@ -153,6 +161,14 @@ class SoftBatch(keras.optimizers.Optimizer):
         grads = list(grads)
         if all(g is None for g in grads):
             raise ValueError(f"No gradients provided for any variable: {[v.name for v in trainable_variables]}")
+        if not self._loss_scaled and any(isinstance(o, keras.optimizers.LossScaleOptimizer)
+                                         for o in wrapped(self.inner_optimizer)):
+            raise ValueError(
+                f"{self.name}: a LossScaleOptimizer inside SoftBatch unscales the gradients, but the loss was not "
+                "scaled by it (SoftBatch.scale_loss was not called: under mixed_float16, compile wraps the "
+                "optimizer in a LossScaleOptimizer of its own, which scales the loss once, and the gradients "
+                "would be unscaled twice); pass SoftBatch(SGD(...)) and let compile add the LossScaleOptimizer "
+                "around it, or wrap it yourself: LossScaleOptimizer(SoftBatch(SGD(...)))")
         slot = self.slot.value
         for variable, grad in zip(trainable_variables, grads):
             if grad is None:
@@ -254,6 +270,7 @@ class SoftBatch(keras.optimizers.Optimizer):
     def scale_loss(self, loss):
         """The inner optimizer's loss scaling (its ``loss_scale_factor``, or a LossScaleOptimizer's
         dynamic scale): the accumulated gradients reach its ``apply``, which unscales them."""
+        self._loss_scaled = True
         return self.inner_optimizer.scale_loss(loss)
 
     def finalize_variable_values(self, var_list):
