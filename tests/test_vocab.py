@@ -136,7 +136,7 @@ def test_a_failing_part_stops_the_other_readers(tmp_path, corpus_path, monkeypat
 
     monkeypatch.setattr(corpus._CompiledTokenizer, "feed", slow_feed)
     with pytest.raises(ValueError, match=r"late-nul.txt: line 213: NUL byte"):
-        corpus._read_parts(path, parts, 100_000)
+        corpus._read_parts([(path, *part) for part in parts], 100_000)
     assert len(fed) < 20, f"{len(fed)} chunks fed (the first two parts hold ~58): the readers went on"
 
 

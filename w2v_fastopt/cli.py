@@ -55,8 +55,9 @@ def _parser():
                        description="Train skip-gram (--sg 1, default) or CBOW (--sg 0) vectors with "
                        "negative sampling, hierarchical softmax (--hs 1) or both. CORPUS: UTF-8 text, "
                        "one sentence per line, whitespace-separated tokens (plain, .gz or .bz2).")
-    t.add_argument("corpus", metavar="CORPUS", nargs="?",
-                   help="the text to train on (optional with --resume: the checkpoint knows it)")
+    t.add_argument("corpus", metavar="CORPUS", nargs="*",
+                   help="the text to train on (optional with --resume: the checkpoint knows it); with --ray, "
+                   "several files, read one after the other")
     t.add_argument("--output", "-o", metavar="PATH",
                    help="where to write the vectors (word2vec format, written atomically; "
                    "required unless --resume)")
@@ -78,6 +79,14 @@ def _parser():
     t.add_argument("--batch-size", type=int, default=1024, metavar="B",
                    help="examples per batch (--backend keras, %(default)s)")
     t.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors (and compute no loss)")
+    t.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="train on a Ray cluster: join the one at ADDRESS (HOST:PORT of its head, or auto), or "
+                   "without ADDRESS start a local one; one actor per node, each training its share of the "
+                   "corpus with --workers threads (needs pip install 'w2v-fastopt[ray]')")
+    t.add_argument("--ray-workers", type=_positive, metavar="N",
+                   help="actors on the cluster (default: one per node)")
+    t.add_argument("--sync-words", type=_positive, metavar="N",
+                   help="words each actor trains between two syncs of the models (with --ray; default %s)" % "50,000")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
     _vectors_argument(e)
@@ -179,6 +188,19 @@ def _train(args):
     from .progress import ProgressBar
     from .trainer import Trainer
 
+    corpora, args.corpus = args.corpus, (args.corpus[0] if args.corpus else None)
+    if args.ray is None:
+        if len(corpora) > 1:
+            raise ValueError(f"{len(corpora)} corpus files: one machine trains one file (join them first: "
+                             "cat A B > C); several files are for --ray")
+        for flag in ("ray_workers", "sync_words"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} is for training on a Ray cluster: give --ray too")
+    elif args.resume is not None or args.checkpoint_every is not None or args.backend == "keras":
+        raise ValueError("--ray trains with the Numba engine, without checkpoints (a lost actor is restarted "
+                         "from the last sync): leave out --resume, --checkpoint-every and --backend keras")
+    elif args.max_vocab_size is not None or "-" in corpora:
+        raise ValueError("--ray reads each file once on the nodes: not standard input (-), not --max-vocab-size")
     if args.resume is not None:
         return _resume(args)
     if args.corpus is None or args.output is None:
@@ -186,7 +208,7 @@ def _train(args):
     if args.corpus == "-" and (args.checkpoint_every is not None or args.max_vocab_size is not None):
         raise ValueError("-: standard input can be read only once; --checkpoint-every and "
                          "--max-vocab-size need a corpus file")
-    check_output(args.output, inputs=[args.corpus])
+    check_output(args.output, inputs=corpora)
     checkpoint = None
     if args.checkpoint_every is not None:
         parse_every(args.checkpoint_every)
@@ -201,6 +223,8 @@ def _train(args):
         check_keras(Params(**{k: v for k, v in params.items() if k not in ("optimizer", "accumulate")}),
                     args.optimizer)
         return _train_keras(args, params, binary, checkpoint)
+    if args.ray is not None:
+        return _train_ray(args, params, binary, corpora)
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.trainer").setLevel(logging.ERROR)  # its warnings are our errors here
     try:
@@ -211,6 +235,34 @@ def _train(args):
     finally:
         if progress is not None:
             progress.close()
+    _write(model, args.output, binary, args.quiet)
+
+
+def _train_ray(args, params, binary, corpora):
+    """--ray: ``distributed.RayRun`` on the cluster at ``args.ray`` ("local": start one); the vectors
+    are written here, by the driver, atomically."""
+    from .progress import ProgressBar
+
+    try:
+        from . import distributed
+    except ImportError as err:
+        raise ImportError(f"--ray needs Ray ({err}): pip install 'w2v-fastopt[ray]'") from None
+    if not args.workers_given:
+        del params["workers"]  # threads per actor: the nodes' CPUs (``RayRun``)
+    progress = None if args.quiet else ProgressBar(args.epochs)
+    logging.getLogger("w2v_fastopt.distributed").setLevel(logging.ERROR if args.quiet else logging.WARNING)
+    run = distributed.RayRun(corpora, address=args.ray, actors=args.ray_workers,
+                             sync_words=args.sync_words or distributed.SYNC_WORDS, **params)
+    try:
+        if not args.quiet:
+            print(f"Ray: {run.n_actors} actor(s) x {run.params.workers} thread(s), syncing every "
+                  f"{run.sync_words:,} words", file=sys.stderr)
+        run.build_vocab()
+        model = run.train(progress)
+    finally:
+        if progress is not None:
+            progress.close()
+        run.close()
     _write(model, args.output, binary, args.quiet)
 
 
@@ -534,6 +586,8 @@ def main(argv=None):
     from .train import Stopped
 
     args = _parser().parse_args(argv)
+    args.workers_given = any(a == "--workers" or a.startswith("--workers=")
+                             for a in (sys.argv[1:] if argv is None else argv))
     if argv is None:  # a process of its own (the console script, python -m w2v_fastopt)
         _skip_numba_blas_probe()
         hand_back_compiler_code()  # what importing Numba touched in LLVM (~20 MB at the peak)

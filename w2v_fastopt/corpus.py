@@ -117,53 +117,113 @@ def read_corpus_file(path, chunk_bytes=CHUNK_BYTES, vocabulary=None, threads=1, 
     else:
         parts = _parts(path, threads, part_bytes)
         if len(parts) > 1:
-            return _read_parts(path, parts, chunk_bytes)
+            return _read_parts([(path, start, end) for start, end in parts], chunk_bytes)
     _read_chunks(path, tokenizer.feed, chunk_bytes)
     return tokenizer.result()
 
 
-def _parts(path, threads, part_bytes):
-    """[(start, end)]: byte ranges of the file at ``path`` that cut it into up to ``threads`` parts of
-    at least ``part_bytes``, each cut just after a \\n (so never inside a line, a \\r\\n or a UTF-8
-    character), the last one's end None (to the end of the file); [(0, None)], one part, for
-    standard input, a compressed file, a small one, or one ``open_binary`` will refuse (it says why).
+def read_pieces(pieces, threads=1, chunk_bytes=CHUNK_BYTES, part_bytes=PART_BYTES):
+    """The TokenizedCorpus of ``pieces`` [(path, start, end)] read one after the other, as if
+    concatenated (``cat``): a shard of ``split_files``.  A plain piece of at least 2 ``part_bytes`` is
+    read by up to ``threads`` threads in parts (``read_corpus_file``); the result is one thread's."""
+    parts = [(path, a, b) for path, start, end in pieces
+             for a, b in _parts(path, max(1, threads // len(pieces)), part_bytes, start, end)]
+    if len(parts) > 1:
+        return _read_parts(parts, chunk_bytes)
+    tokenizer = _CompiledTokenizer(BUILD)
+    for path, start, end in parts:  # none: an empty shard, an empty corpus
+        _read_chunks(path, tokenizer.feed, chunk_bytes, start, end)
+    return tokenizer.result()
+
+
+def split_files(paths, shards):
+    """Cut the concatenation of the files ``paths`` into ``shards`` shards of about equal size:
+    a list of ``shards`` lists of pieces (path, start, end) (end None: to the end of the file), each
+    cut just after a line end, so that the shards read one after the other are the files read one
+    after the other.  A compressed file is never cut (its bytes are not lines): it goes whole to
+    the shard its middle falls in.  A shard can be empty (a corpus of fewer lines than shards)."""
+    sizes = [os.path.getsize(path) for path in paths]
+    total = max(sum(sizes), 1)
+    cuts = []  # (file index, byte): where shards 1, 2, ... begin
+    offset = 0
+    for index, (path, size) in enumerate(zip(paths, sizes)):
+        compressed = _compressed(path)
+        with open(path, "rb") as f:
+            for k in range(len(cuts) + 1, shards):
+                target = k * total // shards - offset
+                if target >= size:
+                    break
+                if compressed:
+                    at = 0 if target < size // 2 else size
+                else:
+                    at = _next_line_start(f, max(target, cuts[-1][1] if cuts and cuts[-1][0] == index else 0))
+                cuts.append((index, at) if at < size else (index + 1, 0))
+        offset += size
+    cuts += [(len(paths), 0)] * (shards - 1 - len(cuts))
+    bounds = [(0, 0)] + cuts + [(len(paths), 0)]
+    result = []
+    for (i0, b0), (i1, b1) in zip(bounds, bounds[1:]):
+        pieces = []
+        for index in range(i0, min(i1 + 1, len(paths))):
+            start = b0 if index == i0 else 0
+            end = b1 if index == i1 else None
+            if (sizes[index] if end is None else end) > start:
+                pieces.append((paths[index], start, end))
+        result.append(pieces)
+    return result
+
+
+def _compressed(path):
+    with open(path, "rb") as f:
+        magic = f.read(3)
+    return magic[:2] == b"\x1f\x8b" or magic == b"BZh"
+
+
+def _next_line_start(f, at):
+    """The offset just after the first \\n at or after ``at`` in the open file ``f`` (its end if none)."""
+    f.seek(at)
+    while True:
+        block = f.read(1 << 16)
+        newline = block.find(b"\n")
+        if newline >= 0:
+            return at + newline + 1
+        if not block:
+            return at
+        at += len(block)
+
+
+def _parts(path, threads, part_bytes, start=0, end=None):
+    """[(start, end)]: byte ranges of the file at ``path`` (of its range [start, end): the whole file
+    by default) that cut it into up to ``threads`` parts of at least ``part_bytes``, each cut just
+    after a \\n (so never inside a line, a \\r\\n or a UTF-8 character), the last one's end ``end``;
+    [(start, end)], one part, for standard input, a compressed file, a small one, or one
+    ``open_binary`` will refuse (it says why).
     """
     path = os.fspath(path)
     if threads < 2 or path == "-":
-        return [(0, None)]
+        return [(start, end)]
     try:
-        size = os.path.getsize(path)
+        size = (os.path.getsize(path) if end is None else end) - start
         count = min(threads, size // part_bytes)
-        if count < 2:
-            return [(0, None)]
+        if count < 2 or _compressed(path):
+            return [(start, end)]
         with open(path, "rb") as f:
-            magic = f.read(3)
-            if magic[:2] == b"\x1f\x8b" or magic == b"BZh":
-                return [(0, None)]
-            cuts = [0]
+            cuts = [start]
             for k in range(1, count):
-                at = max(k * size // count, cuts[-1])
-                f.seek(at)
-                while True:  # on to the next line end
-                    block = f.read(1 << 16)
-                    newline = block.find(b"\n")
-                    if newline >= 0 or not block:
-                        at += newline + 1 if newline >= 0 else 0
-                        break
-                    at += len(block)
-                cuts.append(at)
+                cuts.append(_next_line_start(f, max(start + k * size // count, cuts[-1])))
     except OSError:
-        return [(0, None)]
-    cuts.append(None)
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if (size if b is None else b) > a]
+        return [(start, end)]
+    cuts.append(end)
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if (start + size if b is None else b) > a]
 
 
 class _Stopped(Exception):
     """A part's reader stopped because another one failed (or the reading was interrupted)."""
 
 
-def _read_parts(path, parts, chunk_bytes):
-    """The TokenizedCorpus of ``path`` read in ``parts`` (``_parts``), one thread each.
+def _read_parts(parts, chunk_bytes):
+    """The TokenizedCorpus of ``parts`` [(path, start, end)] (``_parts``) read one after the other,
+    one thread each.
 
     A reader stops at its next chunk once another has failed or this thread is interrupted (Ctrl-C);
     then the error of the first part (in file order) that failed on its own is raised."""
@@ -180,7 +240,7 @@ def _read_parts(path, parts, chunk_bytes):
             tokenizers[k].feed(data, n)
 
         try:
-            _read_chunks(path, feed, chunk_bytes, *parts[k])
+            _read_chunks(parts[k][0], feed, chunk_bytes, *parts[k][1:])
         except BaseException as err:  # re-raised below
             errors[k] = err
             stop.set()

@@ -24,12 +24,14 @@ class ProgressBar:
         if seconds > 1.0:  # a first run after install or an upgrade; cached runs take ~0.05 s
             print(f"compiled the training kernel in {seconds:.1f}s (cached for later runs)", file=self.file)
 
-    def update(self, words_done, words_total, epoch, alpha, loss):
+    def update(self, words_done, words_total, epoch, alpha, loss, note=None):
+        """note: more to show after the loss (a cluster's actors and their lag)."""
         if self.bar is None:
             self.bar = tqdm(total=words_total, unit="w", unit_scale=True, file=self.file,
                             dynamic_ncols=True, leave=False, mininterval=0.2)
         self.bar.set_description(f"epoch {epoch + 1}/{self.epochs}", refresh=False)
-        self.bar.set_postfix_str(f"lr={alpha:.5f}" + ("" if loss is None else f" loss={loss:.4f}"), refresh=False)
+        self.bar.set_postfix_str(f"lr={alpha:.5f}" + ("" if loss is None else f" loss={loss:.4f}")
+                                 + ("" if note is None else f" {note}"), refresh=False)
         self.bar.update(words_done - self.bar.n)
 
     def epoch_end(self, stats):

@@ -69,6 +69,24 @@ def padded_copy(array):
     return copy
 
 
+def initial_weights(params, words):
+    """(syn0, syn1neg, syn1 or None) of a new model of ``words`` words: ``rules.padded_matrix``
+    float32[words, vector_size]; syn0 uniform(-0.5, 0.5) / vector_size drawn from ``seed``
+    (word2vec.c's), the others zero (calloc: their pages appear as they are trained)."""
+    rng = np.random.default_rng(params.seed)
+    dim = params.vector_size
+    n_tables = 3 if params.hs else 2
+    check_memory(n_tables * 4 * words * padded(dim), f"the vectors ({words:,} words x {dim} x {n_tables} tables)")
+    # The input rows drawn INIT_ROWS at a time: the same stream as one draw, no V x d temporary.
+    syn0 = padded_matrix(words, dim)
+    for first in range(0, words, INIT_ROWS):
+        rows = syn0[first:first + INIT_ROWS]
+        rows[...] = rng.random(rows.shape, dtype=np.float32)
+        rows -= np.float32(0.5)
+        rows /= np.float32(dim)
+    return syn0, padded_matrix(words, dim), padded_matrix(words, dim) if params.hs else None
+
+
 class Trainer:
     """Skip-gram (``sg=1``) or CBOW (``sg=0``, ``cbow_mean``) with negative sampling, hierarchical
     softmax (``hs=1``, and ``negative=0`` for it alone) or both, trained by the Numba kernels.
@@ -142,22 +160,8 @@ class Trainer:
         """
         t0 = time.perf_counter()
         self.vocab = self._read(sentences, corpus_file)
-        rng = np.random.default_rng(self.params.seed)
-        dim, words = self.params.vector_size, len(self.vocab)
-        n_tables = 3 if self.params.hs else 2
-        check_memory(n_tables * 4 * words * padded(dim), f"the vectors ({words:,} words x {dim} x {n_tables} tables)")
-        # Rows padded to whole cache lines (``rules.padded_matrix``); zeros: calloc, pages appear as
-        # trained.  The input rows drawn INIT_ROWS at a time: the same stream as one draw, no V x d
-        # temporary.
-        syn0 = padded_matrix(words, dim)
-        for first in range(0, words, INIT_ROWS):
-            rows = syn0[first:first + INIT_ROWS]
-            rows[...] = rng.random(rows.shape, dtype=np.float32)
-            rows -= np.float32(0.5)
-            rows /= np.float32(dim)
-        self.syn1neg = padded_matrix(words, dim)
-        self.syn1 = padded_matrix(words, dim) if self.params.hs else None
-        self.vectors, self._wv = syn0, None
+        self.vectors, self.syn1neg, self.syn1 = initial_weights(self.params, len(self.vocab))
+        self._wv = None
         self.timings["vocab"] = time.perf_counter() - t0
         return self
 

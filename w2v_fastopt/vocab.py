@@ -59,6 +59,14 @@ def build_vocab(corpus, min_count):
     order = vocabulary_order(corpus.counts, min_count)
     remap = np.full(len(corpus.words), -1, dtype=np.int32)
     remap[order] = np.arange(len(order), dtype=np.int32)
+    vocab = Vocab([corpus.words[i] for i in order], corpus.counts[order])
+    return (vocab,) + compact_corpus(corpus, remap)
+
+
+def compact_corpus(corpus, remap):
+    """Rewrite ``corpus`` (TokenizedCorpus) in place to vocabulary ids: ``remap`` (int32, one per word
+    of ``corpus.words``) gives each word's id, -1 for a word left out, whose tokens are removed.
+    Returns ``(ids, starts)``, views of the rewritten arrays."""
     if corpus.merge is not None:
         remap = remap[corpus.merge]
     starts = corpus.starts
@@ -72,5 +80,4 @@ def build_vocab(corpus, min_count):
         if corpus.store is not None:
             corpus.store.release(s1, read_end)
     starts[n_sentences] = out
-    vocab = Vocab([corpus.words[i] for i in order], corpus.counts[order])
-    return vocab, corpus.ids[:out], starts
+    return corpus.ids[:out], starts

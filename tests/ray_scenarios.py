@@ -1,0 +1,142 @@
+"""The distributed trainer's scenarios on a real two-node Ray cluster, for tests/test_distributed.py.
+
+Run inside a private network namespace with loopback alone (``unshare -n``, then ``ip link set lo
+up``), where Ray's head and second node listen on 127.0.0.1 only.  Starts the cluster
+(``ray.cluster_utils.Cluster``: a head and one more node, a raylet and an object store each), runs
+every scenario against it and writes their results as JSON to the path given: the test asserts on
+them.  Usage: python tests/ray_scenarios.py RESULTS.json
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import ray
+from ray.cluster_utils import Cluster
+
+from w2v_fastopt.distributed import RayRun
+from w2v_fastopt.evaluate import evaluate
+from w2v_fastopt.trainer import Trainer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "..", "data", "enwiki-sample.txt")
+SEEDS = (1, 2, 3)
+SCORES = ("wordsim353", "simlex999", "analogies")
+
+
+def scores(model):
+    result = evaluate(model.wv)
+    return {name: result[name] for name in SCORES}
+
+
+def ray_model(actors, progress=None, address=None, **params):
+    """A RayRun's model, and the run (its restarts, syncs)."""
+    run = RayRun([CORPUS], address=address, actors=actors, workers=1, **params)
+    try:
+        run.build_vocab()
+        return run.train(progress), run
+    finally:
+        run.close()
+
+
+class KillAnActor:
+    """A progress reporter that kills actor 2 (``ray.kill``) at the 4th sync, mid-epoch: at once
+    (``delay`` None: the next round finds it dead), or ``delay`` seconds later, its round in flight."""
+
+    def __init__(self, delay=None):
+        self.run, self.syncs, self.killed, self.delay = None, 0, False, delay
+
+    def update(self, *args, **kwargs):
+        self.syncs += 1
+        if self.syncs == 4:
+            if self.delay is None:
+                ray.kill(self.run.actors[1])
+            else:
+                threading.Timer(self.delay, ray.kill, [self.run.actors[1]]).start()
+            self.killed = True
+
+    def epoch_end(self, stats):
+        pass
+
+
+def digest(model):
+    return hashlib.blake2b(np.ascontiguousarray(model.vectors).tobytes(), digest_size=16).hexdigest()
+
+
+def main(out):
+    t0 = time.perf_counter()
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False})
+    cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1")
+    ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    results = {"cluster_seconds": time.perf_counter() - t0, "nodes": len([n for n in ray.nodes() if n["Alive"]])}
+
+    # N = 1 through the cluster: the single-process vectors, bit for bit (skip-gram NS; CBOW HS, whose
+    # inner-node rows are tiered from the root down)
+    for name, mode in (("sg", {}), ("cbow_hs", {"sg": 0, "hs": 1, "negative": 0})):
+        one = Trainer(corpus_file=CORPUS, workers=1, seed=1, epochs=2, **mode)
+        model, run = ray_model(1, seed=1, epochs=2, sync_words=20_000, **mode)
+        results[f"identical_{name}"] = {
+            "syncs": run.syncs,
+            "vocab": one.vocab.words == model.vocab.words and np.array_equal(one.vocab.counts, model.vocab.counts),
+            "matrices": [bool(np.array_equal(a, b)) for a, b in
+                         ((one.vectors, model.vectors), (one.syn1neg, model.syn1neg))
+                         + (((one.syn1, model.syn1),) if one.syn1 is not None else ())]}
+
+    # N = 2 against N = 1 over seeds
+    results["one"], results["two"], results["two_vocab_same"] = [], [], True
+    for seed in SEEDS:
+        one = Trainer(corpus_file=CORPUS, workers=1, seed=seed)
+        results["one"].append(scores(one))
+        model, run = ray_model(2, seed=seed)
+        results["two"].append(scores(model))
+        if seed == 1:
+            results["two_digest"] = digest(model)
+        results["two_vocab_same"] &= one.vocab.words == model.vocab.words
+        results["two_nodes_used"] = run.syncs > 0
+        results["two_raw_words"] = sum(s.raw_words for s in model.epoch_stats)
+
+    # an actor killed mid-epoch: restarted from the last sync, the run finishes
+    real_build_vocab = RayRun.build_vocab
+    for name, delay in (("killed", None), ("killed_in_flight", 0.01)):
+        killer = KillAnActor(delay)
+
+        def build_vocab(run, killer=killer):
+            killer.run = run
+            return real_build_vocab(run)
+
+        RayRun.build_vocab = build_vocab
+        try:
+            model, run = ray_model(2, progress=killer, seed=1)
+        finally:
+            RayRun.build_vocab = real_build_vocab
+        results[name] = {"restarts": run.restarts, "killed": killer.killed, "scores": scores(model),
+                         "raw_words": sum(s.raw_words for s in model.epoch_stats), "digest": digest(model),
+                         "finite": bool(np.isfinite(model.vectors).all())}
+
+    # the command line: on this cluster; a local cluster of its own; an address nobody answers
+    def cli(*args):
+        t = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", CORPUS, *args], capture_output=True,
+                              text=True, timeout=300, env=dict(os.environ, RAY_ADDRESS=""))
+        return {"rc": done.returncode, "stderr": done.stderr, "seconds": time.perf_counter() - t}
+
+    folder = os.path.dirname(out)
+    results["cli_cluster"] = cli("--ray", cluster.address, "--ray-workers", "2", "--workers", "1", "--epochs", "1",
+                                 "-o", os.path.join(folder, "cluster.bin"))
+    results["cli_local"] = cli("--ray", "--epochs", "1", "-o", os.path.join(folder, "local.bin"))
+    results["cli_bad_address"] = cli("--ray", "127.0.0.1:9", "-o", os.path.join(folder, "bad.bin"))
+    results["cli_bad_address"]["wrote"] = os.path.exists(os.path.join(folder, "bad.bin"))
+    ray.shutdown()
+    cluster.shutdown()
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
