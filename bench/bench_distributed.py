@@ -13,9 +13,11 @@ Runs as root inside a private network namespace with loopback alone (it re-execu
 2. Sync interval (words each actor trains between syncs): words/s at 1 and 2 actors of one thread
    (alternating, on the repeated corpus), the bytes each node sends and receives per sync, and the
    quality on data/ at 2 actors (WordSim-353, SimLex-999, Google analogies: mean over ``--seeds``
-   seeds) for the per-row sum of the actors' steps and for their mean, the single-process engine's
-   over the same seeds above them.  This table chose the default interval and the sum.
-3. Quality at 1, 2 and 4 actors (4 actors on 2 cores measures quality, not speed).
+   seeds) for the per-row mean of the actors' rows (the default: the actors at 2x the learning rate)
+   and for the sum of their steps (at one machine's learning rate), the single-process engine's over
+   the same seeds above them.  This table chose the default interval.
+3. Quality at 1, 2 and 4 actors, mean and sum (4 actors on 2 cores measures quality, not speed;
+   a run that diverges says so).
 """
 import argparse
 import os
@@ -62,6 +64,7 @@ def main():
 
     from w2v_fastopt.distributed import SYNC_WORDS, RayRun
     from w2v_fastopt.evaluate import evaluate
+    from w2v_fastopt.train import Diverged
     from w2v_fastopt.trainer import Trainer
 
     cluster = Cluster(initialize_head=True, head_node_args={
@@ -90,7 +93,7 @@ def main():
     try:
         corpus, tokens = repeated_corpus(DATA, args.repeat, folder)
         print(f"# 1. Speed: data/ x {args.repeat} ({tokens:,} tokens), 5 epochs, {args.rounds} alternating rounds, "
-              f"sync every {SYNC_WORDS:,} words; same host, 2 cores\n")
+              f"sync every {SYNC_WORDS:,} words per thread; same host, 2 cores\n")
         configs = [("1 actor x 1 thread", 1, 1), ("1 actor x 2 threads (1 node)", 1, 2),
                    ("2 actors x 1 thread (2 nodes)", 2, 1)]
         speeds = {name: [] for name, _, _ in configs}
@@ -107,10 +110,11 @@ def main():
         single = mean([quality(Trainer(corpus_file=DATA, workers=1, seed=s)) for s in seeds])
         print(f"\n# 2. Sync interval (words each actor trains between syncs), 1 thread per actor: words/s on "
               f"data/ x {args.repeat} (1 and 2 actors alternating, median of {args.rounds}); quality on data/ "
-              f"at 2 actors, mean of {args.seeds} seed(s), for the sum of the actors' steps and for their mean\n")
+              f"at 2 actors, mean of {args.seeds} seed(s), for the mean of the actors' rows and the sum of "
+              "their steps\n")
         print("| sync every (words) | syncs at 2 actors | words/s, 1 actor | words/s, 2 actors | ratio "
-              "| KB sent / received per node per sync | WordSim-353 sum / mean | SimLex-999 sum / mean "
-              "| analogies sum / mean |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| KB sent / received per node per sync | WordSim-353 mean / sum | SimLex-999 mean / sum "
+              "| analogies mean / sum |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         print(f"| one process, 1 thread | | | | | | {single[0]:.3f} | {single[1]:.3f} | {single[2]:.4f} |")
         for interval in (INTERVALS[1::2] if args.quick else INTERVALS):
             one, two = [], []
@@ -121,7 +125,7 @@ def main():
             per_sync = 2 * run.syncs
             traffic = f"{run.bytes_sent / per_sync / 1024:,.0f} / {run.bytes_received / per_sync / 1024:,.0f}"
             q = {}
-            for merge in ("sum", "mean"):
+            for merge in ("mean", "sum"):
                 rows = []
                 for seed in seeds:
                     model, small_run, _ = ray_run(DATA, 2, 1, seed, sync_words=interval, merge=merge)
@@ -129,15 +133,20 @@ def main():
                 q[merge] = mean(rows)
             a, b = statistics.median(one), statistics.median(two)
             print(f"| {interval:,} | {small_run.syncs} | {a:,.0f} | {b:,.0f} | {b / a:.2f}x | {traffic} | "
-                  + " | ".join(f"{q['sum'][i]:.{4 if i == 2 else 3}f} / {q['mean'][i]:.{4 if i == 2 else 3}f}"
+                  + " | ".join(f"{q['mean'][i]:.{4 if i == 2 else 3}f} / {q['sum'][i]:.{4 if i == 2 else 3}f}"
                                for i in range(3)) + " |")
 
         print(f"\n# 3. Quality by actors (1 thread each, sync every {SYNC_WORDS:,} words): data/, mean of "
               f"{args.seeds} seed(s)\n")
-        print("| actors | WordSim-353 | SimLex-999 | analogies |\n|---:|---:|---:|---:|")
+        print("| actors | merge | WordSim-353 | SimLex-999 | analogies |\n|---:|---|---:|---:|---:|")
         for actors in (1, 2, 4):
-            q = mean([quality(ray_run(DATA, actors, 1, seed)[0]) for seed in seeds])
-            print(f"| {actors} | {q[0]:.3f} | {q[1]:.3f} | {q[2]:.4f} |")
+            for merge in ("mean", "sum")[:1 if actors == 1 else 2]:
+                try:
+                    q = mean([quality(ray_run(DATA, actors, 1, seed, merge=merge)[0]) for seed in seeds])
+                except Diverged as err:
+                    print(f"| {actors} | {merge} | diverged: {str(err)[:60]} | | |")
+                    continue
+                print(f"| {actors} | {merge} | {q[0]:.3f} | {q[1]:.3f} | {q[2]:.4f} |")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         ray.shutdown()

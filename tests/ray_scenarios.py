@@ -44,23 +44,23 @@ def ray_model(actors, progress=None, address=None, **params):
 
 
 class KillAnActor:
-    """A progress reporter that kills actor 2 (``ray.kill``) at the 4th sync, mid-epoch: at once
-    (``delay`` None: the next round finds it dead), or ``delay`` seconds later, its round in flight."""
+    """A progress reporter that kills actor 2 (``ray.kill``): ``delay`` None, at once at the end of
+    epoch 1 (after a sync of every tier: the next round finds it dead); else ``delay`` seconds after
+    the 3rd sync, mid-epoch, its round in flight."""
 
     def __init__(self, delay=None):
         self.run, self.syncs, self.killed, self.delay = None, 0, False, delay
 
     def update(self, *args, **kwargs):
         self.syncs += 1
-        if self.syncs == 4:
-            if self.delay is None:
-                ray.kill(self.run.actors[1])
-            else:
-                threading.Timer(self.delay, ray.kill, [self.run.actors[1]]).start()
+        if self.delay is not None and self.syncs == 3:
+            threading.Timer(self.delay, ray.kill, [self.run.actors[1]]).start()
             self.killed = True
 
     def epoch_end(self, stats):
-        pass
+        if self.delay is None and stats.epoch == 1:
+            ray.kill(self.run.actors[1])
+            self.killed = True
 
 
 def digest(model):

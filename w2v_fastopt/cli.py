@@ -86,7 +86,8 @@ def _parser():
     t.add_argument("--ray-workers", type=_positive, metavar="N",
                    help="actors on the cluster (default: one per node)")
     t.add_argument("--sync-words", type=_positive, metavar="N",
-                   help="words each actor trains between two syncs of the models (with --ray; default %s)" % "50,000")
+                   help="words each actor trains between two syncs of the models (with --ray; default "
+                   "100,000 per thread of an actor)")
 
     e = sub.add_parser("evaluate", help="score vectors on WordSim-353, SimLex-999, Google analogies")
     _vectors_argument(e)
@@ -252,7 +253,7 @@ def _train_ray(args, params, binary, corpora):
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.distributed").setLevel(logging.ERROR if args.quiet else logging.WARNING)
     run = distributed.RayRun(corpora, address=args.ray, actors=args.ray_workers,
-                             sync_words=args.sync_words or distributed.SYNC_WORDS, **params)
+                             sync_words=args.sync_words, **params)
     try:
         if not args.quiet:
             print(f"Ray: {run.n_actors} actor(s) x {run.params.workers} thread(s), syncing every "

@@ -67,7 +67,7 @@ from .vocab import Vocab, compact_corpus, vocabulary_order
 
 logger = logging.getLogger(__name__)
 
-SYNC_WORDS = 50_000  # words of its shard an actor trains between syncs (bench/bench_distributed.py)
+SYNC_WORDS = 100_000  # words an actor trains between syncs, per thread it runs (bench/bench_distributed.py)
 HOT_ROWS = 1024  # rows of the first tier, synced every time
 TIER_GROWTH = 4  # each tier holds this many times the rows of the one before, synced as many times less often
 MAX_RESTARTS = 3  # an actor's shard restarted this many times in one run: give up
@@ -235,12 +235,13 @@ class RayRun:
     corpus_files: paths every node can read (a shared file system; on one machine, any path).
     actors: how many (default: one per alive node); ``params['workers']``: threads per actor (default:
     the CPUs of the smallest node, divided among the actors it holds).  sync_words: words of its shard
-    each actor trains between syncs; hot_rows: the rows synced every time.  Other keywords are
-    ``Params``' (gensim's names).  ``build_vocab()`` then ``train(progress)`` -> a ``trainer.Trainer``
-    holding the vectors; ``close()`` ends the actors (and the Ray this run started).
+    each actor trains between syncs (default ``SYNC_WORDS`` per thread: ~50 ms of training, pWord2Vec's
+    order); hot_rows: the rows synced every time; merge: "mean" (default) or "sum" (the module's text).
+    Other keywords are ``Params``' (gensim's names).  ``build_vocab()`` then ``train(progress)`` -> a
+    ``trainer.Trainer`` holding the vectors; ``close()`` ends the actors (and the Ray this run started).
     """
 
-    def __init__(self, corpus_files, *, address=None, actors=None, sync_words=SYNC_WORDS, hot_rows=HOT_ROWS,
+    def __init__(self, corpus_files, *, address=None, actors=None, sync_words=None, hot_rows=HOT_ROWS,
                  merge="mean", **params):
         self.corpus_files = [os.fsdecode(os.fspath(path)) for path in corpus_files]
         if not self.corpus_files:
@@ -282,6 +283,7 @@ class RayRun:
             raise ValueError(f"the Ray cluster has {sum(cpus)} CPUs on {len(nodes)} node(s); {self.n_actors} actors "
                              f"x {self.params.workers} threads need {need} (give fewer actors or --workers)")
         self.shards = split_files(self.corpus_files, self.n_actors)
+        self.sync_words = self.sync_words or SYNC_WORDS * self.params.workers
         # Averaging N models, each of which took a step on its own shard, moves a row 1/N as far as
         # one machine's steps on all of them would: the actors train at N times the learning rate
         # (the linear scaling of model averaging; measured against the sum in bench_distributed).
@@ -467,7 +469,7 @@ def _gather(refs):
     return [_get(ref) for ref in refs]
 
 
-def train_on_ray(corpus_files, *, address=None, actors=None, progress=None, sync_words=SYNC_WORDS,
+def train_on_ray(corpus_files, *, address=None, actors=None, progress=None, sync_words=None,
                  hot_rows=HOT_ROWS, **params):
     """Train on the Ray cluster at ``address`` (None: a local Ray, started and stopped here) with
     ``actors`` actors; returns a ``trainer.Trainer`` (``model.wv``, ``save_word2vec_format``, ``save``).
