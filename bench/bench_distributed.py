@@ -7,8 +7,9 @@ Runs as root inside a private network namespace with loopback alone (it re-execu
 
 1. Speed, alternating runs (``--rounds``) on data/ repeated ``--repeat`` times: one actor with one
    thread, one actor with 2 threads (one node, its 2 cores), 2 actors with one thread each (two
-   nodes of one core); effective words/s of the training (the driver's wall time, syncs included),
-   and the ratios to one actor with one thread.  This machine has 2 cores, so "2 nodes" share one
+   nodes of one core), and the engine in one process without Ray (``Trainer``) with 1 and 2 threads;
+   effective words/s of the training (the driver's wall time, syncs included), and the ratios to one
+   actor with one thread.  This machine has 2 cores, so "2 nodes" share one
    host: no network between them, only loopback.
 2. Sync interval (words each actor trains between syncs): words/s at 1 and 2 actors of one thread
    (alternating, on the repeated corpus), the bytes each node sends and receives per sync, and the
@@ -95,11 +96,17 @@ def main():
         print(f"# 1. Speed: data/ x {args.repeat} ({tokens:,} tokens), 5 epochs, {args.rounds} alternating rounds, "
               f"sync every {SYNC_WORDS:,} words per thread; same host, 2 cores\n")
         configs = [("1 actor x 1 thread", 1, 1), ("1 actor x 2 threads (1 node)", 1, 2),
-                   ("2 actors x 1 thread (2 nodes)", 2, 1)]
+                   ("2 actors x 1 thread (2 nodes)", 2, 1), ("one process, no Ray (Trainer), 1 thread", 0, 1),
+                   ("one process, no Ray (Trainer), 2 threads", 0, 2)]
         speeds = {name: [] for name, _, _ in configs}
         for _ in range(args.rounds):
             for name, actors, workers in configs:
-                speeds[name].append(ray_run(corpus, actors, workers)[2])
+                if actors:
+                    speeds[name].append(ray_run(corpus, actors, workers)[2])
+                else:
+                    model = Trainer(corpus_file=corpus, workers=workers, seed=1, compute_loss=False)
+                    words = sum(s.effective_words for s in model.epoch_stats)
+                    speeds[name].append(words / (model.timings["train"] + model.timings["compile"]))
         base = statistics.median(speeds[configs[0][0]])
         print("| run | effective words/s (median) | vs 1 actor x 1 thread |\n|---|---:|---:|")
         for name, _, _ in configs:

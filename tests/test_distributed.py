@@ -40,13 +40,14 @@ def test_a_sync_takes_a_row_one_actor_changed_exactly_and_sums_or_averages_the_r
     a, b = rng.random((3, 3), dtype=np.float32), rng.random((2, 3), dtype=np.float32)
     a[0, 0] = -0.0  # the sign of a zero is kept too
     for merge in ("sum", "mean"):
-        [(rows, values)] = average([[(a_rows, a)], [(b_rows, b)]], [synced], merge)
+        [(rows, values)], own = average([[(a_rows, a)], [(b_rows, b)]], [synced], merge)
+        assert [mask.tolist() for [mask] in own] == [[True, False, False, True], [False, False, True, False]]
         assert rows.tolist() == [0, 2, 3, 5]
         assert values[[0, 3]].tobytes() == a[[0, 2]].tobytes() and values[2].tobytes() == b[1].tobytes()
         expected = synced[2] + (a[1] - synced[2]) + (b[0] - synced[2]) if merge == "sum" else (a[1] + b[0]) / 2
         np.testing.assert_allclose(values[1], expected, rtol=1e-6)
-    [(rows, values)] = average([[(a_rows, a)]], [synced])
-    assert rows.tolist() == a_rows.tolist() and values.tobytes() == a.tobytes()
+    [(rows, values)], [[mask]] = average([[(a_rows, a)]], [synced])
+    assert rows.tolist() == a_rows.tolist() and values.tobytes() == a.tobytes() and mask.all()
 
 
 def test_tiers_cover_every_row_and_each_is_synced_as_often_as_it_is_small():

@@ -150,9 +150,10 @@ class ShardTrainer:
 
     def train_round(self, update, epoch, first, end, sync_rows):
         """Take the last sync's averages (``update``: per matrix (rows int64, values float32[k, d]) or
-        None), train jobs [first, end) of ``epoch``, and return what the driver averages: (the
-        round's EpochTotals as a dict, per matrix (rows changed among ``sync_rows``, their values),
-        the threads' random states, seconds spent)."""
+        None; not the rows this actor alone changed, which it holds already), train jobs [first, end)
+        of ``epoch``, and return what the driver averages: (the round's EpochTotals as a dict, per
+        matrix (rows changed among ``sync_rows``, their values), the threads' random states, seconds
+        spent)."""
         t0 = time.perf_counter()
         if update is not None:
             for matrix, snapshot, (rows, values) in zip(self.matrices, self.snapshots, update):
@@ -164,7 +165,9 @@ class ShardTrainer:
         for matrix, snapshot, ranges in zip(self.matrices, self.snapshots, sync_rows):
             rows = [np.flatnonzero((matrix[a:b] != snapshot[a:b]).any(axis=1)) + a for a, b in ranges]
             rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-            changed.append((rows, matrix[rows]))
+            values = matrix[rows]
+            snapshot[rows] = values  # as synced, if no other actor changed them (else the update says)
+            changed.append((rows, values))
         rng_states = [int(t.rng[0]) for t in self.run.threads]
         return totals.to_dict(), changed, rng_states, time.perf_counter() - t0
 
@@ -174,8 +177,10 @@ def average(changed, synced, merge="mean"):
     (the matrices as of the last sync, which every actor's unchanged rows still hold): per matrix
     (rows, values) over the rows any actor changed.  A row changed by one actor keeps that actor's
     value exactly (no arithmetic touches it); a row several changed takes, with ``merge="mean"``,
-    the mean of their values, with ``"sum"`` its synced value plus the sum of their steps."""
-    merged = []
+    the mean of their values, with ``"sum"`` its synced value plus the sum of their steps.
+    Returns (those rows and values, and per actor, per matrix, the mask of the rows it alone
+    changed: that actor holds them already, ``for_actor``)."""
+    merged, own = [], [[] for _ in changed]
     for per_actor, before in zip(zip(*changed), synced):
         unique = np.unique(np.concatenate([rows for rows, _ in per_actor]))
         places = [np.searchsorted(unique, rows) for rows, _ in per_actor]  # an actor's rows are distinct
@@ -185,17 +190,25 @@ def average(changed, synced, merge="mean"):
         several = count > 1
         result = np.empty((len(unique), before.shape[1]), dtype=np.float32)
         result[several] = 0
-        for place, (_, values) in zip(places, per_actor):
+        for k, (place, (_, values)) in enumerate(zip(places, per_actor)):
             alone = ~several[place]
             result[place[alone]] = values[alone]
             result[place[~alone]] += values[~alone]
+            mask = np.zeros(len(unique), dtype=bool)
+            mask[place[alone]] = True
+            own[k].append(mask)
         n = count[several, None].astype(np.float32)
         if merge == "mean":
             result[several] /= n
         else:  # the synced value once, plus each actor's step: sum(values) - (n - 1) * synced
             result[several] -= (n - 1) * before[unique[several]]
         merged.append((unique, result))
-    return merged
+    return merged, own
+
+
+def for_actor(merged, own):
+    """The part of a sync's ``merged`` rows an actor lacks: all but those it alone changed (``own``)."""
+    return [(rows[~mask], values[~mask]) for (rows, values), mask in zip(merged, own)]
 
 
 def connect(address):
@@ -366,7 +379,7 @@ class RayRun:
         corpus_words = sum(self.shard_words)
         rounds = max(1, round(corpus_words / self.n_actors / self.sync_words))
         total_words = corpus_words * p.epochs
-        update, sync, history = None, 0, []
+        updates, sync, history = [None] * self.n_actors, 0, []
         t_train = time.perf_counter()
         for epoch in range(p.epochs):
             totals, t_epoch = EpochTotals(), time.perf_counter()
@@ -376,9 +389,8 @@ class RayRun:
                 chosen = due(len(matrix_tiers), sync, r == rounds - 1)
                 sync_rows = [[row_ranges(matrix_tiers[k], w.shape[0], end) for k in chosen]
                              for w, end in zip(self.weights, from_the_end)]
-                update_ref = ray.put(update)
                 t_round = time.perf_counter()
-                results = self._round(update_ref, update, epoch, r, rounds, sync_rows)
+                results = self._round(updates, epoch, r, rounds, sync_rows)
                 wall = time.perf_counter() - t_round
                 for k, (round_totals, changed, states, busy) in enumerate(results):
                     for name, value in round_totals.items():
@@ -386,8 +398,9 @@ class RayRun:
                     self.rng_states[k] = states
                     self.bytes_sent += sum(rows.nbytes + values.nbytes for rows, values in changed)
                     lag[k] += max(wall - busy, 0.0)
-                update = average([changed for _, changed, _, _ in results], self.weights, self.merge)
-                self.bytes_received += self.n_actors * sum(rows.nbytes + values.nbytes for rows, values in update)
+                update, own = average([changed for _, changed, _, _ in results], self.weights, self.merge)
+                updates = [for_actor(update, mine) for mine in own]
+                self.bytes_received += sum(rows.nbytes + values.nbytes for u in updates for rows, values in u)
                 for weights, (rows, values) in zip(self.weights, update):
                     weights[rows] = values
                 if not all(np.isfinite(values).all() for _, values in update):
@@ -410,13 +423,13 @@ class RayRun:
         self.syncs = sync
         return self._model(history)
 
-    def _round(self, update_ref, update, epoch, r, rounds, sync_rows):
+    def _round(self, updates, epoch, r, rounds, sync_rows):
         """One round on every actor; a lost actor is restarted and its round trained again."""
         def call(k, actor, pending):
             first, end = r * self.jobs[k] // rounds, (r + 1) * self.jobs[k] // rounds
             return actor.train_round.remote(pending, epoch, first, end, sync_rows)
 
-        refs = [call(k, a, update_ref) for k, a in enumerate(self.actors)]
+        refs = [call(k, a, update) for k, (a, update) in enumerate(zip(self.actors, updates))]
         results = []
         for k, ref in enumerate(refs):
             while True:
