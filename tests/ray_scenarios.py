@@ -15,7 +15,10 @@ import threading
 import time
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import ray
+import ray.data
 from ray.cluster_utils import Cluster
 
 from w2v_fastopt.distributed import RayRun
@@ -33,9 +36,9 @@ def scores(model):
     return {name: result[name] for name in SCORES}
 
 
-def ray_model(actors, progress=None, address=None, **params):
-    """A RayRun's model, and the run (its restarts, syncs)."""
-    run = RayRun([CORPUS], address=address, actors=actors, workers=1, **params)
+def ray_model(corpus, actors=1, progress=None, **params):
+    """A RayRun's model on ``corpus`` (a list of files, a dataset), and the run (its restarts, syncs)."""
+    run = RayRun(corpus, actors=actors, workers=1, **params)
     try:
         run.build_vocab()
         return run.train(progress), run
@@ -80,7 +83,7 @@ def main(out):
     # inner-node rows are tiered from the root down)
     for name, mode in (("sg", {}), ("cbow_hs", {"sg": 0, "hs": 1, "negative": 0})):
         one = Trainer(corpus_file=CORPUS, workers=1, seed=1, epochs=2, **mode)
-        model, run = ray_model(1, seed=1, epochs=2, sync_words=20_000, **mode)
+        model, run = ray_model([CORPUS], seed=1, epochs=2, sync_words=20_000, **mode)
         results[f"identical_{name}"] = {
             "syncs": run.syncs,
             "vocab": one.vocab.words == model.vocab.words and np.array_equal(one.vocab.counts, model.vocab.counts),
@@ -88,12 +91,29 @@ def main(out):
                          ((one.vectors, model.vectors), (one.syn1neg, model.syn1neg))
                          + (((one.syn1, model.syn1),) if one.syn1 is not None else ())]}
 
+    # a ray.data dataset (read_text's "text" column) through one actor: the same vectors again; Parquet
+    # files (a "body" column) through two: the one-machine vocabulary
+    one = Trainer(corpus_file=CORPUS, workers=1, seed=1, epochs=2)
+    model, run = ray_model(ray.data.read_text(CORPUS), seed=1, epochs=2)
+    results["identical_dataset"] = [bool(np.array_equal(a, b)) for a, b in
+                                    ((one.vectors, model.vectors), (one.syn1neg, model.syn1neg))]
+    folder = os.path.dirname(os.path.abspath(out))
+    with open(CORPUS, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    parquet = [os.path.join(folder, f"part-{k}.parquet") for k in range(2)]
+    for k, path in enumerate(parquet):
+        half = lines[k * len(lines) // 2:(k + 1) * len(lines) // 2]
+        pq.write_table(pa.table({"id": list(range(len(half))), "body": half}), path)
+    model, run = ray_model(parquet, actors=2, seed=1, epochs=1, text_column="body")
+    results["parquet_vocab_same"] = (model.vocab.words == one.vocab.words
+                                     and np.array_equal(model.vocab.counts, one.vocab.counts))
+
     # N = 2 against N = 1 over seeds
     results["one"], results["two"], results["two_vocab_same"] = [], [], True
     for seed in SEEDS:
         one = Trainer(corpus_file=CORPUS, workers=1, seed=seed)
         results["one"].append(scores(one))
-        model, run = ray_model(2, seed=seed)
+        model, run = ray_model([CORPUS], 2, seed=seed)
         results["two"].append(scores(model))
         if seed == 1:
             results["two_digest"] = digest(model)
@@ -112,7 +132,7 @@ def main(out):
 
         RayRun.build_vocab = build_vocab
         try:
-            model, run = ray_model(2, progress=killer, seed=1)
+            model, run = ray_model([CORPUS], 2, progress=killer, seed=1)
         finally:
             RayRun.build_vocab = real_build_vocab
         results[name] = {"restarts": run.restarts, "killed": killer.killed, "scores": scores(model),
@@ -120,18 +140,19 @@ def main(out):
                          "finite": bool(np.isfinite(model.vectors).all())}
 
     # the command line: on this cluster; a local cluster of its own; an address nobody answers
-    def cli(*args):
+    def cli(*args, corpus=(CORPUS,)):
         t = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", CORPUS, *args], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "w2v_fastopt", "train", *corpus, *args], capture_output=True,
                               text=True, timeout=300, env=dict(os.environ, RAY_ADDRESS=""))
         return {"rc": done.returncode, "stderr": done.stderr, "seconds": time.perf_counter() - t}
 
-    folder = os.path.dirname(out)
     results["cli_cluster"] = cli("--ray", cluster.address, "--ray-workers", "2", "--workers", "1", "--epochs", "1",
                                  "-o", os.path.join(folder, "cluster.bin"))
     results["cli_local"] = cli("--ray", "--epochs", "1", "-o", os.path.join(folder, "local.bin"))
     results["cli_bad_address"] = cli("--ray", "127.0.0.1:9", "-o", os.path.join(folder, "bad.bin"))
     results["cli_bad_address"]["wrote"] = os.path.exists(os.path.join(folder, "bad.bin"))
+    results["cli_no_column"] = cli("--ray", cluster.address, "-o", os.path.join(folder, "column.bin"),
+                                   corpus=parquet)
     ray.shutdown()
     cluster.shutdown()
     with open(out, "w") as f:

@@ -85,7 +85,9 @@ def cluster_runs(tmp_path_factory):
         pytest.skip("the Ray cluster runs in a private network namespace: needs root, unshare and ip (CI has them)")
     out = tmp_path_factory.mktemp("ray") / "results.json"
     script = f"ip link set lo up && exec '{sys.executable}' '{os.path.join(HERE, 'ray_scenarios.py')}' '{out}'"
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_ADDRESS="")
+    # the package of this tree, in the driver and in every actor (Ray's workers inherit the variable)
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_ADDRESS="",
+               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=900, env=env,
                           cwd=ROOT)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -100,6 +102,8 @@ def test_one_actor_through_the_cluster_gives_the_single_process_vectors_bit_for_
         run = cluster_runs[mode]
         assert run["syncs"] > 10, run  # the rows went through many syncs
         assert run["vocab"] and all(run["matrices"]), (mode, run)
+    assert all(cluster_runs["identical_dataset"])  # a ray.data dataset of the same lines
+    assert cluster_runs["parquet_vocab_same"]  # Parquet files through two actors
 
 
 @pytest.mark.slow
@@ -134,3 +138,5 @@ def test_the_command_line_trains_on_a_cluster_and_refuses_a_dead_address_in_one_
     bad = cluster_runs["cli_bad_address"]
     assert bad["rc"] == 1 and not bad["wrote"] and bad["seconds"] < 10
     assert bad["stderr"].count("\n") == 1 and "no Ray cluster answers at 127.0.0.1:9" in bad["stderr"], bad
+    no_column = cluster_runs["cli_no_column"]
+    assert no_column["rc"] == 1 and "the dataset has no column 'text' (its columns: id, body)" in no_column["stderr"]

@@ -85,6 +85,9 @@ def _parser():
                    "corpus with --workers threads (needs pip install 'w2v-fastopt[ray]')")
     t.add_argument("--ray-workers", type=_positive, metavar="N",
                    help="actors on the cluster (default: one per node)")
+    t.add_argument("--text-column", default="text", metavar="NAME",
+                   help="with --ray and Parquet files (*.parquet, read with ray.data): the column of text "
+                   "lines (%(default)s)")
     t.add_argument("--sync-words", type=_positive, metavar="N",
                    help="words each actor trains between two syncs of the models (with --ray; default "
                    "100,000 per thread of an actor)")
@@ -252,8 +255,8 @@ def _train_ray(args, params, binary, corpora):
         del params["workers"]  # threads per actor: the nodes' CPUs (``RayRun``)
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.distributed").setLevel(logging.ERROR if args.quiet else logging.WARNING)
-    run = distributed.RayRun(corpora, address=args.ray, actors=args.ray_workers,
-                             sync_words=args.sync_words, **params)
+    run = distributed.RayRun(corpora, address=args.ray, actors=args.ray_workers, sync_words=args.sync_words,
+                             text_column=args.text_column, **params)
     try:
         if not args.quiet:
             print(f"Ray: {run.n_actors} actor(s) x {run.params.workers} thread(s), syncing every "

@@ -136,6 +136,24 @@ def read_pieces(pieces, threads=1, chunk_bytes=CHUNK_BYTES, part_bytes=PART_BYTE
     return tokenizer.result()
 
 
+def read_lines(blocks):
+    """The TokenizedCorpus of ``blocks``, an iterable of sequences of lines (str or bytes; a line may
+    hold line ends of its own): a shard of a ``ray.data`` dataset's text column, batch by batch.  The
+    same tokenizer as for files; a NUL byte is refused as in a file."""
+    tokenizer = _CompiledTokenizer(BUILD)
+    rows = 0
+    for lines in blocks:
+        data = b"".join((line.encode("utf-8", "surrogateescape") if isinstance(line, str) else bytes(line)) + b"\n"
+                        for line in lines)
+        nul = data.find(b"\0")
+        if nul >= 0:
+            row = rows + data.count(b"\n", 0, nul) + 1
+            raise ValueError(f"row {row} of the dataset's text: NUL byte: binary data, not text")
+        rows += len(lines)
+        tokenizer.feed(data, len(data))
+    return tokenizer.result()
+
+
 def split_files(paths, shards):
     """Cut the concatenation of the files ``paths`` into ``shards`` shards of about equal size:
     a list of ``shards`` lists of pieces (path, start, end) (end None: to the end of the file), each

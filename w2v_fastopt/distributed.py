@@ -7,10 +7,12 @@ averaged where they were trained.  The only module that imports Ray (``pip insta
 The design (README, "Beyond one machine"):
 
 - The files, read one after the other, are cut into N shards of about equal bytes at line ends
-  (``corpus.split_files``).  N actors (``ShardTrainer``), one per node unless told otherwise, each read
-  and tokenize their shard with the engine's reader and count its words; the driver merges the
-  counts in shard order, so the vocabulary (its words, counts and order) is exactly the one a single
-  machine builds from the same files.  Each actor then turns its tokens into vocabulary ids.
+  (``corpus.split_files``); Parquet files and ``ray.data`` datasets into N shards of about equal
+  rows, in order (their text column, ``corpus.read_lines``).  N actors (``ShardTrainer``), one per
+  node unless told otherwise, each read and tokenize their shard with the engine's reader and count
+  its words; the driver merges the counts in shard order, so the vocabulary (its words, counts and
+  order) is exactly the one a single machine builds from the same text.  Each actor then turns its
+  tokens into vocabulary ids.
 - Every actor starts from the same weights (``trainer.initial_weights``, drawn from ``seed``) and
   trains its shard with the engine's worker threads (``train.run_segment``, Hogwild within a node),
   its learning rate falling over its shard as one machine's falls over the corpus.
@@ -52,7 +54,7 @@ import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError, WorkerCrashedError
 
-from .corpus import read_pieces, split_files
+from .corpus import read_lines, read_pieces, split_files
 from .kernels.prep import huffman_tree
 from .kernels.rng import seed_states
 from .kernels.walk import Corpus, Job
@@ -73,6 +75,7 @@ TIER_GROWTH = 4  # each tier holds this many times the rows of the one before, s
 MAX_RESTARTS = 3  # an actor's shard restarted this many times in one run: give up
 PLACE_SECONDS = 60  # an actor not placed on a node by then: the cluster has no room for it
 CONNECT_SECONDS = 5  # an address that does not answer within this: refused
+DATASET_LINES = 256  # rows of a ray.data dataset's text column tokenized at a time
 LOST = (RayActorError, WorkerCrashedError)  # an actor or its node is gone (ActorDiedError is one)
 
 
@@ -108,18 +111,24 @@ class ShardTrainer:
     ``read`` (tokenize the shard, count its words), ``start`` (vocabulary ids, weights, kernel), then
     ``train_round`` once per sync."""
 
-    def __init__(self, params, pieces):
+    def __init__(self, params, pieces, text_column=None):
         self.params = Params(**params)
-        self.pieces = pieces
+        self.pieces = pieces  # [(path, start, end)] (``corpus.split_files``), or a ray.data dataset
+        self.text_column = text_column
         self.tokenized = None
 
     def ready(self):
         return ray.get_runtime_context().get_node_id()
 
     def read(self):
-        """Tokenize the shard (``corpus.read_pieces``, with the actor's threads).  Returns (words in
-        first-seen order, their counts int64, tokens read, tokens with invalid UTF-8)."""
-        self.tokenized = read_pieces(self.pieces, self.params.workers)
+        """Tokenize the shard (``corpus.read_pieces``, with the actor's threads; a dataset's text column
+        with ``corpus.read_lines``).  Returns (words in first-seen order, their counts int64, tokens
+        read, tokens with invalid UTF-8)."""
+        if self.text_column is None:
+            self.tokenized = read_pieces(self.pieces, self.params.workers)
+        else:
+            self.tokenized = read_lines(batch[self.text_column] for batch in self.pieces.iter_batches(
+                batch_size=DATASET_LINES, batch_format="numpy"))
         t = self.tokenized
         return t.words, t.counts, t.n_tokens, t.invalid_tokens
 
@@ -245,7 +254,10 @@ def connect(address):
 class RayRun:
     """One data-parallel training run on a Ray cluster (see the module's text).
 
-    corpus_files: paths every node can read (a shared file system; on one machine, any path).
+    corpus: paths every node can read (a shared file system; on one machine, any path): text files,
+    read by byte ranges, or Parquet files (all ending in .parquet), read with ``ray.data`` (its
+    ``text_column``); or a ``ray.data.Dataset`` with a ``text_column`` of lines (``read_text``'s
+    "text"), cut into N contiguous shards in its order.
     actors: how many (default: one per alive node); ``params['workers']``: threads per actor (default:
     the CPUs of the smallest node, divided among the actors it holds).  sync_words: words of its shard
     each actor trains between syncs (default ``SYNC_WORDS`` per thread: ~50 ms of training, pWord2Vec's
@@ -254,10 +266,13 @@ class RayRun:
     ``trainer.Trainer`` holding the vectors; ``close()`` ends the actors (and the Ray this run started).
     """
 
-    def __init__(self, corpus_files, *, address=None, actors=None, sync_words=None, hot_rows=HOT_ROWS,
-                 merge="mean", **params):
-        self.corpus_files = [os.fsdecode(os.fspath(path)) for path in corpus_files]
-        if not self.corpus_files:
+    def __init__(self, corpus, *, address=None, actors=None, sync_words=None, hot_rows=HOT_ROWS,
+                 merge="mean", text_column="text", **params):
+        self.dataset = corpus if hasattr(corpus, "iter_batches") and hasattr(corpus, "split_at_indices") else None
+        self.corpus_files = [] if self.dataset is not None else [os.fsdecode(os.fspath(path)) for path in corpus]
+        self.parquet = bool(self.corpus_files) and all(p.lower().endswith(".parquet") for p in self.corpus_files)
+        self.text_column = text_column if self.dataset is not None or self.parquet else None
+        if self.dataset is None and not self.corpus_files:
             raise ValueError("give at least one corpus file")
         for path in self.corpus_files:
             if path == "-":
@@ -295,7 +310,8 @@ class RayRun:
         if need > sum(cpus):
             raise ValueError(f"the Ray cluster has {sum(cpus)} CPUs on {len(nodes)} node(s); {self.n_actors} actors "
                              f"x {self.params.workers} threads need {need} (give fewer actors or --workers)")
-        self.shards = split_files(self.corpus_files, self.n_actors)
+        self.shards = self._dataset_shards() if self.text_column is not None else \
+            split_files(self.corpus_files, self.n_actors)
         self.sync_words = self.sync_words or SYNC_WORDS * self.params.workers
         # Averaging N models, each of which took a step on its own shard, moves a row 1/N as far as
         # one machine's steps on all of them would: the actors train at N times the learning rate
@@ -305,10 +321,26 @@ class RayRun:
                                  min_alpha=self.params.min_alpha * scale)
         Params(**self.actor_params)
 
+    def _dataset_shards(self):
+        """The dataset (Parquet files read with ``ray.data``) cut into N contiguous shards in order."""
+        dataset = self.dataset
+        if dataset is None:
+            import ray.data  # pyarrow: only for datasets
+            dataset = ray.data.read_parquet(self.corpus_files)
+        names = dataset.schema().names
+        if self.text_column not in names:
+            raise ValueError(f"the dataset has no column {self.text_column!r} (its columns: {', '.join(names)}); "
+                             "give the column of text lines (text_column=, --text-column)")
+        dataset = dataset.select_columns([self.text_column])
+        if self.n_actors == 1:
+            return [dataset]
+        rows = dataset.count()
+        return dataset.split_at_indices([k * rows // self.n_actors for k in range(1, self.n_actors)])
+
     def _new_actor(self, k):
         actor = ray.remote(ShardTrainer).options(
             num_cpus=self.params.workers, scheduling_strategy="SPREAD", max_restarts=0, max_task_retries=0,
-        ).remote(self.actor_params, self.shards[k])
+        ).remote(self.actor_params, self.shards[k], self.text_column)
         try:
             ray.get(actor.ready.remote(), timeout=PLACE_SECONDS)
         except GetTimeoutError:
@@ -332,7 +364,8 @@ class RayRun:
                 else:
                     totals[index] += count
         counts = np.array(totals, dtype=np.int64)
-        source = self.corpus_files[0] if len(self.corpus_files) == 1 else f"{self.corpus_files[0]} ..."
+        source = ("the dataset" if not self.corpus_files else self.corpus_files[0] if len(self.corpus_files) == 1
+                  else f"{self.corpus_files[0]} ...")
         _check_vocab(source, counts if len(counts) else np.zeros(1, np.int64), self.params.min_count)
         words = list(first_seen)
         order = vocabulary_order(counts, self.params.min_count)
@@ -448,7 +481,7 @@ class RayRun:
         model.syn1 = self.weights[2] if len(self.weights) > 2 else None
         model.epoch_stats = history
         model.training_loss = history[-1].loss
-        model.corpus_file = os.path.abspath(self.corpus_files[0])
+        model.corpus_file = os.path.abspath(self.corpus_files[0]) if self.corpus_files else None
         model.corpus_total_words = self.raw_tokens
         model.invalid_tokens = self.invalid_tokens
         model.timings = dict(self.timings)
@@ -482,12 +515,13 @@ def _gather(refs):
     return [_get(ref) for ref in refs]
 
 
-def train_on_ray(corpus_files, *, address=None, actors=None, progress=None, sync_words=None,
+def train_on_ray(corpus, *, address=None, actors=None, progress=None, sync_words=None,
                  hot_rows=HOT_ROWS, **params):
-    """Train on the Ray cluster at ``address`` (None: a local Ray, started and stopped here) with
-    ``actors`` actors; returns a ``trainer.Trainer`` (``model.wv``, ``save_word2vec_format``, ``save``).
-    See ``RayRun`` for the arguments."""
-    run = RayRun(corpus_files, address=address, actors=actors, sync_words=sync_words, hot_rows=hot_rows, **params)
+    """Train on ``corpus`` (text or Parquet files, or a ``ray.data.Dataset``: ``RayRun``) on the Ray
+    cluster at ``address`` (None: a local Ray, started and stopped here) with ``actors`` actors; returns
+    a ``trainer.Trainer`` (``model.wv``, ``save_word2vec_format``, ``save``).  See ``RayRun`` for the
+    arguments."""
+    run = RayRun(corpus, address=address, actors=actors, sync_words=sync_words, hot_rows=hot_rows, **params)
     try:
         run.build_vocab()
         return run.train(progress)
