@@ -8,6 +8,7 @@ them.  Usage: python tests/ray_scenarios.py RESULTS.json
 """
 import hashlib
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 
 import numpy as np
+from gensim.models import KeyedVectors
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
@@ -64,6 +66,17 @@ class KillAnActor:
         if self.delay is None and stats.epoch == 1:
             ray.kill(self.run.actors[1])
             self.killed = True
+
+
+class StopAfterEpoch:
+    """A progress reporter that interrupts the run (KeyboardInterrupt) at the end of epoch 1."""
+
+    def update(self, *args, **kwargs):
+        pass
+
+    def epoch_end(self, stats):
+        if stats.epoch == 1:
+            raise KeyboardInterrupt
 
 
 def digest(model):
@@ -139,6 +152,23 @@ def main(out):
                          "raw_words": sum(s.raw_words for s in model.epoch_stats), "digest": digest(model),
                          "finite": bool(np.isfinite(model.vectors).all())}
 
+    # a checkpoint at epoch 1's end, the run interrupted there and resumed (from Python, and by the
+    # command line from a copy): the vectors of the run never interrupted
+    reference, _ = ray_model([CORPUS], 2, seed=1, epochs=2)
+    state = os.path.join(folder, "run.checkpoint")
+    run = RayRun([CORPUS], actors=2, workers=1, seed=1, epochs=2)
+    try:
+        run.build_vocab()
+        run.train(StopAfterEpoch(), checkpoint_path=state)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.close()
+    shutil.copy(state, state + ".copy")
+    resumed = RayRun.resume(state)
+    results["resumed"] = {"same": digest(resumed) == digest(reference), "removed": not os.path.exists(state),
+                          "epochs": [s.epoch for s in resumed.epoch_stats]}
+
     # the command line: on this cluster; a local cluster of its own; an address nobody answers
     def cli(*args, corpus=(CORPUS,)):
         t = time.perf_counter()
@@ -151,6 +181,11 @@ def main(out):
     results["cli_local"] = cli("--ray", "--epochs", "1", "-o", os.path.join(folder, "local.bin"))
     results["cli_bad_address"] = cli("--ray", "127.0.0.1:9", "-o", os.path.join(folder, "bad.bin"))
     results["cli_bad_address"]["wrote"] = os.path.exists(os.path.join(folder, "bad.bin"))
+    resumed_cli = os.path.join(folder, "resumed.bin")
+    results["cli_resume"] = cli("--resume", state + ".copy", "--ray", cluster.address, "-o", resumed_cli, corpus=())
+    if os.path.exists(resumed_cli):
+        vectors = KeyedVectors.load_word2vec_format(resumed_cli, binary=True)
+        results["cli_resume"]["same"] = bool(np.array_equal(vectors.vectors, reference.vectors))
     results["cli_no_column"] = cli("--ray", cluster.address, "-o", os.path.join(folder, "column.bin"),
                                    corpus=parquet)
     ray.shutdown()

@@ -129,6 +129,12 @@ def test_a_killed_actor_costs_no_vectors_and_no_words(cluster_runs):
 
 
 @pytest.mark.slow
+def test_an_interrupted_run_resumed_from_its_checkpoint_gives_the_uninterrupted_vectors(cluster_runs):
+    resumed = cluster_runs["resumed"]
+    assert resumed["same"] and resumed["removed"] and resumed["epochs"] == [1, 2], resumed
+
+
+@pytest.mark.slow
 def test_the_command_line_trains_on_a_cluster_and_refuses_a_dead_address_in_one_line(cluster_runs):
     for run in ("cli_cluster", "cli_local"):
         assert cluster_runs[run]["rc"] == 0, cluster_runs[run]["stderr"]
@@ -138,5 +144,7 @@ def test_the_command_line_trains_on_a_cluster_and_refuses_a_dead_address_in_one_
     bad = cluster_runs["cli_bad_address"]
     assert bad["rc"] == 1 and not bad["wrote"] and bad["seconds"] < 10
     assert bad["stderr"].count("\n") == 1 and "no Ray cluster answers at 127.0.0.1:9" in bad["stderr"], bad
+    resumed = cluster_runs["cli_resume"]
+    assert resumed["rc"] == 0 and resumed["same"], resumed["stderr"]  # a checkpoint's run, finished
     no_column = cluster_runs["cli_no_column"]
     assert no_column["rc"] == 1 and "the dataset has no column 'text' (its columns: id, body)" in no_column["stderr"]

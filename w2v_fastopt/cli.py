@@ -200,9 +200,11 @@ def _train(args):
         for flag in ("ray_workers", "sync_words"):
             if getattr(args, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} is for training on a Ray cluster: give --ray too")
-    elif args.resume is not None or args.checkpoint_every is not None or args.backend == "keras":
-        raise ValueError("--ray trains with the Numba engine, without checkpoints (a lost actor is restarted "
-                         "from the last sync): leave out --resume, --checkpoint-every and --backend keras")
+    elif args.backend == "keras":
+        raise ValueError("--ray trains with the Numba engine: leave out --backend keras")
+    elif args.checkpoint_every is not None and parse_every(args.checkpoint_every)[0] != "epochs":
+        raise ValueError("--ray checkpoints at epoch ends, when every row is synced: give --checkpoint-every "
+                         "a number of epochs")
     elif args.max_vocab_size is not None or "-" in corpora:
         raise ValueError("--ray reads each file once on the nodes: not standard input (-), not --max-vocab-size")
     if args.resume is not None:
@@ -228,7 +230,7 @@ def _train(args):
                     args.optimizer)
         return _train_keras(args, params, binary, checkpoint)
     if args.ray is not None:
-        return _train_ray(args, params, binary, corpora)
+        return _train_ray(args, params, binary, corpora, checkpoint)
     progress = None if args.quiet else ProgressBar(args.epochs)
     logging.getLogger("w2v_fastopt.trainer").setLevel(logging.ERROR)  # its warnings are our errors here
     try:
@@ -242,19 +244,25 @@ def _train(args):
     _write(model, args.output, binary, args.quiet)
 
 
-def _train_ray(args, params, binary, corpora):
-    """--ray: ``distributed.RayRun`` on the cluster at ``args.ray`` ("local": start one); the vectors
-    are written here, by the driver, atomically."""
-    from .progress import ProgressBar
-
+def _distributed():
     try:
         from . import distributed
     except ImportError as err:
         raise ImportError(f"--ray needs Ray ({err}): pip install 'w2v-fastopt[ray]'") from None
+    logging.getLogger("w2v_fastopt.distributed").setLevel(logging.WARNING)
+    return distributed
+
+
+def _train_ray(args, params, binary, corpora, checkpoint):
+    """--ray: ``distributed.RayRun`` on the cluster at ``args.ray`` ("local": start one), with
+    checkpoints at epoch ends; the vectors are written here, by the driver, atomically."""
+    from .checkpoint import parse_every
+    from .progress import ProgressBar
+
+    distributed = _distributed()
     if not args.workers_given:
         del params["workers"]  # threads per actor: the nodes' CPUs (``RayRun``)
     progress = None if args.quiet else ProgressBar(args.epochs)
-    logging.getLogger("w2v_fastopt.distributed").setLevel(logging.ERROR if args.quiet else logging.WARNING)
     run = distributed.RayRun(corpora, address=args.ray, actors=args.ray_workers, sync_words=args.sync_words,
                              text_column=args.text_column, **params)
     try:
@@ -262,7 +270,8 @@ def _train_ray(args, params, binary, corpora):
             print(f"Ray: {run.n_actors} actor(s) x {run.params.workers} thread(s), syncing every "
                   f"{run.sync_words:,} words", file=sys.stderr)
         run.build_vocab()
-        model = run.train(progress)
+        model = run.train(progress, checkpoint, parse_every(args.checkpoint_every or 1)[1],
+                          {"output": {"path": os.path.abspath(args.output), "binary": binary}})
     finally:
         if progress is not None:
             progress.close()
@@ -420,6 +429,8 @@ def _resume(args):
     if _is_keras_checkpoint(args.resume):
         return _resume_keras(args)
     header = read_header(args.resume)
+    if "distributed" in header:
+        return _resume_ray(args, header)
     if "position" not in header:
         raise ValueError(f"{args.resume}: a saved model, not a training checkpoint")
     output = header.get("notes", {}).get("output") or {}
@@ -431,6 +442,28 @@ def _resume(args):
     progress = None if args.quiet else ProgressBar(header["params"]["epochs"])
     try:
         model = Trainer.resume(args.resume, corpus_file=args.corpus, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    _write(model, path, binary, args.quiet)
+
+
+def _resume_ray(args, header):
+    """--resume of a distributed run's checkpoint, on the cluster at --ray ADDRESS (without: a local Ray)."""
+    from .io import check_output
+    from .progress import ProgressBar
+
+    distributed = _distributed()
+    output = header.get("notes", {}).get("output") or {}
+    if args.output is None and output.get("path") is None:
+        raise ValueError(f"{args.resume}: no output path recorded; give --output PATH")
+    path = args.output or _recorded_output(args, output["path"])
+    binary = output.get("binary", True) if args.format is None else args.format == "binary"
+    check_output(path, inputs=header["distributed"]["corpus"] + [args.resume])
+    progress = None if args.quiet else ProgressBar(header["params"]["epochs"])
+    try:
+        model = distributed.RayRun.resume(args.resume, address=args.ray, progress=progress,
+                                          corpus=[args.corpus] if args.corpus else None)
     finally:
         if progress is not None:
             progress.close()

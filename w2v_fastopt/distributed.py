@@ -38,7 +38,9 @@ The design (README, "Beyond one machine"):
   again, takes the driver's model and the dead actor's random state at the round's start, and trains
   the round again: the run loses that round of that actor's work, and the steps the actor had taken
   on rows of tiers not synced since (rarer words: up to 4^k rounds of them in tier k).  The vectors
-  are written by the driver only, atomically.
+  are written by the driver only, atomically.  At epoch ends, when every row is synced, the driver
+  can save the run (``train(checkpoint_path=...)``, ``RayRun.resume``): a lost driver then costs the
+  epoch in progress.
 
 Sources: pWord2Vec (synchronous averaging every ~0.1 s, hot rows every time, rarer rows every 2^k-th
 time); Spark MLlib's Word2Vec (merge once an epoch; SPARK-24666: summing the partitions' vectors gave
@@ -127,6 +129,7 @@ class ShardTrainer:
         if self.text_column is None:
             self.tokenized = read_pieces(self.pieces, self.params.workers)
         else:
+            _keep_order()
             self.tokenized = read_lines(batch[self.text_column] for batch in self.pieces.iter_batches(
                 batch_size=DATASET_LINES, batch_format="numpy"))
         t = self.tokenized
@@ -294,6 +297,7 @@ class RayRun:
             self.close()
             raise
         self.actors = []
+        self.history, self.start_sync = [], 0  # a resumed run's finished epochs and syncs
         self.restarts = 0
         self.bytes_sent = 0  # by the actors to the driver, over the run (the syncs' traffic: README)
         self.bytes_received = 0  # by the actors from the driver
@@ -323,6 +327,7 @@ class RayRun:
 
     def _dataset_shards(self):
         """The dataset (Parquet files read with ``ray.data``) cut into N contiguous shards in order."""
+        _keep_order()
         dataset = self.dataset
         if dataset is None:
             import ray.data  # pyarrow: only for datasets
@@ -349,9 +354,11 @@ class RayRun:
                                f"within {PLACE_SECONDS} s") from None
         return actor
 
-    def build_vocab(self):
+    def build_vocab(self, resume=None):
         """Read the shards on the actors, merge their counts into the vocabulary (the words and the
-        order one machine gives), and start every actor on it.  Returns the ``Vocab``."""
+        order one machine gives), and start every actor on it, from new weights drawn from ``seed``
+        or, with ``resume`` (a ``trainer.Trainer`` loaded from a checkpoint, ``RayRun.resume``), from
+        its weights and random states.  Returns the ``Vocab``."""
         t0 = time.perf_counter()
         self.actors = [self._new_actor(k) for k in range(self.n_actors)]
         counted = _gather([a.read.remote() for a in self.actors])
@@ -376,10 +383,16 @@ class RayRun:
                        np.zeros(0, np.int32) for shard_words, *_ in counted]
         self.raw_tokens = sum(c[2] for c in counted)
         self.invalid_tokens = sum(c[3] for c in counted)
-        self.weights = list(w for w in initial_weights(self.params, len(self.vocab)) if w is not None)
-        states = seed_states(self.params.seed, self.n_actors * self.params.workers)
-        self.rng_states = [[int(s) for s in states[k * self.params.workers:(k + 1) * self.params.workers]]
-                           for k in range(self.n_actors)]
+        if resume is None:
+            self.weights = list(w for w in initial_weights(self.params, len(self.vocab)) if w is not None)
+            states = seed_states(self.params.seed, self.n_actors * self.params.workers)
+            self.rng_states = [[int(s) for s in states[k * self.params.workers:(k + 1) * self.params.workers]]
+                               for k in range(self.n_actors)]
+        else:
+            if resume.vocab.words != self.vocab.words or not np.array_equal(resume.vocab.counts, self.vocab.counts):
+                raise ValueError(f"{source}: not the corpus the checkpoint was trained on (its vocabulary differs)")
+            self.weights = [resume.vectors, resume.syn1neg] + ([resume.syn1] if resume.syn1 is not None else [])
+            self.rng_states = resume._header["distributed"]["rng_states"]
         weights = ray.put([np.ascontiguousarray(w) for w in self.weights])
         counts_ref = ray.put(self.vocab.counts)
         started = _gather([a.start.remote(self.remaps[k], counts_ref, weights, self.rng_states[k])
@@ -403,18 +416,25 @@ class RayRun:
         self.actors[k] = actor
         return actor
 
-    def train(self, progress=None):
+    def train(self, progress=None, checkpoint_path=None, checkpoint_every=1, checkpoint_notes=None):
         """Train ``epochs`` passes; returns a ``trainer.Trainer`` holding the vocabulary, the averaged
-        vectors (syn0, syn1neg, syn1), the epochs' stats and the timings."""
+        vectors (syn0, syn1neg, syn1), the epochs' stats and the timings.
+
+        checkpoint_path: save the run's state there, atomically (``Trainer.save``'s archive, with the
+        actors' random states), at the end of every ``checkpoint_every``-th epoch but the last, when
+        every row is synced; ``RayRun.resume`` continues it (bit-identical with one thread per
+        actor).  Removed when training ends.  checkpoint_notes: JSON values kept in its header."""
         p = self.params
+        if checkpoint_path is not None and self.dataset is not None:
+            raise ValueError("a run on a ray.data Dataset object cannot be resumed from a file; give its files")
         matrix_tiers = tiers(len(self.vocab), self.hot_rows)
         from_the_end = [False, False, True][:len(self.weights)]
         corpus_words = sum(self.shard_words)
         rounds = max(1, round(corpus_words / self.n_actors / self.sync_words))
         total_words = corpus_words * p.epochs
-        updates, sync, history = [None] * self.n_actors, 0, []
+        updates, sync, history = [None] * self.n_actors, self.start_sync, list(self.history)
         t_train = time.perf_counter()
-        for epoch in range(p.epochs):
+        for epoch in range(len(history), p.epochs):
             totals, t_epoch = EpochTotals(), time.perf_counter()
             lag = [0.0] * self.n_actors
             for r in range(rounds):
@@ -449,12 +469,49 @@ class RayRun:
             stats = EpochStats(epoch + 1, totals.raw, totals.effective, totals.pairs, time.perf_counter() - t_epoch,
                                totals.loss / max(totals.pairs, 1) if p.compute_loss else None)
             history.append(stats)
+            if checkpoint_path is not None and epoch + 1 < p.epochs and (epoch + 1) % checkpoint_every == 0:
+                self._save(checkpoint_path, history, sync, checkpoint_every, checkpoint_notes)
             if progress is not None:
                 progress.epoch_end(stats)
             logger.info(epoch_summary(stats, p.epochs))
         self.timings["train"] = time.perf_counter() - t_train
         self.syncs = sync
+        if checkpoint_path is not None and os.path.exists(checkpoint_path):
+            os.unlink(checkpoint_path)
         return self._model(history)
+
+    def _save(self, path, history, sync, every, notes):
+        """A checkpoint at an epoch's end: the driver's model (every row synced), the actors' random
+        states and the run's settings, in ``Trainer.save``'s archive."""
+        state = {"distributed": {"corpus": [os.path.abspath(f) for f in self.corpus_files],
+                                 "actors": self.n_actors, "sync_words": self.sync_words, "hot_rows": self.hot_rows,
+                                 "merge": self.merge, "text_column": self.text_column, "sync": sync,
+                                 "rng_states": self.rng_states},
+                 "checkpoint_every": every, **({} if notes is None else {"notes": notes})}
+        self._model(history).save(path, _extra=state)
+
+    @classmethod
+    def resume(cls, state_path, *, address=None, progress=None, corpus=None):
+        """Continue the distributed run saved in ``state_path`` (``train(checkpoint_path=...)``) on the
+        cluster at ``address``, with as many actors and threads as it had, on its corpus (or
+        ``corpus``, the same text elsewhere); checkpoints go on to the same path.  Returns the model."""
+        from .io import read_header
+
+        header = read_header(state_path)
+        saved = header.get("distributed")
+        if saved is None:
+            raise ValueError(f"{state_path}: not a checkpoint of a distributed run; resume it without --ray")
+        model = Trainer.load(state_path)
+        params = model.params.to_dict()
+        run = cls(corpus or saved["corpus"], address=address, actors=saved["actors"], sync_words=saved["sync_words"],
+                  hot_rows=saved["hot_rows"], merge=saved["merge"], text_column=saved["text_column"] or "text",
+                  **params)
+        try:
+            run.build_vocab(resume=model)
+            run.history, run.start_sync = list(model.epoch_stats), saved["sync"]
+            return run.train(progress, state_path, header.get("checkpoint_every", 1), header.get("notes"))
+        finally:
+            run.close()
 
     def _round(self, updates, epoch, r, rounds, sync_rows):
         """One round on every actor; a lost actor is restarted and its round trained again."""
@@ -497,6 +554,14 @@ class RayRun:
         self.actors = []
         if self.started_ray and ray.is_initialized():
             ray.shutdown()
+
+
+def _keep_order():
+    """ray.data yields a dataset's blocks as they are ready unless told to keep their order: the
+    vocabulary's order of first occurrence, and the ids, depend on it."""
+    import ray.data
+
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
 
 
 def _get(ref):
