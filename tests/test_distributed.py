@@ -148,3 +148,20 @@ def test_the_command_line_trains_on_a_cluster_and_refuses_a_dead_address_in_one_
     assert resumed["rc"] == 0 and resumed["same"], resumed["stderr"]  # a checkpoint's run, finished
     no_column = cluster_runs["cli_no_column"]
     assert no_column["rc"] == 1 and "the dataset has no column 'text' (its columns: id, body)" in no_column["stderr"]
+
+
+def test_the_command_line_refuses_what_it_cannot_do_with_ray_in_one_line(tmp_path, capsys):
+    from w2v_fastopt.cli import main
+
+    out = str(tmp_path / "v.bin")
+    cases = [(["train", CORPUS, CORPUS, "-o", out], "2 corpus files: one machine trains one file"),
+             (["train", CORPUS, "--ray-workers", "2", "-o", out], "--ray-workers is for training on a Ray cluster"),
+             (["train", "--ray", CORPUS, "-o", out], "a file, not a Ray address: put CORPUS before --ray"),
+             (["train", CORPUS, "--ray", "nohost", "-o", out], "--ray nohost: not a Ray address"),
+             (["train", CORPUS, "--ray", "--checkpoint-every", "10m", "-o", out], "--ray checkpoints at epoch ends"),
+             (["train", CORPUS, "--ray", "--backend", "keras", "-o", out], "leave out --backend keras")]
+    for argv, message in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (argv, err)
+    assert not os.path.exists(out)

@@ -66,7 +66,7 @@ def _parser():
                    "else binary)")
     _training_flags(t)
     t.add_argument("--checkpoint-every", metavar="N|TIME",
-                   help="save a resumable state every N epochs, or every TIME (90s, 10m, 1h), "
+                   help="save a resumable state every N epochs, or every TIME (90s, 10m, 1h; not with --ray), "
                    "atomically; removed when training ends")
     t.add_argument("--checkpoint", metavar="STATE",
                    help="where to save that state (default: PATH.checkpoint)")
@@ -200,6 +200,8 @@ def _train(args):
         for flag in ("ray_workers", "sync_words"):
             if getattr(args, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} is for training on a Ray cluster: give --ray too")
+    elif not corpora and args.resume is None and os.path.exists(args.ray):
+        raise ValueError(f"--ray {args.ray}: a file, not a Ray address: put CORPUS before --ray")
     elif args.backend == "keras":
         raise ValueError("--ray trains with the Numba engine: leave out --backend keras")
     elif args.checkpoint_every is not None and parse_every(args.checkpoint_every)[0] != "epochs":

@@ -238,7 +238,7 @@ def connect(address):
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"--ray {address}: not a Ray address (HOST:PORT of the head node, e.g. 10.0.0.1:6379, "
-                             "or auto)")
+                             "or auto); a corpus file goes before --ray")
         try:
             socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
         except OSError as err:
