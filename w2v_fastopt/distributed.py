@@ -129,7 +129,6 @@ class ShardTrainer:
         if self.text_column is None:
             self.tokenized = read_pieces(self.pieces, self.params.workers)
         else:
-            _keep_order()
             self.tokenized = read_lines(batch[self.text_column] for batch in self.pieces.iter_batches(
                 batch_size=DATASET_LINES, batch_format="numpy"))
         t = self.tokenized
@@ -260,7 +259,8 @@ class RayRun:
     corpus: paths every node can read (a shared file system; on one machine, any path): text files,
     read by byte ranges, or Parquet files (all ending in .parquet), read with ``ray.data`` (its
     ``text_column``); or a ``ray.data.Dataset`` with a ``text_column`` of lines (``read_text``'s
-    "text"), cut into N contiguous shards in its order.
+    "text"), cut into N contiguous shards in its order (the run sets its context's
+    ``execution_options.preserve_order``).
     actors: how many (default: one per alive node); ``params['workers']``: threads per actor (default:
     the CPUs of the smallest node, divided among the actors it holds).  sync_words: words of its shard
     each actor trains between syncs (default ``SYNC_WORDS`` per thread: ~50 ms of training, pWord2Vec's
@@ -327,11 +327,11 @@ class RayRun:
 
     def _dataset_shards(self):
         """The dataset (Parquet files read with ``ray.data``) cut into N contiguous shards in order."""
-        _keep_order()
         dataset = self.dataset
         if dataset is None:
             import ray.data  # pyarrow: only for datasets
             dataset = ray.data.read_parquet(self.corpus_files)
+        _keep_order(dataset)
         names = dataset.schema().names
         if self.text_column not in names:
             raise ValueError(f"the dataset has no column {self.text_column!r} (its columns: {', '.join(names)}); "
@@ -556,12 +556,13 @@ class RayRun:
             ray.shutdown()
 
 
-def _keep_order():
-    """ray.data yields a dataset's blocks as they are ready unless told to keep their order: the
-    vocabulary's order of first occurrence, and the ids, depend on it."""
-    import ray.data
-
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
+def _keep_order(dataset):
+    """Have ``dataset`` yield its rows in its order: ray.data yields blocks as its tasks finish them
+    unless the dataset's own context says to keep their order (the context is the one current when
+    the dataset was made, shared with the datasets made from it and carried with them to the
+    actors; setting the current one later changes nothing).  The vocabulary's order of first
+    occurrence, and the ids, depend on the order."""
+    dataset.context.execution_options.preserve_order = True
 
 
 def _get(ref):
