@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from .runge_kutta import RungeKuttaMixin, method_of, wrapped
+from .runge_kutta import RungeKuttaMixin, method_of, replicas, wrapped
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError("w2v_fastopt.keras needs the TensorFlow backend (KERAS_BACKEND=tensorflow), "
@@ -46,14 +46,17 @@ class SkipGramLoss(keras.losses.Loss):
         return ops.sum(ops.softplus(y_pred) - y_true * y_pred, axis=-1)
 
 
-def sgns_gradient(u, t, y):
+def sgns_gradient(u, t, y, replicas=1):
     """Loss, logits and the hand-written gradient of a batch of gathered rows (module docstring).
 
-    u: [B, d] input rows; t: [B, k+1, d] output rows; y: [B, k+1] labels.
+    u: [B, d] input rows; t: [B, k+1, d] output rows; y: [B, k+1] labels; replicas: R, the replicas
+    of a MirroredStrategy, each with B examples of the global batch of R B: the loss and gradient
+    are of this replica's share of the global mean, as Keras's losses make them (its optimizer sums
+    the replicas' gradients).
     Returns (L, z [B, k+1], ∂L/∂u [B, d], ∂L/∂t [B, k+1, d]), per occurrence of each row.
     """
     z = tf.einsum("bd,bjd->bj", u, t)                   # logits
-    batch = tf.cast(tf.shape(z)[0], z.dtype)
+    batch = tf.cast(tf.shape(z)[0] if replicas == 1 else tf.shape(z)[0] * replicas, z.dtype)
     loss = tf.reduce_sum(tf.math.softplus(z) - y * z) / batch
     d = (tf.sigmoid(z) - y) / batch                     # ∂L/∂z
     return loss, z, tf.einsum("bj,bjd->bd", d, t), d[:, :, None] * u[:, None, :]
@@ -71,6 +74,18 @@ def _duplicates(indices, vocab_size):
 def _row_sums(values, same):
     """For each position i, the sum of values[j] over the positions j with same[j] == same[i]."""
     return tf.gather(tf.math.unsorted_segment_sum(values, same, tf.shape(same)[0]), same)
+
+
+def _global_row_sums(values, indices, context, vocab_size):
+    """For each position i of this replica's ``indices``, the sum of ``values`` over the positions of
+    every replica (``context``, a MirroredStrategy's) that hold the same row: the all-reduce of the
+    slices concatenates them, and a row is matched by its first position among this replica's."""
+    shape = tf.constant([vocab_size, values.shape[-1]], tf.int64)
+    reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.IndexedSlices(values, indices, shape))
+    n = tf.shape(indices)[0]
+    first = _duplicates(tf.concat([indices, tf.cast(reduced.indices, indices.dtype)], 0), vocab_size)
+    sums = tf.math.unsorted_segment_sum(reduced.values, first[n:], tf.shape(first)[0])
+    return tf.gather(sums, first[:n])
 
 
 @keras.saving.register_keras_serializable(package="w2v_fastopt")
@@ -106,12 +121,18 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
 
     def call(self, inputs):
         words, outputs = inputs
+        if words.dtype.is_floating:  # fit's symbolic build under a MirroredStrategy: a MEAN of each replica's batch
+            words, outputs = tf.cast(words, "int32"), tf.cast(outputs, "int32")
         u = tf.gather(self.input_vectors.value, words)      # [B, d]
         t = tf.gather(self.output_vectors.value, outputs)   # [B, k+1, d]
         return tf.einsum("bd,bjd->bj", u, t)
 
-    def compile(self, optimizer="sgd", loss=None, jit_compile=True, **kwargs):
-        """Keras's ``compile``; loss defaults to ``SkipGramLoss()`` and XLA is on."""
+    def compile(self, optimizer="sgd", loss=None, jit_compile=None, **kwargs):
+        """Keras's ``compile``; loss defaults to ``SkipGramLoss()``, and XLA (``jit_compile``) to on,
+        except under a strategy of several replicas, where XLA cannot read a variable that another
+        (logical) device holds (TensorFlow's "tf.Variable on a different device" known issue)."""
+        if jit_compile is None:
+            jit_compile = tf.distribute.get_strategy().num_replicas_in_sync == 1
         if loss is None:
             loss = SkipGramLoss()
         if isinstance(optimizer, keras.optimizers.Optimizer) and any(
@@ -164,18 +185,25 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
         t0 = tf.gather(self.output_vectors.value, outputs)   # [B, k+1, d]
         if y is None:
             y = tf.one_hot(tf.zeros_like(words), tf.shape(outputs)[1])
-        loss, z, grad_u, grad_t = sgns_gradient(u0, t0, tf.cast(y, u0.dtype))
+        context = replicas()
+        count = 1 if context is None else context.num_replicas_in_sync
+        loss, z, grad_u, grad_t = sgns_gradient(u0, t0, tf.cast(y, u0.dtype), count)
         stages_u, stages_t = [grad_u], [grad_t]
         if a:
             h = tf.cast(method.learning_rate, u0.dtype)
             same_u, same_t = _duplicates(words, self.vocab_size), _duplicates(outputs_flat, self.vocab_size)
             for row in a:
                 move_u = tf.add_n([c * g for c, g in zip(row, stages_u) if c != 0.0])
-                move_t = tf.add_n([c * g for c, g in zip(row, stages_t) if c != 0.0])
-                u = u0 - h * _row_sums(move_u, same_u)
-                t = t0 - h * tf.reshape(_row_sums(tf.reshape(move_t, [-1, self.vector_size]), same_t),
-                                        tf.shape(t0))
-                _, _, grad_u, grad_t = sgns_gradient(u, t, tf.cast(y, u0.dtype))
+                move_t = tf.reshape(tf.add_n([c * g for c, g in zip(row, stages_t) if c != 0.0]),
+                                    [-1, self.vector_size])
+                if context is None:
+                    move_u, move_t = _row_sums(move_u, same_u), _row_sums(move_t, same_t)
+                else:  # the trial point of the global batch: every replica's moves of these rows
+                    move_u = _global_row_sums(move_u, words, context, self.vocab_size)
+                    move_t = _global_row_sums(move_t, outputs_flat, context, self.vocab_size)
+                u = u0 - h * move_u
+                t = t0 - h * tf.reshape(move_t, tf.shape(t0))
+                _, _, grad_u, grad_t = sgns_gradient(u, t, tf.cast(y, u0.dtype), count)
                 stages_u.append(grad_u)
                 stages_t.append(grad_t)
         grad_u = tf.add_n([c * g for c, g in zip(b, stages_u) if c != 0.0])

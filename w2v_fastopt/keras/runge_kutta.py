@@ -76,6 +76,10 @@ class RungeKutta(keras.optimizers.SGD):
     def stages(self):
         return len(self.b)
 
+    def build(self, variables):
+        refuse_unsupported_strategy(self)
+        super().build(variables)
+
     def apply(self, grads, trainable_variables=None):
         if self.stages > 1 and not self._stages_evaluated:
             raise TypeError(f"{type(self).__name__} ({self.method}) needs {self.stages} gradient evaluations "
@@ -153,6 +157,42 @@ def loss_scale(optimizer):
     return None if factor is one else factor
 
 
+def replicas():
+    """The replica context of a step that runs on several replicas (``tf.distribute``: a
+    MirroredStrategy's devices), or None on one."""
+    context = tf.distribute.get_replica_context()
+    return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+
+def refuse_unsupported_strategy(optimizer):
+    """Raise for a ``tf.distribute`` strategy ``optimizer`` cannot run under: a
+    MultiWorkerMirroredStrategy, which Keras 3 itself does not train under."""
+    strategy = tf.distribute.get_strategy()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise ValueError(f"{optimizer.name}: MultiWorkerMirroredStrategy does not train Keras 3 models "
+                         "(keras-team/keras#20585); use MirroredStrategy on one machine")
+
+
+def global_loss(loss):
+    """The loss of the whole (global) batch from a replica's: under a strategy, Keras's losses
+    divide each replica's mean by the number of replicas, so that the optimizer's all-reduce sum of
+    the gradients is the global batch's gradient; Keras's own ``train_step`` undoes it for the
+    logged loss (``unscale_loss_for_distribution``)."""
+    context = replicas()
+    return loss if context is None else loss * tf.cast(context.num_replicas_in_sync, loss.dtype)
+
+
+def _all_reduce(moves):
+    """The sum over the replicas of each move (dense or IndexedSlices; None kept): every replica
+    then moves its copy of the variables to the same trial point, the global batch's."""
+    context = replicas()
+    present = [m for m in moves if m is not None]
+    if context is None or not present:
+        return moves
+    reduced = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, present))
+    return [None if m is None else next(reduced) for m in moves]
+
+
 def _move(variable, offset):
     """variable += offset (IndexedSlices: only its rows); returns the function that undoes it."""
     var = variable.value
@@ -176,6 +216,9 @@ def runge_kutta_gradients(method, variables, gradient_fn, state=()):
     state: the model's non-trainable variables (a BatchNormalization's moving statistics ...): a
     step updates them once, from the evaluation at the current point, as a one-stage step does;
     what the trial stages' forward passes write into them is undone.
+    On several replicas (a MirroredStrategy) the stages are the global batch's: each trial move is
+    all-reduced (summed: each replica's gradient is of its share of the loss) before it is made, and
+    Σ b_i k_i stays the replica's own, which the optimizer's all-reduce sums into the global one.
     """
     loss, y_pred, first = gradient_fn()
     a, b = (method.a, method.b) if method is not None else ((), (1.0,))
@@ -184,13 +227,17 @@ def runge_kutta_gradients(method, variables, gradient_fn, state=()):
     h = ops.cast(method.learning_rate, "float64")  # cast to each gradient's dtype when used
     kept = [(s, tf.identity(s.value)) for s in state]  # after stage 1's update of them
     clip = method._clip_gradients  # clipnorm, clipvalue, global_clipnorm: the flow of the clipped field
+    if replicas() is not None and any((method.clipnorm, method.clipvalue, method.global_clipnorm)):
+        raise ValueError(f"{method.name}: clipping each stage's gradient on several replicas would clip "
+                         "each replica's share of it, not the global batch's; drop clipnorm, clipvalue "
+                         "and global_clipnorm, or train on one device")
     stages = [clip(first)]
     for row in a:
-        undo = []
-        for v, variable in enumerate(variables):
+        moves = []
+        for v in range(len(variables)):
             terms = [(-h * coef, k[v]) for coef, k in zip(row, stages) if coef != 0.0 and k[v] is not None]
-            if terms:
-                undo.append(_move(variable, _scaled_sum(terms)))
+            moves.append(_scaled_sum(terms) if terms else None)
+        undo = [_move(variable, move) for variable, move in zip(variables, _all_reduce(moves)) if move is not None]
         _, _, k = gradient_fn()  # ordered after the moves and before the undo: same resources
         k = clip(k)
         for restore in undo:
@@ -255,5 +302,5 @@ class RungeKuttaMixin:
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         for metric in self.metrics:
             if metric.name == "loss":
-                metric.update_state(loss, sample_weight=batch)
+                metric.update_state(global_loss(loss), sample_weight=batch)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

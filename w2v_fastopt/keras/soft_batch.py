@@ -40,7 +40,7 @@ import tensorflow as tf
 from keras import ops
 
 from ..rules import ACCUMULATE
-from .runge_kutta import method_of, wrapped
+from .runge_kutta import method_of, refuse_unsupported_strategy, wrapped
 
 DENSE, SPARSE = 1, 2
 
@@ -82,6 +82,14 @@ class SoftBatch(keras.optimizers.Optimizer):
     def build(self, variables):
         if self.built:
             return
+        refuse_unsupported_strategy(self)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1 and self.accumulate > 1:
+            raise ValueError(f"{self.name}: SoftBatch on {replicas} replicas (a MirroredStrategy) is not "
+                             "supported: its update is conditional (every accumulate-th batch) and holds the "
+                             "replicas' all-reduce, which TensorFlow refuses inside a conditional (Keras's own "
+                             "gradient_accumulation_steps fails the same way); train on one device, or make "
+                             "the global batch accumulate times larger")
         self.inner_optimizer.build(variables)
         super().build(variables)
         self.slot = self.add_variable(shape=(), dtype="int32", initializer="zeros", name="slot")
