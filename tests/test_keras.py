@@ -4,6 +4,9 @@ Each optimizer is checked against the formula computed independently (NumPy, flo
 ``reference.batch_gradient``), the Runge-Kutta family by its measured order of accuracy on a gradient
 flow with a known exact solution, and the whole path by the quality of the vectors it trains.
 """
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -171,6 +174,42 @@ def test_save_load_round_trip(tmp_path, optimizer):
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations)
     for a, b in zip(weights(model), weights(loaded)):
         np.testing.assert_allclose(a, b, atol=1e-7)
+
+
+LOAD_FRESH = """
+import sys
+import keras
+if sys.argv[2] == "import":
+    import w2v_fastopt.keras  # noqa: F401
+try:
+    model = keras.models.load_model(sys.argv[1])
+except TypeError as err:
+    print(err)
+else:
+    print("loaded", type(model).__name__, type(model.optimizer).__name__)
+"""
+
+
+@pytest.mark.slow
+def test_a_fresh_process_loads_a_saved_model_or_says_what_to_install(tmp_path):
+    """Keras imports no module outside Keras when it loads: in a fresh process that did not import
+    w2v_fastopt.keras, its error ("Could not locate class") now names the pip package and the import
+    (the model's config, the optimizer's when only the optimizer is ours); after the import, the
+    model loads with its optimizer."""
+    model = random_model()
+    model.compile(optimizer=SoftBatch(keras.optimizers.SGD(0.1), accumulate=2))
+    model.train_on_batch(*random_batch(np.random.default_rng(0), 8))
+    model.save(tmp_path / "skipgram.keras")
+    stock = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    stock.compile(optimizer=RK4(0.1), loss="mse")
+    stock.save(tmp_path / "stock.keras")
+    for name, classes in (("skipgram", "SkipGramModel SoftBatch"), ("stock", "Sequential RK4")):
+        path = str(tmp_path / f"{name}.keras")
+        for mode, expected in (("no-import", "pip install 'w2v-fastopt[keras]', then import w2v_fastopt.keras"),
+                               ("import", f"loaded {classes}")):
+            done = subprocess.run([sys.executable, "-c", LOAD_FRESH, path, mode], capture_output=True, text=True,
+                                  timeout=300)
+            assert expected in done.stdout, (name, mode, done.stdout[-2000:], done.stderr[-2000:])
 
 
 @pytest.mark.parametrize("gradient", ["analytic", "autodiff"])

@@ -27,7 +27,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from .runge_kutta import RungeKuttaMixin, method_of, replicas, wrapped
+from .runge_kutta import RungeKuttaMixin, method_of, replicas, with_requires, without_requires, wrapped
 
 if keras.backend.backend() != "tensorflow":
     raise ImportError("w2v_fastopt.keras needs the TensorFlow backend (KERAS_BACKEND=tensorflow), "
@@ -40,6 +40,13 @@ class SkipGramLoss(keras.losses.Loss):
 
     def __init__(self, reduction="sum_over_batch_size", name="skipgram_loss", **kwargs):
         super().__init__(reduction=reduction, name=name, **kwargs)
+
+    def get_config(self):
+        return with_requires(super().get_config())
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(without_requires(config))
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, y_pred.dtype)
@@ -216,7 +223,11 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
         config = super().get_config()
         config.update(vocab_size=self.vocab_size, vector_size=self.vector_size,
                       gradient=self.gradient, seed=self.seed)
-        return config
+        return with_requires(config)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return super().from_config(without_requires(config), custom_objects=custom_objects)
 
     def to_keyed_vectors(self, words, counts=None):
         """The input vectors as a gensim ``KeyedVectors`` keyed by ``words`` (a list of V strings)."""

@@ -27,6 +27,21 @@ from keras import ops
 from ..tableaus import TABLEAUS
 
 
+REQUIRES = "pip install 'w2v-fastopt[keras]', then import w2v_fastopt.keras before keras.models.load_model"
+
+
+def with_requires(config):
+    """``config`` with a "requires" entry: Keras's loader imports no module outside Keras, so a saved
+    model is loaded in a process that imported w2v_fastopt.keras; where it did not, Keras's error
+    ("Could not locate class ...") prints the config, and with it what to install and import."""
+    return {**config, "requires": REQUIRES}
+
+
+def without_requires(config):
+    """``config`` without the entry ``with_requires`` adds (a config without it is accepted too)."""
+    return {key: value for key, value in config.items() if key != "requires"}
+
+
 def tableau(method):
     """(a, b) of a method name in TABLEAUS, or of an explicit ``{"a": rows, "b": weights}``."""
     if isinstance(method, str):
@@ -89,7 +104,11 @@ class RungeKutta(keras.optimizers.SGD):
     def get_config(self):
         config = super().get_config()
         config["method"] = self.method
-        return config
+        return with_requires(config)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return super().from_config(without_requires(config), custom_objects=custom_objects)
 
 
 @keras.saving.register_keras_serializable(package="w2v_fastopt")

@@ -40,7 +40,7 @@ import tensorflow as tf
 from keras import ops
 
 from ..rules import ACCUMULATE
-from .runge_kutta import method_of, refuse_unsupported_strategy, wrapped
+from .runge_kutta import method_of, refuse_unsupported_strategy, with_requires, without_requires, wrapped
 
 DENSE, SPARSE = 1, 2
 
@@ -285,12 +285,12 @@ class SoftBatch(keras.optimizers.Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def get_config(self):
-        return {"name": self.name, "accumulate": self.accumulate,
-                "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer)}
+        return with_requires({"name": self.name, "accumulate": self.accumulate,
+                              "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer)})
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
+        config = without_requires(config)
         inner = keras.saving.deserialize_keras_object(config.pop("inner_optimizer"),
                                                            custom_objects=custom_objects)
         return cls(inner, **config)
