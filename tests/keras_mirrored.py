@@ -53,7 +53,8 @@ SKIPGRAM_WEIGHTS = [np.random.default_rng(2).normal(0, 0.4, (V, D)).astype("f4")
 OPTIMIZERS = {"sgd": lambda: keras.optimizers.SGD(0.5), "heun": lambda: Heun(0.5), "rk4": lambda: RK4(0.5),
               "heun_clipped": lambda: Heun(0.5, clipnorm=1.0),
               "softbatch_1": lambda: SoftBatch(keras.optimizers.SGD(0.5), accumulate=1),
-              "softbatch_2": lambda: SoftBatch(keras.optimizers.SGD(0.5), accumulate=2)}
+              "softbatch_2": lambda: SoftBatch(keras.optimizers.SGD(0.5), accumulate=2),
+              "softbatch_adam_2": lambda: SoftBatch(keras.optimizers.Adam(0.05), accumulate=2)}
 
 
 def train(strategy, model_name, optimizer_name):

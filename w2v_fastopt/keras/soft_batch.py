@@ -27,11 +27,18 @@ copies optimizer state follows them: ``model.save``/``load``, ``set_weights`` (f
 ``variables``), ``tf.train.Checkpoint`` (the buffers are checkpoint dependencies named
 ``soft_batch_<i>_sum|rows|values``, restored when made if the restore came first).
 
+Under a MirroredStrategy each replica writes its own gradient into its own copy of the accumulators
+(the copies differ within a window, as Keras's accumulators' do), from the cross-replica context of
+one ``merge_call`` per batch; the update sums (concatenates) the copies: one all-reduce per update.
+A checkpoint saved mid-window there keeps the first replica's copy only (TensorFlow saves a
+mirrored variable's primary copy); at a window's end nothing is pending.
+
 A variable with ``overwrite_with_gradient`` (float8 scales) keeps the maximum of its gradients over
 the window and is overwritten with it at the update, as Keras's ``gradient_accumulation_steps`` does.
 Differences from Keras's accumulation: the inner optimizer's EMA (``use_ema``) moves once per applied
 update, not once per batch, so that ``accumulate`` batches remain exactly one larger batch.
 """
+import contextlib
 import warnings
 
 import keras
@@ -40,9 +47,39 @@ import tensorflow as tf
 from keras import ops
 
 from ..rules import ACCUMULATE
-from .runge_kutta import method_of, refuse_unsupported_strategy, with_requires, without_requires, wrapped
+from .runge_kutta import method_of, refuse_unsupported_strategy, replicas, with_requires, without_requires, wrapped
 
 DENSE, SPARSE = 1, 2
+
+
+@contextlib.contextmanager
+def _no_merge_call(strategy):
+    """Let the inner optimizer update from the cross-replica context (``strategy``'s; None: on one
+    device, nothing to do).  Keras's optimizers reach that context by ``merge_call`` wherever the
+    strategy uses it (MirroredStrategy, except under XLA on GPUs), which fails where the context
+    already is cross-replica: told the strategy uses none, they update directly, as they do under
+    XLA on GPUs (``tf.__internal__.distribute.interim.maybe_merge_call``)."""
+    if strategy is None:
+        yield
+        return
+    strategy.extended._use_merge_call = lambda: False
+    try:
+        yield
+    finally:
+        del strategy.extended._use_merge_call
+
+
+def _concat(copies):
+    """The replicas' copies of a buffer, one after the other (on one device: the buffer)."""
+    return copies[0].value() if len(copies) == 1 else tf.concat([c.value() for c in copies], 0)
+
+
+def _fold(combine, copies):
+    """combine(...combine(copy 0, copy 1)..., copy R-1): the replicas' accumulators as one."""
+    total = copies[0].value()
+    for copy in copies[1:]:
+        total = combine(total, copy.value())
+    return total
 
 
 @keras.saving.register_keras_serializable(package="w2v_fastopt")
@@ -83,13 +120,6 @@ class SoftBatch(keras.optimizers.Optimizer):
         if self.built:
             return
         refuse_unsupported_strategy(self)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1 and self.accumulate > 1:
-            raise ValueError(f"{self.name}: SoftBatch on {replicas} replicas (a MirroredStrategy) is not "
-                             "supported: its update is conditional (every accumulate-th batch) and holds the "
-                             "replicas' all-reduce, which TensorFlow refuses inside a conditional (Keras's own "
-                             "gradient_accumulation_steps fails the same way); train on one device, or make "
-                             "the global batch accumulate times larger")
         self.inner_optimizer.build(variables)
         super().build(variables)
         self.slot = self.add_variable(shape=(), dtype="int32", initializer="zeros", name="slot")
@@ -177,37 +207,55 @@ class SoftBatch(keras.optimizers.Optimizer):
                 "optimizer in a LossScaleOptimizer of its own, which scales the loss once, and the gradients "
                 "would be unscaled twice); pass SoftBatch(SGD(...)) and let compile add the LossScaleOptimizer "
                 "around it, or wrap it yourself: LossScaleOptimizer(SoftBatch(SGD(...)))")
+        context = replicas()
+        if context is None:
+            self._step([None if g is None else (g,) for g in grads], trainable_variables, lambda v: (v.value,))
+        else:  # the accumulators' copies, the conditional update: in cross-replica context
+            context.merge_call(self._step_on_replicas, args=(grads, trainable_variables))
+
+    def _step_on_replicas(self, strategy, grads, trainable_variables):
+        """``_step`` under a MirroredStrategy (``merge_call``): each replica's gradient goes into its
+        own copy of the accumulators (the copies differ within a window, as Keras's accumulators'
+        do), and the update sums the copies: one all-reduce per update, not per batch."""
+        self._step([None if g is None else strategy.experimental_local_results(g) for g in grads],
+                   trainable_variables, lambda v: strategy.experimental_local_results(v.value))
+
+    def _step(self, grads, trainable_variables, copies):
+        """Accumulate one batch, and update every ``accumulate``-th.  grads: per variable, a tuple of
+        gradients (one per replica), or None; copies(variable): its copies, one per replica."""
         slot = self.slot.value
-        for variable, grad in zip(trainable_variables, grads):
-            if grad is None:
+        for variable, parts in zip(trainable_variables, grads):
+            if parts is None:
                 continue
             i = self._get_variable_index(variable)
             if self._sums[i] is None:
-                self._make_sum(i, variable, *self._kind(variable, grad))
-            if self._layout(i) == SPARSE:
-                if not isinstance(grad, tf.IndexedSlices):
-                    raise ValueError(f"{variable.name}: gradient was sparse, now dense")
-                indices, values = (v.value for v in self._sums[i])
-                n = grad.indices.shape[0]
-                if n * self.accumulate != indices.shape[0]:
-                    raise ValueError(f"{variable.name}: sparse gradients of {n} rows, the buffers hold "
-                                     f"{indices.shape[0] // self.accumulate}: batches must keep one size")
-                where = slot * n + tf.range(n)
-                indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
-                values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
-            elif self._overwrite_variable_with_gradient(variable):
-                self._sums[i].assign(ops.maximum(self._sums[i].value, tf.convert_to_tensor(grad)))
-            else:
-                self._sums[i].assign_add(tf.convert_to_tensor(grad))
+                self._make_sum(i, variable, *self._kind(variable, parts[0]))
+            for r, grad in enumerate(parts):
+                if self._layout(i) == SPARSE:
+                    if not isinstance(grad, tf.IndexedSlices):
+                        raise ValueError(f"{variable.name}: gradient was sparse, now dense")
+                    indices, values = (copies(v)[r] for v in self._sums[i])
+                    n = grad.indices.shape[0]
+                    if n * self.accumulate != indices.shape[0]:
+                        raise ValueError(f"{variable.name}: sparse gradients of {n} rows, the buffers hold "
+                                         f"{indices.shape[0] // self.accumulate}: batches must keep one size")
+                    where = slot * n + tf.range(n)
+                    indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
+                    values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
+                elif self._overwrite_variable_with_gradient(variable):
+                    total = copies(self._sums[i])[r]
+                    total.assign(ops.maximum(total, tf.convert_to_tensor(grad)))
+                else:
+                    copies(self._sums[i])[r].assign_add(tf.convert_to_tensor(grad))
 
         def update():
             mean = []
-            for variable, grad in zip(trainable_variables, grads):
+            for variable, parts in zip(trainable_variables, grads):
                 i = self._get_variable_index(variable)
-                if grad is None:
+                if parts is None:
                     mean.append(None)
                 elif self._layout(i) == SPARSE:
-                    indices, values = (v.value for v in self._sums[i])
+                    indices, values = (_concat(copies(v)) for v in self._sums[i])
                     if self._merges_rows():
                         # One slice per row: a row repeated across (or within) the batches summed
                         # first, as Keras's dense accumulation would; an inner Adam squares the sum.
@@ -216,19 +264,21 @@ class SoftBatch(keras.optimizers.Optimizer):
                     mean.append(tf.IndexedSlices(values / self.accumulate, indices,
                                                  tf.shape(variable.value, out_type=tf.int64)))
                 elif self._overwrite_variable_with_gradient(variable):
-                    mean.append(self._sums[i].value)  # the window's maximum, as Keras's accumulation
+                    # the window's maximum, as Keras's accumulation
+                    mean.append(_fold(ops.maximum, copies(self._sums[i])))
                 else:
-                    mean.append(self._sums[i].value / self.accumulate)
+                    mean.append(_fold(tf.add, copies(self._sums[i])) / self.accumulate)
             self.inner_optimizer.apply(mean, trainable_variables)
-            for variable, grad in zip(trainable_variables, grads):
+            for variable, parts in zip(trainable_variables, grads):
                 i = self._get_variable_index(variable)
-                if grad is not None and self._layout(i) == DENSE:
+                if parts is not None and self._layout(i) == DENSE:
                     self._sums[i].assign(ops.zeros_like(self._sums[i]))
 
-        if self.accumulate == 1:
-            update()
-        else:
-            ops.cond(ops.equal(slot, self.accumulate - 1), update, lambda: None)
+        with _no_merge_call(tf.distribute.get_strategy() if len(copies(self.slot)) > 1 else None):
+            if self.accumulate == 1:
+                update()
+            else:
+                ops.cond(ops.equal(slot, self.accumulate - 1), update, lambda: None)
         self.slot.assign((slot + 1) % self.accumulate)
 
     def _make_sums_like(self, weights):
