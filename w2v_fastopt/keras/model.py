@@ -135,13 +135,15 @@ class SkipGramModel(RungeKuttaMixin, keras.Model):
         return tf.einsum("bd,bjd->bj", u, t)
 
     def compile(self, optimizer="sgd", loss=None, jit_compile=None, **kwargs):
-        """Keras's ``compile``; loss defaults to ``SkipGramLoss()``, and XLA (``jit_compile``) to on,
+        """Keras's ``compile``; loss defaults to ``SkipGramLoss()`` in the weights' dtype (Keras's
+        losses compute in ``floatx``, float32 by default: the autodiff gradient of a float64 model
+        went through float32 and RK4 stalled at 1e-8), and XLA (``jit_compile``) to on,
         except under a strategy of several replicas, where XLA cannot read a variable that another
         (logical) device holds (TensorFlow's "tf.Variable on a different device" known issue)."""
         if jit_compile is None:
             jit_compile = tf.distribute.get_strategy().num_replicas_in_sync == 1
-        if loss is None:
-            loss = SkipGramLoss()
+        if loss is None:  # computed in the weights' dtype: a float64 model's gradient is float64 throughout
+            loss = SkipGramLoss(dtype=self.dtype_policy.variable_dtype)
         if isinstance(optimizer, keras.optimizers.Optimizer) and any(
                 getattr(o, "loss_scale_factor", None) is not None for o in wrapped(optimizer)):
             raise ValueError("loss_scale_factor: Keras's optimizer divides the gradients by it, which "
