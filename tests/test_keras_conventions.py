@@ -100,6 +100,20 @@ def test_steps_by_hand(inner):
     np.testing.assert_array_equal(seen[0], p0.astype("f4"))
 
 
+def test_variables_begin_with_the_iteration_count_and_learning_rate():
+    """Keras's sgd_test test_single_step reads ``variables[0]`` (updates applied) and ``[1]`` (the
+    learning rate): SoftBatch's are the inner optimizer's (before: its own unused copies, 0 and 0.0);
+    saved and loaded in that order."""
+    optimizer = SoftBatch(SGD(learning_rate=0.5), accumulate=2)
+    variable = keras.Variable([1.0, 2.0, 3.0, 4.0])
+    optimizer.build([variable])
+    for _ in range(2):
+        optimizer.apply_gradients([(tf.constant([1.0, 6.0, 7.0, 2.0]), variable)])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), [0.5, -1.0, -0.5, 3.0], atol=1e-6)
+    assert int(optimizer.variables[0]) == 1 and float(optimizer.variables[1]) == 0.5
+    assert optimizer.variables[0] is optimizer.iterations
+
+
 def resumed_and_uninterrupted(tmp_path, new, batches, saved_after, fresh):
     """Train ``new()`` on ``batches``, saving a tf.train.Checkpoint after ``saved_after`` of them;
     restore it (into the same objects, or into a ``new()`` one when ``fresh``) and train the rest

@@ -130,8 +130,14 @@ class SoftBatch(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        own = [v for s in self._sums if s is not None for v in (s if isinstance(s, tuple) else (s,))]
-        return self._variables + self.inner_optimizer.variables + own
+        """The inner optimizer's variables (``variables[0]`` its iteration count, ``[1]`` its learning
+        rate: the ones SoftBatch reports, and Keras's tests read), then SoftBatch's ``slot`` and
+        ``layout`` (made by ``build``), then the accumulators in the order of the trainable variables
+        (made at the first apply).  SoftBatch's own base-class iteration count and learning rate,
+        never used, are left out."""
+        own = [v for v in (getattr(self, "slot", None), getattr(self, "layout", None)) if v is not None]
+        sums = [v for s in self._sums if s is not None for v in (s if isinstance(s, tuple) else (s,))]
+        return self.inner_optimizer.variables + own + sums
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """The inner optimizer's (its weight decay is the one applied)."""
@@ -283,9 +289,9 @@ class SoftBatch(keras.optimizers.Optimizer):
 
     def _make_sums_like(self, weights):
         """Make the accumulators that ``weights`` (arrays in the order of a used optimizer's
-        ``variables``: own, inner, then accumulators) has and this optimizer has not made yet."""
-        layout = np.asarray(weights[next(j for j, v in enumerate(self._variables) if v is self.layout)])
-        k = len(self._variables) + len(self.inner_optimizer.variables)
+        ``variables``: inner, slot, layout, then accumulators) has and this optimizer has not made yet."""
+        k = len(self.inner_optimizer.variables) + 2
+        layout = np.asarray(weights[k - 1])
         for i, kind in enumerate(layout):
             if kind == SPARSE and self._sums[i] is None:
                 self._make_sum(i, self._trainable_variables[i], SPARSE, np.shape(weights[k])[0])
@@ -295,15 +301,15 @@ class SoftBatch(keras.optimizers.Optimizer):
 
     def set_weights(self, weights):
         """As Keras's (built first), accumulators included: from a used SoftBatch's ``variables``."""
-        if self.built:
-            self._make_sums_like(weights)
-        if self.built and len(weights) != len(self.variables):
+        if not self.built:
+            return super().set_weights(weights)  # Keras's error
+        self._make_sums_like(weights)
+        if len(weights) != len(self.variables):
             raise ValueError(f"{self.name} has {len(self.variables)} variables, got {len(weights)} weights")
-        super().set_weights(weights)
-        for variable, weight in zip(self.variables[len(self._variables):], weights[len(self._variables):]):
-            if variable.shape != weight.shape:
+        for variable, weight in zip(self.variables, weights):
+            if variable.shape != np.shape(weight):
                 raise ValueError(f"Optimizer variable {variable.name} has shape {variable.shape}, "
-                                 f"not compatible with the weight's shape {weight.shape}")
+                                 f"not compatible with the weight's shape {np.shape(weight)}")
             variable.assign(weight)
 
     def load_own_variables(self, store):
