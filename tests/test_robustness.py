@@ -51,10 +51,12 @@ def test_hogwild_races_stay_finite(small_corpus, shared, workers):
 
 
 @pytest.mark.slow
-def test_kernels_in_bounds_under_numba_boundscheck(tmp_path):
+def test_kernels_in_bounds_under_numba_boundscheck():
     """The kernel and tokenizer tests again with NUMBA_BOUNDSCHECK=1: an out-of-bounds index would
-    raise IndexError instead of silently corrupting memory (fresh cache: compiled with the checks)."""
-    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    raise IndexError instead of silently corrupting memory.  Compiled with the checks into a cache of
+    their own, beside the tests' cache and keyed like it on the kernels' sources (conftest.py): the
+    first run compiles (~100 s), a rerun of the same sources loads."""
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=os.environ["NUMBA_CACHE_DIR"] + "-boundscheck")
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                         "tests/test_kernels.py", "tests/test_vocab.py", "-k",
                         "kernel_matches or compiled_tokenizer or long_lines or vocabulary_matches"],
