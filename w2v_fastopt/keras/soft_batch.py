@@ -244,7 +244,8 @@ class SoftBatch(keras.optimizers.Optimizer):
                     n = grad.indices.shape[0]
                     if n * self.accumulate != indices.shape[0]:
                         raise ValueError(f"{variable.name}: sparse gradients of {n} rows, the buffers hold "
-                                         f"{indices.shape[0] // self.accumulate}: batches must keep one size")
+                                         f"{indices.shape[0] // self.accumulate}: batches must keep one size (on "
+                                         "several replicas, one replica's share of the global batch)")
                     where = slot * n + tf.range(n)
                     indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
                     values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
