@@ -54,7 +54,7 @@ sys.exit(cli.main(["export", "v.bin", "--projector", "P", "--limit", "50"]))
 """
 
 
-FAST_CASES = {("before", "SIGKILL"), ("after", "SIGTERM")}  # the others run in the full suite
+FAST_CASES = {("after", "SIGTERM")}  # the others run in the full suite
 
 
 @pytest.mark.parametrize("when,signum", [

@@ -61,7 +61,7 @@ def test_extras_refusals_and_the_way_back_to_gensim(tmp_path):
     assert type(Word2Vec.load(str(tmp_path / "m.model"))) is Word2Vec
 
 
-@pytest.mark.parametrize("sg", [0, 1])
+@pytest.mark.parametrize("sg", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_path, sg):
     """A corpus that reads the same every epoch (a list, gensim's LineSentence) is converted to ids
     once per train() and trained by our driver: bit for bit the vectors of corpus_file= on the same
@@ -107,6 +107,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_saved_models_load_where_only_gensim_is_installed(tmp_path, corpus_path):
     """save, pickle and joblib name gensim's class (a model registry or a server with gensim alone
     once failed: No module named 'w2v_fastopt'); w2v_fastopt.Word2Vec.load gives ours back, our
