@@ -85,6 +85,19 @@ def main(out):
             except Exception as err:  # the test asserts on which error
                 results[name] = {"error": f"{type(err).__name__}: {err}"}
             print(name, results[name], flush=True)
+    for optimizer_name in ("heun", "softbatch_adam_2"):  # under mixed precision: a LossScaleOptimizer around
+        name = f"mixed_float16/{optimizer_name}"
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            one, one_loss = train(tf.distribute.get_strategy(), "skipgram_autodiff", optimizer_name)
+            two, two_loss = train(MIRRORED, "skipgram_autodiff", optimizer_name)
+            results[name] = {"diff": max(float(np.abs(a - b).max()) for a, b in zip(one, two)),
+                             "loss_one": one_loss, "loss_two": two_loss}
+        except Exception as err:  # the test asserts on which error
+            results[name] = {"error": f"{type(err).__name__}: {err}"}
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        print(name, results[name], flush=True)
     try:  # last: it configures the process's collective ops
         train(tf.distribute.MultiWorkerMirroredStrategy(), "dense", "heun")
         results["multi_worker"] = {"error": None}

@@ -44,6 +44,18 @@ def test_two_replicas_take_the_global_batchs_step(mirrored, model, optimizer):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("optimizer", ["heun", "softbatch_adam_2"])
+def test_two_replicas_under_mixed_precision(mirrored, optimizer):
+    """Under mixed_float16 (compile wraps a LossScaleOptimizer around the optimizer): the same on two
+    replicas as on one device."""
+    run = mirrored[f"mixed_float16/{optimizer}"]
+    assert "error" not in run, run
+    assert run["diff"] < 1e-6, run
+    for one, two in zip(run["loss_one"], run["loss_two"], strict=True):
+        assert abs(one - two) < 1e-5 * abs(one), run
+
+
+@pytest.mark.slow
 def test_what_two_replicas_cannot_do_is_refused(mirrored):
     """Stage clipping (it would clip each replica's share) and MultiWorkerMirroredStrategy (Keras 3
     does not train under it): one clear ValueError each, never wrong numbers."""
