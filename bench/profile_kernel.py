@@ -73,7 +73,7 @@ def main():
     from w2v_fastopt import Word2Vec, rules
 
     model = Word2Vec(corpus_file=a.corpus, sg=a.sg, hs=a.hs, negative=a.negative, workers=a.workers, epochs=1, seed=1,
-                     shared_negatives=not a.no_shared_negatives)  # builds the vocabulary, loads the kernel
+                     shared_negatives=False if a.no_shared_negatives else None)  # the vocabulary; loads the kernel
     (kernel,) = [r.kernel for r in rules.RULES if r.kernel.overloads]
     entry, code = kernel_code(kernel)
     with tempfile.TemporaryDirectory() as workdir:

@@ -90,10 +90,15 @@ def _params(rule, negative, dim=16, **settings):
                   accumulate=3 if rule.optimizer == "softbatch" else None, **settings)
 
 
+def has_hot_rows(rule):
+    """Whether the rule's threads train the hottest output rows in their own copies (``hot.py``)."""
+    return "hot_rows" in rule.scratch(lambda shape, dtype: None, _params(rule, 0 if rule.hs else 4))._fields
+
+
 def _thread(rule, state, params):
     thread = thread_arrays(rule, lambda shape, dtype: np.zeros(shape, dtype), state, params)
-    if rule.hs or rule.shared_negatives:  # 10 hot rows of the tiny syn1neg's 25 or tree's 24 nodes: the
-        # outputs go from the shared rows to the thread's copy
+    if has_hot_rows(rule):  # 10 hot rows of the tiny syn1neg's 25 or tree's 24 nodes: the outputs go
+        # from the shared rows to the thread's copy
         hot = np.zeros((10, params.vector_size), np.float32)
         thread = thread._replace(scratch=thread.scratch._replace(hot_rows=hot, hot_snapshot=hot.copy()))
     return thread
@@ -146,7 +151,7 @@ def test_kernel_matches_naive_reference(rule, seed):
     assert (pairs, int(state[0])) == (pairs_ref, state_ref)
     if rule.optimizer == "softbatch":
         assert all(p % accumulate != 0 for p in job_pairs)
-    if rule.hs or rule.shared_negatives:  # the hot rows were trained in the thread's copy (kernels/hot.py)
+    if has_hot_rows(rule):  # the hot rows were trained in the thread's copy (kernels/hot.py)
         local, snapshot = thread.scratch.hot_rows, thread.scratch.hot_snapshot
         assert np.abs(local - snapshot).max() > 1e-3
     assert math.isclose(loss, loss_ref, rel_tol=1e-5)
@@ -225,7 +230,7 @@ def test_hot_nodes_merge_every_threads_step():
     assert hot_first(syn1, np.zeros((40, 4), np.float32)) == 0 and hot_count(syn1, 0) == 11  # all of them
 
 
-@pytest.mark.parametrize("rule", [rule for rule in RULES if rule.hs or rule.shared_negatives], ids=rule_id)
+@pytest.mark.parametrize("rule", [rule for rule in RULES if has_hot_rows(rule)], ids=rule_id)
 def test_hot_rows_merge_as_each_rule_chose(rule):
     """A job's end merges the thread's hot rows (``hot.py``) as its rule chose, in a run of two
     threads: CBOW HS the mean of the threads' steps (this thread merging alone: half its step), the

@@ -146,7 +146,10 @@ def _pair_scratch(alloc, p):
 
 
 def _cbow_scratch(alloc, p):
-    return CbowScratch(neu1=alloc(p.vector_size, np.float32), neu1e=alloc(p.vector_size, np.float32))
+    w = padded(p.vector_size)
+    return CbowScratch(neu1=alloc(p.vector_size, np.float32), neu1e=alloc(p.vector_size, np.float32),
+                       logits=alloc(p.negative + 1, np.float32), hot_rows=alloc((HOT_ROWS, w), np.float32),
+                       hot_snapshot=alloc((HOT_ROWS, w), np.float32))
 
 
 def _hs_pair_scratch(alloc, p):

@@ -26,6 +26,16 @@ occurs twice in the window counts twice in h and moves twice, as in both.
 
 A center with no context word (a one-word sentence after subsampling) trains nothing and draws no
 negatives (word2vec.c's ``if (cw)``).
+
+Two things make it faster than their loop, and neither changes a step (``cbow_outputs``): the m
+logits h·t_o are computed first, all from the rows before the step, so that their dot products run
+side by side instead of each waiting for the previous output's update (the same numbers as theirs
+when no negative repeats: each t_o is read before any row moves but its own, which moves after;
+when one repeats, the second read must see the first's step, and the loop runs in their order);
+and the syn1neg rows of the most frequent words are the thread's own copy for the job, merged as
+the sum of the threads' steps (``hot.py``, as skip-gram's shared-negatives kernel): with two
+threads both wrote those rows on nearly every example.  Measured in bench/results/lab-notes.md:
+faster at 1 and 2 workers, and the copies scored better at 2 (lost Hogwild writes, recovered).
 """
 from collections import namedtuple
 
@@ -34,19 +44,78 @@ from numba import njit
 
 from . import FASTMATH, KERNEL
 from .prefetch import prefetch_row
-from .sgns import output_step
-from .walk import draw_outputs, walk
+from .sgns import loss_term, sigmoid, walk_with_hot_rows
+from .walk import draw_outputs
 
 
-# cbow_word2vec's scratch: neu1 float32[d] (h), neu1e float32[d] (e).
-CbowScratch = namedtuple("CbowScratch", "neu1 neu1e")
+# cbow_word2vec's scratch: neu1 float32[d] (h), neu1e float32[d] (e), logits float32[K1] (f_o), hot_rows
+# and hot_snapshot float32[HOT_ROWS, >= d] (as sgns.BlockScratch's).
+CbowScratch = namedtuple("CbowScratch", "neu1 neu1e logits hot_rows hot_snapshot")
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def row_dot(h, row, dim):
+    """f = h·row for two float32 vectors of at least dim values."""
+    f = np.float32(0.0)
+    for i in range(dim):
+        f += h[i] * row[i]
+    return f
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
     """The output step for the input h = scratch.neu1: for each of outputs[:m] (the first labelled 1)
-    f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch.neu1e.  Returns (prod, loss)."""
-    return output_step(weights.syn1neg, scratch.neu1, scratch.neu1e, outputs, m, alpha, sizes, prod, loss)
+    in turn, f = h·t, g = α(σ(f) - y), e += g t, t -= g h; e is left in scratch.neu1e.  Every f is
+    computed first (into scratch.logits) unless a negative repeats (see the module's docstring); a
+    row t < H is the thread's copy scratch.hot_rows[t].  Returns (prod, loss)."""
+    syn1neg, h, e, logits, local = weights.syn1neg, scratch.neu1, scratch.neu1e, scratch.logits, scratch.hot_rows
+    hot = min(local.shape[0], syn1neg.shape[0])
+    dim = len(sizes.dim)
+    ahead = True
+    for o in range(2, m):
+        for q in range(1, o):
+            if outputs[q] == outputs[o]:
+                ahead = False
+    if ahead:
+        for o in range(m):
+            t = outputs[o]
+            row = local[t] if t < hot else syn1neg[t]
+            logits[o] = row_dot(h, row, dim)
+    for i in range(dim):
+        e[i] = 0.0
+    for o in range(m):
+        t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
+        f = logits[o] if ahead else row_dot(h, row, dim)
+        sig = sigmoid(f)
+        label = o == 0
+        g = alpha * (sig - np.float32(label))
+        prod, loss = loss_term(sizes, prod, loss, f, sig, label)
+        for i in range(dim):
+            e[i] += g * row[i]
+            row[i] -= g * h[i]
+    return prod, loss
+    for o in range(m):
+        t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
+        f = np.float32(0.0)
+        for i in range(dim):
+            f += h[i] * row[i]
+        logits[o] = f
+    for i in range(dim):
+        e[i] = 0.0
+    for o in range(m):
+        f = logits[o]
+        sig = sigmoid(f)
+        label = o == 0
+        g = alpha * (sig - np.float32(label))
+        prod, loss = loss_term(sizes, prod, loss, f, sig, label)
+        t = outputs[o]
+        row = local[t] if t < hot else syn1neg[t]
+        for i in range(dim):
+            e[i] += g * row[i]
+            row[i] -= g * h[i]
+    return prod, loss
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -99,4 +168,4 @@ def cbow_word2vec(weights, tables, corpus, job, config, thread, sizes):
     Arguments and result as ``walk.walk`` (the first result counts examples, one per center with a
     context); scratch a ``CbowScratch``; sizes: dim, loss.
     """
-    return walk(cbow_window, cbow_outputs, weights, tables, corpus, job, config, thread, sizes)
+    return walk_with_hot_rows(cbow_window, cbow_outputs, weights, tables, corpus, job, config, thread, sizes)
