@@ -84,6 +84,61 @@ def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_pa
     assert gensim.train(sentences, total_examples=len(sentences), epochs=1)[1] == words
 
 
+LINES = ("\ufeffbom first\n" + "a b\r c\n\n  \t\n" + "x " * 25 + "\nend\x0bnext\x1cz\u00a0q\u2028r\u3000s \x85 t\x00u"
+         " \ufeffbom\r\nlast\rline\r")  # a lone \r is no line end in a file read as bytes
+
+
+def test_gensims_line_corpora_are_read_by_our_tokenizer_as_gensim_iterates_them(tmp_path, monkeypatch):
+    """A LineSentence (plain, .gz, .BZ2, file:// and ~ names) or a PathLineSentences read by our
+    tokenizer gives exactly gensim's iteration: the same sentences (cut at max_sentence_length,
+    a lone \\r inside its line, no byte-order mark removed, NUL a letter, a file's last line ended
+    with it), and build_vocab the same raw vocabulary in the same order, sentence and word counts.
+    Where gensim alone can say what it reads (limit, a file object, text that is not UTF-8) its
+    own iteration runs, and raises what it raises."""
+    import bz2
+    import gzip
+
+    from gensim.models.word2vec import PathLineSentences
+
+    from w2v_fastopt.gensim_word2vec import _line_files
+
+    text = LINES.encode()
+    (tmp_path / "t.txt").write_bytes(text)
+    with gzip.open(tmp_path / "t.txt.gz", "wb") as f:
+        f.write(text)
+    with bz2.open(tmp_path / "t.BZ2", "wb") as f:
+        f.write(text)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "1.txt").write_bytes(b"no line end at the end")
+    (tmp_path / "d" / "2.txt").write_bytes(text)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    corpora = [LineSentence(str(tmp_path / "t.txt"), max_sentence_length=10), LineSentence(tmp_path / "t.txt.gz", 7),
+               LineSentence("file://" + str(tmp_path / "t.BZ2")), LineSentence("~/t.txt", max_sentence_length=1),
+               PathLineSentences(str(tmp_path / "d"))]
+    for corpus in corpora:
+        model = Word2Vec(min_count=1, workers=1)
+        read = model._read_lines(corpus)
+        assert read is not None, corpus.source
+        assert [[read.words[i] for i in read.ids[a:b]] for a, b in zip(read.starts[:-1], read.starts[1:])] == \
+            list(corpus)
+        model.build_vocab(corpus, keep_raw_vocab=True)
+        gensim = GensimWord2Vec(min_count=1, workers=1)
+        gensim.build_vocab(corpus, keep_raw_vocab=True)
+        assert list(model.raw_vocab.items()) == list(gensim.raw_vocab.items())
+        assert (model.corpus_count, model.corpus_total_words) == (gensim.corpus_count, gensim.corpus_total_words)
+        assert model.wv.index_to_key == gensim.wv.index_to_key
+    (tmp_path / "bad.txt").write_bytes(b"fine words\nnot \xff UTF-8\n")
+    with open(tmp_path / "t.txt", "rb") as f:
+        for corpus in (LineSentence(str(tmp_path / "t.txt"), limit=2), LineSentence(f)):
+            assert _line_files(corpus) is None
+            model = Word2Vec(min_count=1, workers=1)
+            model.build_vocab(corpus)
+            assert model.corpus_count == len(list(corpus))
+    assert Word2Vec()._read_lines(LineSentence(str(tmp_path / "bad.txt"))) is None
+    with pytest.raises(UnicodeDecodeError):
+        Word2Vec(LineSentence(str(tmp_path / "bad.txt")), min_count=1)
+
+
 ONLY_GENSIM = """
 import pickle, sys
 sys.modules["w2v_fastopt"] = None  # not importable: a colleague's machine with gensim alone

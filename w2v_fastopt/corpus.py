@@ -154,6 +154,38 @@ def read_lines(blocks):
     return tokenizer.result()
 
 
+def read_binary_lines(paths, max_sentence_length, chunk_bytes=CHUNK_BYTES):
+    """The TokenizedCorpus of gensim's ``LineSentence`` (one path) or ``PathLineSentences`` (its
+    files, in order), exactly as they iterate: each file opened as gensim's ``utils.open(path, 'rb')``
+    opens it (compression told by the name's extension: .gz, .bz2, else the raw bytes; no byte-order
+    mark removed), its lines ended by \\n alone (a lone \\r is whitespace), each line's words
+    (``str.split``) cut into sentences of ``max_sentence_length`` words, a file's last line ended at
+    the file's end, NUL an ordinary byte.  None where gensim's own iteration must decide: a name
+    with another compression's extension, or text that is not strictly UTF-8 (gensim raises
+    UnicodeDecodeError)."""
+    tokenizer = _CompiledTokenizer(BUILD, max_sentence=max_sentence_length, cr_ends_line=False)
+    for path in paths:
+        opener = _GENSIM_OPENERS.get(os.path.splitext(os.fsdecode(path))[1].lower(), open)
+        if opener is None:
+            return None
+        with opener(path, "rb") as f:
+            carry = b""
+            while chunk := f.read(chunk_bytes):
+                data = carry + chunk if carry else chunk
+                cut = max(data.rfind(b"\n"), data.rfind(b" "), data.rfind(b"\t")) + 1
+                if cut:
+                    tokenizer.feed(data, cut)
+                carry = data[cut:]
+            tokenizer.feed(carry + b"\n", len(carry) + 1)  # the file's last line ends with the file
+    corpus = tokenizer.result()
+    return None if corpus.invalid_tokens else corpus
+
+
+# How gensim's utils.open (smart_open) opens a name for reading bytes, by its extension; None: a
+# compression read here by gensim alone.
+_GENSIM_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".lz4": None, ".xz": None, ".zst": None}
+
+
 def split_files(paths, shards):
     """Cut the concatenation of the files ``paths`` into ``shards`` shards of about equal size:
     a list of ``shards`` lists of pieces (path, start, end) (end None: to the end of the file), each
@@ -456,9 +488,11 @@ class CorpusStore:
 class _CompiledTokenizer:
     """Python side of ``kernels.tokenize``: owns the arrays, enlarges them when the kernel asks."""
 
-    def __init__(self, mode, max_words=0):
+    def __init__(self, mode, max_words=0, max_sentence=MAX_SENTENCE, cr_ends_line=True):
         self.mode = mode
         self.max_words = max_words
+        self.max_sentence = max_sentence
+        self.cr_ends_line = cr_ends_line
         self.min_reduce = 1
         self.table = np.full(1 << 16, -1, dtype=np.int32)
         self.hashes = np.empty(1 << 15, dtype=np.uint64)
@@ -475,8 +509,8 @@ class _CompiledTokenizer:
         self.counters[POS] = 0
         while True:
             status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool, self.counts),
-                                    (self.store.ids.array, self.store.boundaries.array), self.counters, MAX_SENTENCE,
-                                    self.mode, self.max_words)
+                                    (self.store.ids.array, self.store.boundaries.array), self.counters,
+                                    self.max_sentence, self.mode, self.max_words, self.cr_ends_line)
             if not self.loaded:  # the kernel is loaded: LLVM's code is not needed while it reads
                 self.loaded = True
                 hand_back_compiler_code()

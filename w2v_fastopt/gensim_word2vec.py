@@ -35,15 +35,18 @@ import importlib
 import inspect
 import itertools
 import logging
+import os
 import threading
 import types
+import urllib.parse
+from collections import defaultdict
 from copy import deepcopy as _deepcopy
 from dataclasses import fields
 
 import numpy as np
 from gensim.models import word2vec as gensim_word2vec
 
-from .corpus import CorpusStore
+from .corpus import CorpusStore, read_binary_lines
 from .kernels.rng import seed_states
 from .kernels.sampling import build_alias_table
 from .kernels.walk import MAX_SENTENCE, Corpus, Job, Tables
@@ -235,25 +238,23 @@ class Word2Vec(gensim_word2vec.Word2Vec):
 
     def _iterable_ids(self, sentences):
         """(``walk.Corpus`` of ``sentences`` in the vocabulary, the words they hold, the
-        ``corpus.CorpusStore`` its arrays map): one pass over them as gensim iterates them,
+        ``corpus.CorpusStore`` its arrays map): one pass over them as gensim iterates them (a
+        LineSentence or PathLineSentences of local files by our tokenizer, ``_read_lines``),
         IDS_AT_ONCE sentences at a time, into memory-mapped files (4 bytes a token and 8 a
         sentence, in TMPDIR: not resident).  (None, None, None) when TMPDIR has no room for them:
         then gensim's jobs read the corpus every epoch."""
-        get = self.wv.key_to_index.get
         try:
             store = CorpusStore()
         except OSError as err:
             logger.warning("%s; training in gensim's jobs, the corpus read every epoch", err)
             return None, None, None
+        read = self._read_lines(sentences)
+        pieces = _python_pieces(sentences, self.wv.key_to_index.get) if read is None else \
+            _read_pieces(read, self.wv.key_to_index.get)
         n_ids, n_sentences, raw = 0, 0, 0
-        iterator = iter(sentences)
-        while batch := list(itertools.islice(iterator, IDS_AT_ONCE)):
-            lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
-            count = int(lengths.sum())
-            ids = np.fromiter(map(get, itertools.chain.from_iterable(batch), itertools.repeat(-1, count)),
-                              dtype=np.int64, count=count)
+        for ids, lengths in pieces:
             piece = _known(ids, _cut(lengths))
-            raw += count
+            raw += len(ids)
             try:
                 _append(store.ids, n_ids, piece.ids)
                 _append(store.boundaries, n_sentences + 1, piece.starts[1:] + n_ids)
@@ -264,6 +265,26 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             n_ids += len(piece.ids)
             n_sentences += len(piece.starts) - 1
         return Corpus(store.ids.array[:n_ids], store.boundaries.array[:n_sentences + 1]), raw, store
+
+    def _read_lines(self, sentences):
+        """The ``corpus.TokenizedCorpus`` of a gensim LineSentence or PathLineSentences of local
+        files, read by our tokenizer exactly as the class iterates (``corpus.read_binary_lines``):
+        the same sentences, ~10x faster than its Python iteration.  None for any other corpus, or
+        where only gensim's iteration can say what it reads (a file object, a URL, ``limit``, another
+        compression, text that is not UTF-8: gensim raises)."""
+        paths = _line_files(sentences)
+        return None if paths is None else read_binary_lines(paths, int(sentences.max_sentence_length))
+
+    def _scan_vocab(self, sentences, progress_per, trim_rule):
+        """gensim's vocabulary scan (``raw_vocab``: the words in first-seen order, their counts; the
+        words and sentences read), a LineSentence or PathLineSentences of local files read by our
+        tokenizer (``_read_lines``: the same sentences) unless ``max_vocab_size`` prunes while
+        reading (gensim's own scan then)."""
+        read = None if self.max_vocab_size else self._read_lines(sentences)
+        if read is None:
+            return super()._scan_vocab(sentences, progress_per, trim_rule)
+        self.raw_vocab = defaultdict(int, zip(read.words, read.counts.tolist()))
+        return read.n_tokens, len(read.starts) - 1
 
     def _corpus_ids(self, corpus_file):
         """The ``walk.Corpus`` of ``corpus_file`` in gensim's vocabulary (words it does not have
@@ -360,6 +381,58 @@ for _field in fields(Params):  # the class defaults of ours (see the class's doc
 IDS_AT_ONCE = 10_000  # sentences converted to ids at a time (``_iterable_ids``)
 SAME_EVERY_EPOCH = (list, tuple, gensim_word2vec.LineSentence, gensim_word2vec.PathLineSentences,
                     gensim_word2vec.Text8Corpus, gensim_word2vec.BrownCorpus)
+
+
+def _python_pieces(sentences, index_of):
+    """(ids int64, lengths int64) of IDS_AT_ONCE sentences at a time of ``sentences`` iterated as
+    gensim iterates them: their words' vocabulary indices (``index_of``, -1 for a word not in it)
+    and the sentences' lengths."""
+    iterator = iter(sentences)
+    while batch := list(itertools.islice(iterator, IDS_AT_ONCE)):
+        lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+        count = int(lengths.sum())
+        yield np.fromiter(map(index_of, itertools.chain.from_iterable(batch), itertools.repeat(-1, count)),
+                          dtype=np.int64, count=count), lengths
+
+
+def _read_pieces(read, index_of):
+    """``_python_pieces`` of a ``corpus.TokenizedCorpus``, its pages handed back as they are done."""
+    words = read.words
+    remap = np.fromiter(map(index_of, words, itertools.repeat(-1, len(words))), dtype=np.int64, count=len(words))
+    starts = read.starts
+    for first in range(0, len(starts) - 1, IDS_AT_ONCE):
+        end = min(first + IDS_AT_ONCE, len(starts) - 1)
+        yield remap[read.ids[starts[first]:starts[end]]], np.diff(starts[first:end + 1])
+        read.store.release(end, starts[end], first, starts[first])
+
+
+def _line_files(sentences):
+    """The local files a gensim ``LineSentence`` or ``PathLineSentences`` reads, in order, named as
+    gensim's ``utils.open`` (smart_open) finds them (a ``file://`` URL or a path, ``~`` expanded);
+    None for another corpus, a file object, another URL, a ``limit`` or a max_sentence_length that
+    is not a positive int."""
+    kind = type(sentences)
+    if kind not in (gensim_word2vec.LineSentence, gensim_word2vec.PathLineSentences) or sentences.limit is not None:
+        return None
+    length = sentences.max_sentence_length
+    if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 1:
+        return None
+    names = [sentences.source] if kind is gensim_word2vec.LineSentence else sentences.input_files
+    paths = []
+    for name in names:
+        if hasattr(name, "seek") or not isinstance(name, (str, os.PathLike)):
+            return None
+        name = os.fspath(name)
+        if not isinstance(name, str):
+            return None
+        scheme = urllib.parse.urlsplit(name).scheme
+        if scheme not in ("", "file"):
+            return None
+        name = os.path.expanduser(name.replace("file://", "", 1) if scheme else name)
+        if not os.path.isfile(name):
+            return None
+        paths.append(name)
+    return paths
 
 
 def _append(store, at, values):

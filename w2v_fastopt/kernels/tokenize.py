@@ -1,5 +1,7 @@
 """Compiled tokenizer: UTF-8 bytes -> int32 first-seen word ids, with exactly ``str.split()``'s notion of
-whitespace and ``for line in file``'s notion of a line (universal newlines: \\n, \\r, \\r\\n).
+whitespace and ``for line in file``'s notion of a line: universal newlines (\\n, \\r, \\r\\n), as a
+file opened as text reads, or \\n alone, as a file opened in binary (gensim's ``LineSentence``) reads,
+where a lone \\r is whitespace inside the line.
 
 Words are hashed (FNV-1a, 64 bit) into an open-addressing table; their bytes are kept once in a pool.
 Python decodes only the distinct words at the end, not every token (the slow part of a Python
@@ -124,7 +126,7 @@ def add_word(words, slot, word, h, text, start, length):
 
 
 @njit(nogil=True, cache=True, _nrt=False)  # no reference counting: see kernels/__init__.py's KERNEL
-def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_words):
+def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_words, cr_ends_line):
     """Tokenize buf[counters[POS]:n] (complete lines, or cut at an ASCII space).
 
     words:    (table int32[2^k], hashes uint64[W], offsets int64[W+1], pool uint8[P], counts int64[W]),
@@ -133,6 +135,7 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_word
               after ``max_sentence`` tokens (the rest of a long line continues as the next one).
     counters: int64[6], see the slots above; updated in place.
     mode, max_words: see BUILD, COUNT, LOOKUP above (max_words only for COUNT).
+    cr_ends_line: whether \\r ends a line (universal newlines) or is whitespace (binary lines).
     Returns DONE, PRUNE, or the GROW_* status of the array to enlarge before calling again.
     """
     table, hashes, offsets, pool, counts = words
@@ -147,7 +150,7 @@ def tokenize_bytes(buf, n, words, output, counters, max_sentence, mode, max_word
         b = buf[p]
         width = space_length(buf, p, n) if (b <= 32 or b >= 0xC2) else 0
         if width > 0:
-            if (buf[p] == 10 or buf[p] == 13) and sentence_len > 0:
+            if (b == 10 or (b == 13 and cr_ends_line)) and sentence_len > 0:
                 if mode == COUNT:
                     sentence_len = 0
                     if n_words > max_words:
