@@ -1,7 +1,7 @@
 """Where a training kernel's time goes: a sampled profile of its machine code, loop by loop.
 
     python bench/profile_kernel.py [--corpus data/enwiki-sample.txt] [--epochs 3] [--workers 1] [--sg 1] [--hs 0]
-        [--negative 5] [--no-shared-negatives] [--top 20]
+        [--negative 5] [--no-shared-negatives] [--combine 1] [--top 20]
 
 Trains in this process (``w2v_fastopt.Word2Vec``, one worker unless told, no loss) under ``perf record -e
 cpu-clock -p <this process>``: software timer samples, so no hardware counters are needed (this
@@ -67,13 +67,15 @@ def main():
     p.add_argument("--hs", type=int, default=0)
     p.add_argument("--negative", type=int, default=5)
     p.add_argument("--no-shared-negatives", action="store_true")
+    p.add_argument("--combine", type=int, default=1)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--top", type=int, default=20)
     a = p.parse_args()
     from w2v_fastopt import Word2Vec, rules
 
     model = Word2Vec(corpus_file=a.corpus, sg=a.sg, hs=a.hs, negative=a.negative, workers=a.workers, epochs=1, seed=1,
-                     shared_negatives=False if a.no_shared_negatives else None)  # the vocabulary; loads the kernel
+                     shared_negatives=False if a.no_shared_negatives else None,
+                     combine=a.combine)  # builds the vocabulary, loads the kernel
     (kernel,) = [r.kernel for r in rules.RULES if r.kernel.overloads]
     entry, code = kernel_code(kernel)
     with tempfile.TemporaryDirectory() as workdir:

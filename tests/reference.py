@@ -207,12 +207,15 @@ def train_pairs_reference(syn0, syn1neg, tables, ids, starts, window, negative, 
 
 
 def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative, alpha0, alpha1, state,
-                           shrink=True, width=1):
+                           shrink=True, width=1, cbow=None):
     """Shared negatives over one job of all sentences: the windows of ``width`` consecutive centers
     (the sentence's last group may be shorter) take the SGD steps of their pairs at the same point,
     against one set of negatives drawn after the group's windows (``width`` 1: a center's window).
     Each pair's loss and gradient are its own (``sgns_gradient``, a negative equal to the pair's
-    center dropped), summed.  Returns (pairs, summed loss, effective words, final rng state)."""
+    center dropped), summed.  ``cbow`` 0 or 1 (CBOW's sum or mean): each center with a context is
+    one example instead, h its context rows combined (``cbow_gradient``'s loss), every context row
+    moving by word2vec.c's e (∂L/∂h, over cw for the sum; ``kernels/cbow.py``).
+    Returns (pairs or examples, summed loss, effective words, final rng state)."""
     keep, accept, alias = tables
     rng = XorShift(state)
     pairs, loss, effective = 0, 0.0, 0
@@ -239,6 +242,19 @@ def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative,
             for j, (c, context) in enumerate(centers):
                 rows = [j] + [len(centers) + k for k, t in enumerate(negatives) if t != sentence[c]]
                 labels = [1.0] + [0.0] * (len(rows) - 1)
+                if cbow is not None:
+                    if not context:
+                        continue
+                    at = [inputs.index(p) for p in context]
+                    h = cbow_input(U[at], cbow)
+                    loss += sgns_loss(h, T[rows], labels)
+                    dh, dts = sgns_gradient(h, T[rows], labels)
+                    for a in at:
+                        dU[a] += dh if cbow else dh / len(context)
+                    for row, dt in zip(rows, dts):
+                        dT[row] += dt
+                    pairs += 1
+                    continue
                 for p in context:
                     a = inputs.index(p)
                     loss += sgns_loss(U[a], T[rows], labels)

@@ -92,7 +92,8 @@ def _params(rule, negative, dim=16, **settings):
 
 def has_hot_rows(rule):
     """Whether the rule's threads train the hottest output rows in their own copies (``hot.py``)."""
-    return "hot_rows" in rule.scratch(lambda shape, dtype: None, _params(rule, 0 if rule.hs else 4))._fields
+    params = _params(rule, 0 if rule.hs else 4, combine=3 if rule.combines else 1)
+    return "hot_rows" in rule.scratch(lambda shape, dtype: None, params)._fields
 
 
 def _thread(rule, state, params):
@@ -117,8 +118,8 @@ def test_kernel_matches_naive_reference(rule, seed):
     jobs' pair counts are not multiples of 3, so a job's last, short accumulation is tested too.
     Seed 0: CBOW's context mean, reduced windows, hierarchical softmax alone; seed 1: CBOW's sum,
     whole windows (shrink off), hierarchical softmax with negative sampling.  Context combining groups
-    3 centers (seed 0) and 4 (seed 1): its reference takes each pair's own gradient, independently of
-    the kernel's block with per-input negative weights."""
+    3 centers (seed 0) and 4 (seed 1): its reference takes each pair's (CBOW: each example's) own
+    gradient, independently of the kernel's block."""
     window, negative, accumulate = 3, 4, 3
     combine = 3 + seed if rule.combines else 1
     cbow_mean = shrink = int(seed == 0)
@@ -137,7 +138,8 @@ def test_kernel_matches_naive_reference(rule, seed):
         assert len(jobs) == 2  # the shared reference takes one job: run the kernel on one too
         jobs = [(0, len(starts) - 1, 0.05, 0.01)]
         pairs_ref, loss_ref, _, state_ref = train_shared_reference(
-            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink, combine)
+            ref0, ref1, tables, ids, starts, window, negative, 0.05, 0.01, state[0], shrink, combine,
+            None if rule.sg else cbow_mean)
     elif not rule.sg:
         pairs_ref, loss_ref, state_ref = train_cbow_reference(
             ref0, ref1[:len(weights.syn1neg)], tables, ids, starts, window, negative, state[0], jobs, cbow_mean,
@@ -269,7 +271,8 @@ def test_rules_refuse_what_they_cannot_do():
         find_rule("softbatch", hs=True)
     assert find_rule("sgd", combine=2).combines and find_rule("sgd", True, combine=64).combines
     assert not find_rule("sgd", combine=1).combines
-    for combination in (("sgd", False), ("heun", None), ("sgd", None, False), ("sgd", None, True, True)):
+    assert find_rule("sgd", sg=False, combine=4).kernel.__name__ == "cbow_combined"
+    for combination in (("sgd", False), ("heun", None), ("sgd", None, False, True), ("sgd", None, True, True)):
         with pytest.raises(ValueError, match="combine=2 shares negatives across centers"):
             find_rule(*combination, combine=2)
     with pytest.raises(ValueError, match="hierarchical softmax runs word2vec.c's pair stream"):

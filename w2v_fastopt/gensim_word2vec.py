@@ -68,8 +68,9 @@ class Word2Vec(gensim_word2vec.Word2Vec):
 
     Extra keyword arguments (``OURS``, with ``Params``' defaults and meanings): ``shared_negatives``
     (skip-gram SGD: None or True, one set of negatives per center shared by its window; False,
-    word2vec.c's fresh negatives per pair), ``combine`` (with shared negatives: 1, or C > 1
-    consecutive centers per set of negatives, faster, at a cost in quality: see the README),
+    word2vec.c's fresh negatives per pair), ``combine`` (negative sampling with SGD, skip-gram or
+    CBOW: 1, or C > 1 consecutive centers per set of negatives, faster, at a cost in analogies: see
+    the README),
     ``optimizer`` (sgd, softbatch, heun, rk4: ``rules.OPTIMIZERS``), ``accumulate`` (softbatch's pairs
     per update).  The class holds their defaults, so that a model pickled by gensim itself loads with ours.
     """

@@ -69,7 +69,8 @@ class Params:
     # shared negatives: consecutive centers per set of negatives (context combining)
     combine: int = option(1, ours=True, metavar="C",
                           help="shared negatives: one set per C consecutive center words (pSGNScc's context "
-                          "combining); larger C trains faster and scores lower on analogies (default 1)")
+                          "combining; skip-gram or CBOW); larger C trains faster and scores lower on analogies "
+                          "(default 1)")
     compute_loss: bool = option(True, flag="--no-loss", action="store_false",
                                 help="do not compute the exact loss (gensim's compute_loss=False; word2vec.c "
                                 "computes none): less time, the same vectors, no loss shown.  --quiet implies it")

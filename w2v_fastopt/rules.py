@@ -10,7 +10,8 @@ hierarchical softmax, ``hs=True``, with negative sampling too when ``negative > 
 both kernels (shared negatives by default, word2vec.c's fresh negatives per pair on request); the
 other skip-gram rules run word2vec.c's pair stream, CBOW trains one example per center word with SGD,
 and hierarchical softmax trains with SGD, so asking them for what they do not have is an error, not a
-silent fallback.
+silent fallback.  SGD with negative sampling, skip-gram or CBOW, also shares one set of negatives
+across ``combine`` > 1 consecutive centers on request (context combining).
 
 A new rule is a kernel (its update, its scratch named tuple), a ``Rule`` below with the function
 that builds that scratch from ``Params``, and its reference in ``tests/reference.py``.
@@ -20,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from .kernels.cbow import CbowScratch, cbow_word2vec
+from .kernels.cbow import CbowBlockScratch, CbowScratch, cbow_combined, cbow_word2vec
 from .kernels.hs import HOT_NODES, PATH_CHUNK, CbowHSScratch, HSPairScratch, cbow_hs, sg_hs
 from .kernels.sgns import HOT_ROWS, BlockScratch, CombinedScratch, PairScratch, sgns_combined, sgns_shared, \
     sgns_word2vec
@@ -152,6 +153,15 @@ def _cbow_scratch(alloc, p):
                        hot_snapshot=alloc((HOT_ROWS, w), np.float32))
 
 
+def _cbow_block_scratch(alloc, p):
+    w, c, k1 = padded(p.vector_size), p.combine, p.negative + 1
+    return CbowBlockScratch(hidden=alloc((c, p.vector_size), np.float32), delta=alloc((c, p.vector_size), np.float32),
+                            logits=alloc((c, k1), np.float32), grad=alloc((c, k1), np.float32),
+                            old=alloc((max(k1 - 1, 1), w), np.float32), bounds=alloc((c, 2), np.int64),
+                            outputs=alloc(c + k1 - 1, np.int64), hot_rows=alloc((HOT_ROWS, w), np.float32),
+                            hot_snapshot=alloc((HOT_ROWS, w), np.float32))
+
+
 def _hs_pair_scratch(alloc, p):
     w = padded(p.vector_size)
     return HSPairScratch(neu1e=alloc(p.vector_size, np.float32), logits=alloc((2, PATH_CHUNK), np.float32),
@@ -206,6 +216,9 @@ RULES = (
          "RK4", "a classical Runge-Kutta step (order 4: 4 gradients) per pair"),
     Rule("sgd", False, cbow_word2vec, _cbow_scratch, _dim_sizes,
          "CBOW, SGD", "continuous bag of words (sg=0): word2vec.c's and gensim's CBOW", sg=False),
+    Rule("sgd", True, cbow_combined, _cbow_block_scratch, _combined_sizes,
+         "CBOW, combined centers", "sg=0 with --combine C > 1: one set of negatives per C consecutive centers",
+         sg=False, combines=True),
     Rule("sgd", False, sg_hs, _hs_pair_scratch, _dim_sizes,
          "skip-gram, hierarchical softmax", "hs=1: gensim's Huffman tree (and negatives too if negative > 0)",
          hs=True),
@@ -266,8 +279,8 @@ def find_rule(optimizer, shared_negatives=None, sg=True, hs=False, combine=1):
                          "optimizer='sgd'")
     if combine > 1:
         if shared_negatives is False or not any(rule.combines for rule in rules):
-            raise ValueError(f"combine={combine} shares negatives across centers: it needs skip-gram SGD with "
-                             "shared negatives (optimizer='sgd', sg=1, hs=0, shared_negatives not False)")
+            raise ValueError(f"combine={combine} shares negatives across centers: it needs SGD with negative "
+                             "sampling alone (optimizer='sgd', hs=0, shared_negatives not False)")
         return next(rule for rule in rules if rule.combines)
     for rule in rules:
         if not rule.combines and (shared_negatives is None or rule.shared_negatives == shared_negatives):
@@ -277,6 +290,6 @@ def find_rule(optimizer, shared_negatives=None, sg=True, hs=False, combine=1):
                          "runs word2vec.c's pair stream")
     if not sg:
         raise ValueError("shared_negatives=True is for skip-gram (sg=1); CBOW draws one set of negatives "
-                         "per center word already")
+                         "per center word already, and shares one across centers with combine=C > 1")
     raise ValueError(f"optimizer={optimizer!r} runs word2vec.c's pair stream (fresh negatives for every "
                      f"pair); shared_negatives=True is only for optimizer='sgd'")

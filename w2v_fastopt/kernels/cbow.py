@@ -44,7 +44,7 @@ from numba import njit
 
 from . import FASTMATH, KERNEL
 from .prefetch import prefetch_row
-from .sgns import loss_term, sigmoid, walk_with_hot_rows
+from .sgns import combined_windows, loss_term, sigmoid, walk_with_hot_rows
 from .walk import draw_outputs
 
 
@@ -138,6 +138,9 @@ def cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, al
     state, m = draw_outputs(state, sentence[c], negative, accept, alias, outputs)
     for o in range(1, m):
         prefetch_row(weights.syn1neg, outputs[o], dim)
+    ahead = c + config.window + 2
+    if ahead < n:
+        prefetch_row(syn0, sentence[ahead], dim)
     for i in range(dim):
         neu1[i] = 0.0
     for a in range(lo, hi):
@@ -169,3 +172,142 @@ def cbow_word2vec(weights, tables, corpus, job, config, thread, sizes):
     context); scratch a ``CbowScratch``; sizes: dim, loss.
     """
     return walk_with_hot_rows(cbow_window, cbow_outputs, weights, tables, corpus, job, config, thread, sizes)
+
+
+# sgd_cbow_block's scratch: hidden, delta float32[C, d] (each center's h and e), logits, grad
+# float32[C, K1] (F and G: column 0 the center's own word, then the N negatives), old float32[N, >= d]
+# (the negatives' rows before the step), bounds int64[C, 2] (each center's window), outputs
+# int64[C + N] (the centers, then the negatives), hot_rows and hot_snapshot as ``CbowScratch``'s.
+CbowBlockScratch = namedtuple("CbowBlockScratch", "hidden delta logits grad old bounds outputs hot_rows hot_snapshot")
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def sgd_cbow_block(weights, scratch, sizes, config, sentence, first, g, outputs, alpha, prod, loss):
+    """The CBOW steps of g consecutive centers (positions first..first+g-1) taken together, with one
+    set of N negatives shared by all of them (pSGNScc's context combining, applied to CBOW's one
+    example per center).
+
+    Center j's example is word2vec.c's (above) with its own input h_j (its window's rows, summed or
+    averaged) and its outputs t_{c_j} (label 1) and the group's N negatives (label 0; one equal to
+    c_j is left out, as word2vec.c skips it).  With H the g inputs (g×d) and T_N the negatives' rows,
+
+        F = [h_j·t_{c_j} | H T_Nᵀ] (g×(1+N)),   G = α (σ(F) - Y),
+        E_j = G_j0 t_{c_j} + Σ_n G_jn t_n,   t_{c_j} <- t_{c_j} - G_j0 h_j,   t_n <- t_n - Σ_j G_jn h_j,
+        u_a <- u_a - s E_j for every context a of center j (s = 1 for the mean, 1/cw_j for the sum)
+
+    all from the values before the step: the sum of the g examples' steps at one point, so a
+    negative's row is read and written once per group instead of once per center, and the group's
+    (1+N) g logits are independent (their dot products and σ run side by side).  A center without a
+    context word trains nothing.  Rows move by adding deltas, so repeated words accumulate.  A row
+    t < H is the thread's copy (``hot.py``).  scratch: a ``CbowBlockScratch``.
+    Returns (prod, loss, examples trained).
+    """
+    syn0, syn1neg = weights.syn0, weights.syn1neg
+    hidden, delta, logits, grad, old = scratch.hidden, scratch.delta, scratch.logits, scratch.grad, scratch.old
+    bounds, local = scratch.bounds, scratch.hot_rows
+    hot = min(local.shape[0], syn1neg.shape[0])
+    dim = len(sizes.dim)
+    k1 = len(sizes.outputs)
+    width = len(sizes.combine)
+    # H: each center's input (0 for a center without context: its row of G is 0 too).
+    examples = 0
+    for j in range(g):
+        lo, hi = bounds[j, 0], bounds[j, 1]
+        for i in range(dim):
+            hidden[j, i] = 0.0
+        for a in range(lo, hi):
+            if a != first + j:
+                w = sentence[a]
+                for i in range(dim):
+                    hidden[j, i] += syn0[w, i]
+        if hi - lo > 1:
+            examples += 1
+            if config.cbow_mean:
+                count = np.float32(hi - lo - 1)
+                for i in range(dim):
+                    hidden[j, i] /= count
+    # The negatives' rows before the step, contiguous.
+    for o in range(1, k1):
+        t = outputs[width + o - 1]
+        row = local[t] if t < hot else syn1neg[t]
+        for i in range(dim):
+            old[o - 1, i] = row[i]
+    # F, then σ over the block in one flat, vectorizable loop.
+    for j in range(g):
+        t = outputs[j]
+        row = local[t] if t < hot else syn1neg[t]
+        f = np.float32(0.0)
+        for i in range(dim):
+            f += hidden[j, i] * row[i]
+        logits[j, 0] = f
+        for o in range(1, k1):
+            f = np.float32(0.0)
+            for i in range(dim):
+                f += hidden[j, i] * old[o - 1, i]
+            logits[j, o] = f
+    flat_logits, flat_grad = logits.reshape(-1), grad.reshape(-1)
+    for q in range(g * k1):
+        flat_grad[q] = sigmoid(flat_logits[q])
+    # G = α (σ(F) - Y), 0 for a center without context and for a negative equal to the center; the loss.
+    for j in range(g):
+        trains = bounds[j, 1] - bounds[j, 0] > 1
+        for o in range(k1):
+            sig = grad[j, o]
+            label = o == 0
+            if not trains or (o > 0 and outputs[width + o - 1] == outputs[j]):
+                grad[j, o] = 0.0
+                continue
+            grad[j, o] = alpha * (sig - np.float32(label))
+            prod, loss = loss_term(sizes, prod, loss, logits[j, o], sig, label)
+    # E (before any output row moves).
+    for j in range(g):
+        t = outputs[j]
+        row = local[t] if t < hot else syn1neg[t]
+        scale = np.float32(1.0)
+        if not config.cbow_mean:
+            scale /= np.float32(max(bounds[j, 1] - bounds[j, 0] - 1, 1))
+        for i in range(dim):
+            e = grad[j, 0] * row[i]
+            for o in range(1, k1):
+                e += grad[j, o] * old[o - 1, i]
+            delta[j, i] = scale * e
+    # T: each center's row, then each negative's row, four centers per pass over it, then one.
+    for j in range(g):
+        t = outputs[j]
+        row = local[t] if t < hot else syn1neg[t]
+        gr = grad[j, 0]
+        for i in range(dim):
+            row[i] -= gr * hidden[j, i]
+    for o in range(1, k1):
+        t = outputs[width + o - 1]
+        row = local[t] if t < hot else syn1neg[t]
+        j = 0
+        while j + 3 < g:
+            g0, g1, g2, g3 = grad[j, o], grad[j + 1, o], grad[j + 2, o], grad[j + 3, o]
+            for i in range(dim):
+                row[i] -= (g0 * hidden[j, i] + g1 * hidden[j + 1, i]) + (g2 * hidden[j + 2, i] + g3 * hidden[j + 3, i])
+            j += 4
+        while j < g:
+            g0 = grad[j, o]
+            for i in range(dim):
+                row[i] -= g0 * hidden[j, i]
+            j += 1
+    # The context rows.
+    for j in range(g):
+        for a in range(bounds[j, 0], bounds[j, 1]):
+            if a != first + j:
+                w = sentence[a]
+                for i in range(dim):
+                    syn0[w, i] -= delta[j, i]
+    return prod, loss, examples
+
+
+@njit(**KERNEL)
+def cbow_combined(weights, tables, corpus, job, config, thread, sizes):
+    """CBOW with one set of negatives per C consecutive centers (``sgd_cbow_block``).
+
+    Arguments and result as ``walk.walk`` (the first result counts examples); scratch a
+    ``CbowBlockScratch``; sizes: dim, outputs, combine (one specialization per C), loss.  Hot rows as
+    ``cbow_word2vec``.
+    """
+    return walk_with_hot_rows(combined_windows, sgd_cbow_block, weights, tables, corpus, job, config, thread, sizes)

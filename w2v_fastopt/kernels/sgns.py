@@ -46,6 +46,7 @@ from numba import njit
 
 from . import FASTMATH, KERNEL
 from .hot import hot_load, hot_merge
+from .prefetch import prefetch_row
 from .rng import rng_next
 from .sampling import draw_alias
 from .walk import each_pair, prefetch_next_negatives, walk
@@ -348,9 +349,12 @@ def combined_windows(update, weights, tables, config, thread, sizes, c, n, lo, h
     """Context combining (pSGNScc, Rengasamy et al. 2017): the windows of C = len(sizes.combine)
     consecutive centers of a sentence share one set of N = len(sizes.outputs) - 1 negatives.  Each
     center's window is noted in scratch.bounds as it comes; at the group's last center (every C-th, or
-    the sentence's last) the outputs (scratch.outputs) are the group's centers then N draws, and ``update``
-    trains the group's pairs as one block.  C = 1 is ``shared_window``'s stream and vectors, bit for
-    bit.  Returns (rng state, pairs, prod, loss)."""
+    the sentence's last) the outputs (scratch.outputs) are the group's centers then N draws, and
+    ``update(weights, scratch, sizes, config, sentence, first, g, outputs, alpha, prod, loss) -> (prod,
+    loss, trained)`` trains the group's g centers as one block (skip-gram's pairs, ``sgd_combined``;
+    CBOW's examples, ``cbow.sgd_cbow_block``).  A group without a context word draws nothing.  For
+    skip-gram C = 1 is ``shared_window``'s stream and vectors, bit for bit.
+    Returns (rng state, what the update trained, prod, loss)."""
     accept, alias = tables.accept, tables.alias
     sentence, scratch = thread.sentence, thread.scratch
     bounds, outputs = scratch.bounds, scratch.outputs
@@ -359,6 +363,9 @@ def combined_windows(update, weights, tables, config, thread, sizes, c, n, lo, h
     j = c % width
     bounds[j, 0] = lo
     bounds[j, 1] = hi
+    ahead = c + config.window + 2  # the input row that enters the windows soon (as cbow_window)
+    if ahead < n:
+        prefetch_row(weights.syn0, sentence[ahead], len(sizes.dim))
     if j != width - 1 and c != n - 1:
         return state, 0, prod, loss
     first = c - j
@@ -378,8 +385,9 @@ def combined_windows(update, weights, tables, config, thread, sizes, c, n, lo, h
         for k in range(width):
             peek, r = rng_next(peek)
     prefetch_next_negatives(peek, False, negs, accept, alias, weights.syn1neg, len(sizes.dim))
-    prod, loss = update(weights, scratch, sizes, sentence, first, j + 1, outputs, alpha, prod, loss)
-    return state, pairs, prod, loss
+    prod, loss, trained = update(weights, scratch, sizes, config, sentence, first, j + 1, outputs, alpha, prod,
+                                 loss)
+    return state, trained, prod, loss
 
 
 # sgd_combined's scratch: positions, counts int64[C + 2 window] (the block's inputs and their pairs),
@@ -391,7 +399,7 @@ CombinedScratch = namedtuple("CombinedScratch", "positions counts logits grad de
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, prod, loss):
+def sgd_combined(weights, scratch, sizes, config, sentence, first, g, outputs, alpha, prod, loss):
     """The SGD step of the pairs of g consecutive centers (positions first..first+g-1) taken together,
     with one set of N negatives shared by all of them (context combining).
 
@@ -408,6 +416,7 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
     each input row meeting the negatives once per group instead of once per pair.
     What C costs in quality and gains in speed is measured in bench/results/lab-notes.md (C = 8
     trains much faster and scores lower on analogies).  scratch: a ``CombinedScratch``.
+    Returns (prod, loss, pairs trained).
     """
     syn0, syn1neg = weights.syn0, weights.syn1neg
     positions, counts, logits, grad = scratch.positions, scratch.counts, scratch.logits, scratch.grad
@@ -494,11 +503,13 @@ def sgd_combined(weights, scratch, sizes, sentence, first, g, outputs, alpha, pr
             for i in range(dim):
                 row[i] -= gr * syn0[u, i]
     # U -= E.
+    pairs = 0
     for a in range(m):
         u = sentence[positions[a]]
         for i in range(dim):
             syn0[u, i] -= delta[a, i]
-    return prod, loss
+        pairs += counts[a]
+    return prod, loss, pairs
 
 
 @njit(**KERNEL)
