@@ -181,7 +181,8 @@ def sgns_word2vec(weights, tables, corpus, job, config, thread, sizes):
 def shared_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, alpha, state, prod, loss):
     """The center at c with one set of negatives for its whole window: contexts gathered into
     scratch.contexts, outputs = [center, K1 - 1 draws] (a draw equal to the center keeps its slot, with a
-    zero gradient, so the block is always K1 wide), then ``update`` once on the block.
+    zero gradient, so the block is always K1 wide), then ``update`` once on the block.  The next
+    centers' negatives and the input row that enters the windows soon are prefetched meanwhile.
     Returns (rng state, pairs, prod, loss)."""
     accept, alias = tables.accept, tables.alias
     sentence, outputs, scratch = thread.sentence, thread.outputs[0], thread.scratch
@@ -199,6 +200,9 @@ def shared_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, 
         outputs[o] = draw_alias(r, accept, alias)
     prefetch_next_negatives(state, config.shrink_windows, len(sizes.outputs) - 1, accept, alias, weights.syn1neg,
                             len(sizes.dim))
+    ahead = c + config.window + 2  # the input row that enters the windows soon (it may come from memory)
+    if ahead < n:
+        prefetch_row(weights.syn0, sentence[ahead], len(sizes.dim))
     prod, loss = update(weights, scratch, sizes, m, outputs, alpha, prod, loss)
     return state, m, prod, loss
 
