@@ -139,6 +139,37 @@ def test_gensims_line_corpora_are_read_by_our_tokenizer_as_gensim_iterates_them(
         Word2Vec(LineSentence(str(tmp_path / "bad.txt")), min_count=1)
 
 
+@pytest.mark.parametrize("settings", [{}, {"sample": 0}, {"sample": 5}, {"min_count": 1, "ns_exponent": -0.5},
+                                      {"sorted_vocab": 0, "hs": 1}, {"negative": 0, "hs": 1, "min_count": 3},
+                                      {"sample": 1e-5, "ns_exponent": 1.0, "keep_raw_vocab": True}])
+def test_prepare_vocab_is_gensims_to_the_bit(corpus_path, settings):
+    """Our array version of gensim's prepare_vocab (its common case) gives gensim's vocabulary, every
+    per-word attribute (counts, sample_int thresholds, dtypes), cum_table, report, lifecycle messages
+    and raw vocabulary, exactly: sample as a fraction, 0 and >= 1, unsorted, HS, another exponent."""
+    settings = dict(settings)
+    keep_raw_vocab = settings.pop("keep_raw_vocab", False)
+    with open(corpus_path) as text:
+        sentences = [line.split() for line in text][:400]
+    models, reports = [], []
+    for cls in (GensimWord2Vec, Word2Vec):
+        model = cls(**settings, workers=1)
+        model.scan_vocab(sentences)
+        reports.append(model.prepare_vocab(keep_raw_vocab=keep_raw_vocab))
+        models.append(model)
+    gensim, ours = models
+    assert reports[0] == reports[1] and ours.wv.index_to_key == gensim.wv.index_to_key
+    assert ours.wv.key_to_index == gensim.wv.key_to_index and dict(ours.raw_vocab) == dict(gensim.raw_vocab)
+    messages = [[e["msg"] for e in model.lifecycle_events if e.get("msg", "").startswith(("effective", "downsampl"))]
+                for model in models]
+    assert messages[0] == messages[1] != []
+    assert set(ours.wv.expandos) == set(gensim.wv.expandos)
+    for name, theirs in gensim.wv.expandos.items():
+        if theirs.dtype != object:  # the Huffman codes and points are gensim's own code
+            assert ours.wv.expandos[name].dtype == theirs.dtype and np.array_equal(ours.wv.expandos[name], theirs)
+    if gensim.negative:
+        assert np.array_equal(ours.cum_table, gensim.cum_table)
+
+
 ONLY_GENSIM = """
 import pickle, sys
 sys.modules["w2v_fastopt"] = None  # not importable: a colleague's machine with gensim alone
