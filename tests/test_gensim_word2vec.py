@@ -144,8 +144,9 @@ def test_gensims_line_corpora_are_read_by_our_tokenizer_as_gensim_iterates_them(
                                       {"sample": 1e-5, "ns_exponent": 1.0, "keep_raw_vocab": True}])
 def test_prepare_vocab_is_gensims_to_the_bit(corpus_path, settings):
     """Our array version of gensim's prepare_vocab (its common case) gives gensim's vocabulary, every
-    per-word attribute (counts, sample_int thresholds, dtypes), cum_table, report, lifecycle messages
-    and raw vocabulary, exactly: sample as a fraction, 0 and >= 1, unsorted, HS, another exponent."""
+    per-word attribute (counts, sample_int thresholds, the Huffman tree's codes and points, dtypes),
+    cum_table, report, lifecycle messages and raw vocabulary, exactly: sample as a fraction, 0 and
+    >= 1, an unsorted vocabulary, HS, another exponent."""
     settings = dict(settings)
     keep_raw_vocab = settings.pop("keep_raw_vocab", False)
     with open(corpus_path) as text:
@@ -164,8 +165,11 @@ def test_prepare_vocab_is_gensims_to_the_bit(corpus_path, settings):
     assert messages[0] == messages[1] != []
     assert set(ours.wv.expandos) == set(gensim.wv.expandos)
     for name, theirs in gensim.wv.expandos.items():
-        if theirs.dtype != object:  # the Huffman codes and points are gensim's own code
-            assert ours.wv.expandos[name].dtype == theirs.dtype and np.array_equal(ours.wv.expandos[name], theirs)
+        assert ours.wv.expandos[name].dtype == theirs.dtype
+        if theirs.dtype != object:
+            assert np.array_equal(ours.wv.expandos[name], theirs)
+        else:  # the Huffman tree's codes and points: one array per word
+            assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(ours.wv.expandos[name], theirs))
     if gensim.negative:
         assert np.array_equal(ours.cum_table, gensim.cum_table)
 
