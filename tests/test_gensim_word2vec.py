@@ -141,9 +141,11 @@ def test_gensims_line_corpora_are_read_by_our_tokenizer_as_gensim_iterates_them(
 
 @pytest.mark.parametrize("settings", [{}, {"sample": 0}, {"sample": 5}, {"min_count": 1, "ns_exponent": -0.5},
                                       {"sorted_vocab": 0, "hs": 1}, {"negative": 0, "hs": 1, "min_count": 3},
-                                      {"sample": 1e-5, "ns_exponent": 1.0, "keep_raw_vocab": True}])
+                                      {"sample": 1e-5, "ns_exponent": 1.0, "keep_raw_vocab": True},
+                                      {"max_vocab_size": 3000, "min_count": 1}])
 def test_prepare_vocab_is_gensims_to_the_bit(corpus_path, settings):
-    """Our array version of gensim's prepare_vocab (its common case) gives gensim's vocabulary, every
+    """Our scan of a list (gensim's pruning by max_vocab_size too) and our array version of gensim's
+    prepare_vocab (its common case) give gensim's raw vocabulary in its order, then its vocabulary, every
     per-word attribute (counts, sample_int thresholds, the Huffman tree's codes and points, dtypes),
     cum_table, report, lifecycle messages and raw vocabulary, exactly: sample as a fraction, 0 and
     >= 1, an unsorted vocabulary, HS, another exponent."""
@@ -151,13 +153,14 @@ def test_prepare_vocab_is_gensims_to_the_bit(corpus_path, settings):
     keep_raw_vocab = settings.pop("keep_raw_vocab", False)
     with open(corpus_path) as text:
         sentences = [line.split() for line in text][:400]
-    models, reports = [], []
+    models, reports, scans = [], [], []
     for cls in (GensimWord2Vec, Word2Vec):
         model = cls(**settings, workers=1)
-        model.scan_vocab(sentences)
+        scans.append((model.scan_vocab(sentences), list(model.raw_vocab.items())))
         reports.append(model.prepare_vocab(keep_raw_vocab=keep_raw_vocab))
         models.append(model)
     gensim, ours = models
+    assert scans[0] == scans[1]  # the scan: words in first-seen order, counts, words and sentences read
     assert reports[0] == reports[1] and ours.wv.index_to_key == gensim.wv.index_to_key
     assert ours.wv.key_to_index == gensim.wv.key_to_index and dict(ours.raw_vocab) == dict(gensim.raw_vocab)
     messages = [[e["msg"] for e in model.lifecycle_events if e.get("msg", "").startswith(("effective", "downsampl"))]
