@@ -124,7 +124,8 @@ def cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, al
     [lo, hi) (mean when config.cbow_mean), ``update`` (the output step, e in scratch.neu1e), then each
     context row minus e (e / cw for the sum).  The outputs are drawn first and the negatives' rows
     prefetched, so that their cache misses overlap the sum of h (the same draws as drawing after
-    it: nothing else draws in between; faster, bench/results/lab-notes.md).
+    it: nothing else draws in between; faster, bench/results/lab-notes.md), as are the input row of
+    the word that enters the window soon and the output row of the center two words on.
     Returns (rng state, examples trained: 0 or 1, prod, loss)."""
     syn0 = weights.syn0
     accept, alias = tables.accept, tables.alias
@@ -138,9 +139,11 @@ def cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, al
     state, m = draw_outputs(state, sentence[c], negative, accept, alias, outputs)
     for o in range(1, m):
         prefetch_row(weights.syn1neg, outputs[o], dim)
-    ahead = c + config.window + 2
+    ahead = c + config.window + 2  # the input row that enters the windows soon, from L3 or memory
     if ahead < n:
         prefetch_row(syn0, sentence[ahead], dim)
+    if c + 2 < n:  # and the output row of a center to come (a rare word's is not in cache)
+        prefetch_row(weights.syn1neg, sentence[c + 2], dim)
     for i in range(dim):
         neu1[i] = 0.0
     for a in range(lo, hi):
