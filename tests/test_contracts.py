@@ -33,6 +33,13 @@ GENSIM_HOOKS = {
     "load": ("o", "(*args, rethrow=False, **kwargs)"),
     "_save_specials": ("o", "(self, fname, separately, sep_limit, ignore, pickle_protocol, compress, subname)"),
     "_load_specials": ("o", "(self, *args, **kwargs)"),
+    # the vocabulary steps, rewritten over arrays to gensim's results (tests/test_gensim_word2vec.py
+    # compares them with these functions' own): a change in gensim's needs a look at ours
+    "_scan_vocab": ("o", "(self, sentences, progress_per, trim_rule)"),
+    "prepare_vocab": ("o", "(self, update=False, keep_raw_vocab=False, trim_rule=None, min_count=None, sample=None, "
+                           "dry_run=False)"),
+    "make_cum_table": ("o", "(self, domain=2147483647)"),
+    "create_binary_tree": ("o", "(self)"),
 }
 
 # keras.optimizers.Optimizer (the base of every optimizer): what keras/soft_batch.py's SoftBatch and
