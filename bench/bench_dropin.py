@@ -2,7 +2,7 @@
 
     python bench/bench_dropin.py [--corpus data/enwiki-sample.txt] [--repeat 3] [--rounds 2] [--workers 2]
         [--modes cbow-linesentence,sg-linesentence,cbow-list,sg-list,cbow-file,sg-file,cbowhs-linesentence,
-                 cbow-stream,sg-list-batch4]
+                 cbow-stream,sg-list-batch4,cbow-text8]
 
 What a user times: the whole constructor, ``Word2Vec(source, sg=..., workers=2, seed=1)`` with
 gensim's other defaults (vector_size 100, window 5, negative 5, min_count 5, sample 1e-3, 5 epochs):
@@ -15,7 +15,8 @@ Numba's cache, compiled by a warm-up run first).  The training alone (from gensi
 - file: ``corpus_file=path``;
 - stream: a class whose ``__iter__`` reads the file again each epoch (any iterable that is not a
   list or one of gensim's corpus classes: trained in gensim's jobs);
-- list-batch4: ``batch_words=4``, node2vec's documented call (window 10, min_count 1, skip-gram).
+- list-batch4: ``batch_words=4``, node2vec's documented call (window 10, min_count 1, skip-gram);
+- text8: ``Text8Corpus(path)``, the file as one stream of words cut into sentences of 10,000.
 
 Runs alternate between gensim and ours, round by round; the table gives medians, the ratio to gensim
 taken within each round, and the mean quality (WordSim-353, SimLex-999, analogies) over rounds.
@@ -43,6 +44,7 @@ MODES = {
     "cbowhs-linesentence": ({"sg": 0, "hs": 1, "negative": 0}, "linesentence"),
     "cbow-stream": ({"sg": 0}, "stream"),
     "sg-list-batch4": ({"sg": 1, "window": 10, "min_count": 1, "batch_words": 4}, "list"),
+    "cbow-text8": ({"sg": 0}, "text8"),
 }
 
 WORKER = """
@@ -53,7 +55,7 @@ if sys.argv[1] == "gensim":
 else:
     from w2v_fastopt import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
-from gensim.models.word2vec import LineSentence
+from gensim.models.word2vec import LineSentence, Text8Corpus
 from w2v_fastopt.evaluate import evaluate
 corpus, source, workers = sys.argv[2], sys.argv[3], int(sys.argv[4])
 kwargs = json.loads(sys.argv[5])
@@ -75,7 +77,7 @@ if source == "list":
         data = {{"sentences": [line.split() for line in f]}}
 else:
     data = {{"linesentence": {{"sentences": LineSentence(corpus)}}, "file": {{"corpus_file": corpus}},
-            "stream": {{"sentences": Stream()}}}}[source]
+            "stream": {{"sentences": Stream()}}, "text8": {{"sentences": Text8Corpus(corpus)}}}}[source]
 clock = Clock()
 t0 = time.perf_counter()
 model = Word2Vec(**data, workers=workers, seed=1, callbacks=[clock], **kwargs)

@@ -139,6 +139,54 @@ def test_gensims_line_corpora_are_read_by_our_tokenizer_as_gensim_iterates_them(
         Word2Vec(LineSentence(str(tmp_path / "bad.txt")), min_count=1)
 
 
+def test_text8_corpus_is_read_by_our_tokenizer_as_gensim_iterates_it(tmp_path):
+    """A Text8Corpus read by our tokenizer gives exactly gensim's iteration, quirks included: the
+    file one stream of words cut into sentences of max_sentence_length; a word that ends one of
+    gensim's 8192-byte reads before a line end joins the next read's first word; the words after the
+    last space one last sentence, uncut (a file without spaces: one sentence); line ends, Unicode
+    whitespace, NUL and byte-order marks as str.split sees them; gzip; and build_vocab gensim's.
+    Text that is not UTF-8 is left to gensim, which raises."""
+    import gzip
+
+    from gensim.models.word2vec import Text8Corpus
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in rng.zipf(1.3, 12_000) % 5000]
+    spaced = " ".join(words).encode()
+    # 'x' ends gensim's first read, after its last space and before a line end: gensim reads "xy"
+    joined = (b"ab " * 2730)[:8189] + b" x\ny z " + spaced
+    mixed = "".join(w + rng.choice([" ", "\n", "\t", " \n", "  "]) for w in words).encode() + LINES.encode()
+    files = {"spaced.txt": spaced, "joined.txt": joined, "mixed.txt": mixed,
+             "lines.txt": "\n".join(words).encode() + b"\n", "tail.txt": b"a b c\nd\te\nf g\th\ni\n",
+             "empty.txt": b""}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    with gzip.open(tmp_path / "mixed.txt.gz", "wb") as f:
+        f.write(mixed)
+    corpora = [Text8Corpus(str(tmp_path / "spaced.txt")), Text8Corpus(str(tmp_path / "spaced.txt"), 1000),
+               Text8Corpus(str(tmp_path / "joined.txt"), 7), Text8Corpus(str(tmp_path / "mixed.txt"), 100),
+               Text8Corpus(str(tmp_path / "mixed.txt.gz"), 333), Text8Corpus(str(tmp_path / "lines.txt"), 50),
+               Text8Corpus(str(tmp_path / "tail.txt"), 3), Text8Corpus(str(tmp_path / "empty.txt"))]
+    for corpus in corpora:
+        read = Word2Vec()._read_lines(corpus)
+        assert read is not None, corpus.fname
+        sentences = list(corpus)
+        assert [[read.words[i] for i in read.ids[a:b]] for a, b in zip(read.starts[:-1], read.starts[1:])] == \
+            sentences, corpus.fname
+    assert ["xy"] in [s[i:i + 1] for s in Text8Corpus(str(tmp_path / "joined.txt"), 7) for i in range(len(s))]
+    assert len(list(Text8Corpus(str(tmp_path / "lines.txt"), 50))) == 1  # no space: one sentence
+    corpus = Text8Corpus(str(tmp_path / "mixed.txt"), 100)
+    model, gensim = Word2Vec(min_count=1, workers=1), GensimWord2Vec(min_count=1, workers=1)
+    model.build_vocab(corpus, keep_raw_vocab=True)
+    gensim.build_vocab(corpus, keep_raw_vocab=True)
+    assert list(model.raw_vocab.items()) == list(gensim.raw_vocab.items())
+    assert (model.corpus_count, model.corpus_total_words) == (gensim.corpus_count, gensim.corpus_total_words)
+    (tmp_path / "bad.txt").write_bytes(spaced + b" not \xff UTF-8")
+    assert Word2Vec()._read_lines(Text8Corpus(str(tmp_path / "bad.txt"))) is None
+    with pytest.raises(UnicodeDecodeError):
+        Word2Vec(Text8Corpus(str(tmp_path / "bad.txt")), min_count=1)
+
+
 @pytest.mark.parametrize("settings", [{}, {"sample": 0}, {"sample": 5}, {"min_count": 1, "ns_exponent": -0.5},
                                       {"sorted_vocab": 0, "hs": 1}, {"negative": 0, "hs": 1, "min_count": 3},
                                       {"sample": 1e-5, "ns_exponent": 1.0, "keep_raw_vocab": True},

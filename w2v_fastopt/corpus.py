@@ -181,6 +181,51 @@ def read_binary_lines(paths, max_sentence_length, chunk_bytes=CHUNK_BYTES):
     return None if corpus.invalid_tokens else corpus
 
 
+def read_text8(path, max_sentence_length, chunk_bytes=CHUNK_BYTES):
+    """The TokenizedCorpus of gensim's ``Text8Corpus(path, max_sentence_length)``, exactly as it
+    iterates: the file (opened as ``read_binary_lines`` opens it) is one stream of words, read
+    TEXT8_READ bytes at a time; each read's text up to its last ASCII space is split into words,
+    the rest (``bytes.strip``-ped: a word that ends a read with a tab or line end after it joins
+    the next read's first word, as in gensim) goes before the next read, and the words are cut
+    into sentences of ``max_sentence_length``.  The words after the last space read go into the
+    last sentence uncut (it may be longer than ``max_sentence_length``; a file without spaces is one
+    sentence).  Line ends are whitespace.  None where gensim's own iteration must decide: another
+    compression, text that is not strictly UTF-8."""
+    opener = _GENSIM_OPENERS.get(os.path.splitext(os.fsdecode(path))[1].lower(), open)
+    if opener is None:
+        return None
+    tokenizer = _CompiledTokenizer(BUILD, max_sentence=max_sentence_length, cr_ends_line=False)
+
+    def feed(pieces):
+        data = b" ".join(pieces).replace(b"\n", b" ") + b" "
+        tokenizer.feed(data, len(data))
+
+    pieces, size, rest = [], 0, b""
+    with opener(path, "rb") as f:
+        while True:  # gensim's loop over reads, on bytes
+            text = rest + f.read(TEXT8_READ)
+            if text == rest:
+                break
+            last_space = text.rfind(b" ")
+            if last_space < 0:
+                rest = text
+                continue
+            pieces.append(text[:last_space])
+            size += last_space
+            rest = text[last_space:].strip()
+            if size >= chunk_bytes:
+                feed(pieces)
+                pieces, size = [], 0
+    feed(pieces)
+    tokenizer.max_sentence = 0  # never reached: the last words join the last sentence
+    feed([rest])
+    corpus = tokenizer.result()
+    return None if corpus.invalid_tokens else corpus
+
+
+TEXT8_READ = 8192  # bytes gensim's Text8Corpus reads at a time: where it cuts words at reads' ends
+
+
 # How gensim's utils.open (smart_open) opens a name for reading bytes, by its extension; None: a
 # compression read here by gensim alone.
 _GENSIM_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".lz4": None, ".xz": None, ".zst": None}

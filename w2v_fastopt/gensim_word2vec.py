@@ -47,7 +47,7 @@ import numpy as np
 from gensim import utils as gensim_utils
 from gensim.models import word2vec as gensim_word2vec
 
-from .corpus import CorpusStore, read_binary_lines
+from .corpus import CorpusStore, read_binary_lines, read_text8
 from .kernels.rng import seed_states
 from .kernels.sampling import build_alias_table
 from .kernels.prep import huffman_tree
@@ -242,7 +242,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     def _iterable_ids(self, sentences):
         """(``walk.Corpus`` of ``sentences`` in the vocabulary, the words they hold, the
         ``corpus.CorpusStore`` its arrays map): one pass over them as gensim iterates them (a
-        LineSentence or PathLineSentences of local files by our tokenizer, ``_read_lines``),
+        LineSentence, PathLineSentences or Text8Corpus of local files by our tokenizer, ``_read_lines``),
         IDS_AT_ONCE sentences at a time, into memory-mapped files (4 bytes a token and 8 a
         sentence, in TMPDIR: not resident).  (None, None, None) when TMPDIR has no room for them:
         then gensim's jobs read the corpus every epoch."""
@@ -270,13 +270,17 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return Corpus(store.ids.array[:n_ids], store.boundaries.array[:n_sentences + 1]), raw, store
 
     def _read_lines(self, sentences):
-        """The ``corpus.TokenizedCorpus`` of a gensim LineSentence or PathLineSentences of local
-        files, read by our tokenizer exactly as the class iterates (``corpus.read_binary_lines``):
-        the same sentences, ~10x faster than its Python iteration.  None for any other corpus, or
-        where only gensim's iteration can say what it reads (a file object, a URL, ``limit``, another
-        compression, text that is not UTF-8: gensim raises)."""
+        """The ``corpus.TokenizedCorpus`` of a gensim LineSentence, PathLineSentences or Text8Corpus of
+        local files, read by our tokenizer exactly as the class iterates (``corpus.read_binary_lines``,
+        ``corpus.read_text8``): the same sentences, ~10x faster than its Python iteration.  None for
+        any other corpus, or where only gensim's iteration can say what it reads (a file object, a
+        URL, ``limit``, another compression, text that is not UTF-8: gensim raises)."""
         paths = _line_files(sentences)
-        return None if paths is None else read_binary_lines(paths, int(sentences.max_sentence_length))
+        if paths is None:
+            return None
+        if type(sentences) is gensim_word2vec.Text8Corpus:
+            return read_text8(paths[0], int(sentences.max_sentence_length))
+        return read_binary_lines(paths, int(sentences.max_sentence_length))
 
     def prepare_vocab(self, update=False, keep_raw_vocab=False, trim_rule=None, min_count=None, sample=None,
                       dry_run=False):
@@ -386,7 +390,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
 
     def _scan_vocab(self, sentences, progress_per, trim_rule):
         """gensim's vocabulary scan (``raw_vocab``: the words in first-seen order, their counts; the
-        words and sentences read; its log lines and pruning): a LineSentence or PathLineSentences of
+        words and sentences read; its log lines and pruning): a LineSentence, PathLineSentences or Text8Corpus of
         local files read by our tokenizer (``_read_lines``: the same sentences) unless
         ``max_vocab_size`` prunes while reading; any other corpus as gensim scans it, each sentence
         counted by the C loop of CPython's ``Counter`` (``collections._count_elements``, on gensim's
@@ -533,18 +537,22 @@ def _read_pieces(read, index_of):
         read.store.release(end, starts[end], first, starts[first])
 
 
+LINE_CORPORA = (gensim_word2vec.LineSentence, gensim_word2vec.PathLineSentences, gensim_word2vec.Text8Corpus)
+
+
 def _line_files(sentences):
-    """The local files a gensim ``LineSentence`` or ``PathLineSentences`` reads, in order, named as
+    """The local files a gensim ``LineSentence``, ``PathLineSentences`` or ``Text8Corpus`` reads, in order, named as
     gensim's ``utils.open`` (smart_open) finds them (a ``file://`` URL or a path, ``~`` expanded);
     None for another corpus, a file object, another URL, a ``limit`` or a max_sentence_length that
     is not a positive int."""
     kind = type(sentences)
-    if kind not in (gensim_word2vec.LineSentence, gensim_word2vec.PathLineSentences) or sentences.limit is not None:
+    if kind not in LINE_CORPORA or getattr(sentences, "limit", None) is not None:
         return None
     length = sentences.max_sentence_length
     if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 1:
         return None
-    names = [sentences.source] if kind is gensim_word2vec.LineSentence else sentences.input_files
+    names = sentences.input_files if kind is gensim_word2vec.PathLineSentences else \
+        [sentences.fname if kind is gensim_word2vec.Text8Corpus else sentences.source]
     paths = []
     for name in names:
         if hasattr(name, "seek") or not isinstance(name, (str, os.PathLike)):
