@@ -186,6 +186,36 @@ def test_set_weights_copies_every_variable():
     assert not np.allclose(after_first, before)
 
 
+def test_variables_are_one_list_from_build_on():
+    """Keras's optimizers make their variables in ``build``; so does SoftBatch (before: 6 after build,
+    7 after the first apply): a sparse and a dense variable's accumulators are made empty by build
+    and sized by the first apply, the same objects.  A used optimizer's variables set into a built one,
+    or the shorter list an earlier SoftBatch saved (only the buffers in use), give its next update."""
+    table, dense = keras.Variable(np.ones((10, 3), "f4")), keras.Variable([1.0, 2.0])
+    grads = [tf.IndexedSlices(tf.ones((4, 3)), tf.constant([1, 2, 2, 7]), tf.constant([10, 3])),
+             tf.constant([0.5, -1.0])]
+    first = SoftBatch(Adam(0.1), accumulate=2)
+    first.build([table, dense])
+    built = list(first.variables)
+    first.apply_gradients(zip(grads, [table, dense]))
+    assert len(first.variables) == len(built) == 12 and all(a is b for a, b in zip(first.variables, built))
+    assert [np.shape(v.numpy()) for v in built[-4:]] == [(8,), (8, 3), (0,), (2,)]
+    state = [v.numpy() for v in first.variables]
+    old_format = state[:-2] + state[-1:]  # the dense variable's empty rows were not made
+    start = [table.numpy(), dense.numpy()]
+    first.apply_gradients(zip(grads, [table, dense]))
+    want = [table.numpy(), dense.numpy()]
+    for weights in (state, old_format):
+        table.assign(start[0])
+        dense.assign(start[1])
+        second = SoftBatch(Adam(0.1), accumulate=2)
+        second.build([table, dense])
+        assert len(second.variables) == 12
+        second.set_weights(weights)
+        second.apply_gradients(zip(grads, [table, dense]))
+        assert_all_close([table.numpy(), dense.numpy()], want, atol=0)
+
+
 @pytest.mark.parametrize("name", ["adam", "sgd", "adamw", "adagrad", "rmsprop"])
 def test_weight_decay_with_accumulation(name):
     """Keras's test_gradient_accumulation_with_weigth_decay: decay once per update, with the mean

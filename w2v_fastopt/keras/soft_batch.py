@@ -21,11 +21,16 @@ rows are summed first, so that it sees one slice per row (``_merges_rows``).
 Dense gradients are summed in a dense accumulator as usual.
 
 Which variables have sparse gradients, and how many rows a batch's gradient has, are known only at
-the first ``apply``: the buffers are made then (``layout``, an optimizer variable made by ``build``,
-records each variable's kind), so ``variables`` grows at the first apply.  Everything that saves or
-copies optimizer state follows them: ``model.save``/``load``, ``set_weights`` (from a used optimizer's
-``variables``), ``tf.train.Checkpoint`` (the buffers are checkpoint dependencies named
-``soft_batch_<i>_sum|rows|values``, restored when made if the restore came first).
+the first ``apply``, but ``build`` makes every variable's buffers, ``rows`` and ``values``, so that
+``variables`` is one list from ``build`` on (as Keras's optimizers' are: ``set_weights``, a
+``tf.train.Checkpoint`` restored before training, anything sized at build).  Their first dimension
+is left open (a ``tf.Variable`` of shape ``(None, ...)``), and they are empty until the first apply
+sizes them: a dense gradient's ``values`` take the variable's shape (``rows`` stay empty), a sparse
+one's ``accumulate`` x rows per batch; ``layout`` records each variable's kind.  Everything that
+saves or copies optimizer state follows them: ``model.save``/``load``, ``set_weights`` (from a used
+optimizer's ``variables``), ``tf.train.Checkpoint`` (checkpoint dependencies named
+``soft_batch_<i>_rows|values``).  An empty buffer costs nothing: the memory is that of the
+accumulators in use.
 
 Under a MirroredStrategy each replica writes its own gradient into its own copy of the accumulators
 (the copies differ within a window, as Keras's accumulators' do), from the cross-replica context of
@@ -69,6 +74,11 @@ def _no_merge_call(strategy):
         del strategy.extended._use_merge_call
 
 
+def _tf_variable(variable):
+    """The tf.Variable of a keras.Variable (its ``value``), or the tf.Variable itself."""
+    return variable.value if isinstance(variable, keras.Variable) else variable
+
+
 def _concat(copies):
     """The replicas' copies of a buffer, one after the other (on one device: the buffer)."""
     return copies[0].value() if len(copies) == 1 else tf.concat([c.value() for c in copies], 0)
@@ -110,10 +120,11 @@ class SoftBatch(keras.optimizers.Optimizer):
         super().__init__(learning_rate=0.0, name=name)  # None: Keras's names, soft_batch, soft_batch_1 ...
         self.inner_optimizer = inner_optimizer
         self.accumulate = int(accumulate)
-        # Made at the first apply: kept out of Keras's automatic variable tracking (they are tracked
-        # by name for tf.train.Checkpoint in _make_sum) and listed after the inner optimizer's
-        # variables, in the order of the trainable variables (``variables``).
+        # (rows, values) per trainable variable, made by build: kept out of Keras's automatic
+        # variable tracking (tracked by name for tf.train.Checkpoint) and listed after the inner
+        # optimizer's variables, in the order of the trainable variables (``variables``).
         object.__setattr__(self, "_sums", [])
+        object.__setattr__(self, "_kinds", [])  # (kind, rows held) per variable, once sized; else None
         self._loss_scaled = False  # set by scale_loss: a LossScaleOptimizer inside may unscale (``apply``)
 
     def build(self, variables):
@@ -123,21 +134,21 @@ class SoftBatch(keras.optimizers.Optimizer):
         self.inner_optimizer.build(variables)
         super().build(variables)
         self.slot = self.add_variable(shape=(), dtype="int32", initializer="zeros", name="slot")
-        with tf.init_scope():  # made now even in a tf.function: _make_sum writes it at trace time
+        with tf.init_scope():  # made now even in a tf.function: _size writes it at trace time
             self.layout = self.add_variable(shape=(len(variables),), dtype="int32", initializer="zeros",
                                             name="layout")  # 0 none yet, DENSE, SPARSE per variable
-        self._sums[:] = [None] * len(variables)
+        self._sums[:] = [self._make_buffers(i, variable) for i, variable in enumerate(variables)]
+        self._kinds[:] = [None] * len(variables)
 
     @property
     def variables(self):
         """The inner optimizer's variables (``variables[0]`` its iteration count, ``[1]`` its learning
         rate: the ones SoftBatch reports, and Keras's tests read), then SoftBatch's ``slot`` and
-        ``layout`` (made by ``build``), then the accumulators in the order of the trainable variables
-        (made at the first apply).  SoftBatch's own base-class iteration count and learning rate,
-        never used, are left out."""
+        ``layout`` (made by ``build``), then each trainable variable's ``rows`` and ``values`` (made by
+        ``build``, sized at the first apply).  SoftBatch's own base-class iteration count and learning
+        rate, never used, are left out."""
         own = [v for v in (getattr(self, "slot", None), getattr(self, "layout", None)) if v is not None]
-        sums = [v for s in self._sums if s is not None for v in (s if isinstance(s, tuple) else (s,))]
-        return self.inner_optimizer.variables + own + sums
+        return self.inner_optimizer.variables + own + [v for buffers in self._sums for v in buffers]
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """The inner optimizer's (its weight decay is the one applied)."""
@@ -170,30 +181,49 @@ class SoftBatch(keras.optimizers.Optimizer):
             return SPARSE, grad.indices.shape[0] * self.accumulate
         return DENSE, None
 
-    def _make_sum(self, i, variable, kind, rows=None):
-        """The accumulator of variable i: dense like the variable, or ``rows`` slot buffers."""
+    def _make_buffers(self, i, variable):
+        """Variable i's empty (rows int32[0], values [0, *shape[1:]]) with an open first dimension:
+        ``_size`` sizes them.  A scalar's values are its dense sum from the start."""
         prefix = f"{getattr(variable, 'path', variable.name).replace('/', '_')}_soft_batch"
+        shape = tuple(variable.shape)
         with tf.init_scope(), keras.name_scope(self.name, caller=self):  # paths: soft_batch/dense_kernel_...
-            if kind == SPARSE:
-                indices = keras.Variable(np.zeros(rows, np.int32), trainable=False, name=f"{prefix}_rows")
-                values = keras.Variable(np.zeros((rows, *variable.shape[1:]), variable.dtype), trainable=False,
-                                        name=f"{prefix}_values")
-                self._sums[i] = (indices, values)
-                self._track_trackable(indices, name=f"soft_batch_{i}_rows", overwrite=True)
-                self._track_trackable(values, name=f"soft_batch_{i}_values", overwrite=True)
-            else:
-                self._sums[i] = keras.Variable(np.zeros(variable.shape, variable.dtype), trainable=False,
-                                               name=f"{prefix}_sum")
-                self._track_trackable(self._sums[i], name=f"soft_batch_{i}_sum", overwrite=True)
-            # at trace time, not in the graph: a later trace that finds the buffers made has no assign
-            layout = self.layout.numpy()
-            layout[i] = kind
-            self.layout.assign(layout)
+            rows = tf.Variable(np.zeros(0, np.int32), trainable=False, shape=tf.TensorShape([None]),
+                               name=f"{prefix}_rows")
+            values = tf.Variable(np.zeros((0, *shape[1:]) if shape else (), variable.dtype), trainable=False,
+                                 shape=tf.TensorShape([None, *shape[1:]] if shape else []), name=f"{prefix}_values")
+        self._track_trackable(rows, name=f"soft_batch_{i}_rows", overwrite=True)
+        self._track_trackable(values, name=f"soft_batch_{i}_values", overwrite=True)
+        return rows, values
+
+    def _size(self, i, variable, grad):
+        """Variable i's kind and buffers for the gradient ``grad``: sized at the first apply (at trace
+        time, not in the graph: a later trace finds them sized), or checked against what ``layout``
+        says (buffers restored from a checkpoint or copied by ``set_weights``)."""
+        kind, rows = self._kind(variable, grad)
+        if self._kinds[i] is None:
+            indices, values = self._sums[i]
+            with tf.init_scope():
+                layout = self.layout.numpy()
+                if layout[i] == 0:
+                    if kind == SPARSE:
+                        indices.assign(np.zeros(rows, np.int32))
+                        values.assign(np.zeros((rows, *variable.shape[1:]), variable.dtype))
+                    else:
+                        values.assign(np.zeros(variable.shape, variable.dtype))
+                    layout[i] = kind
+                    self.layout.assign(layout)
+                self._kinds[i] = (int(layout[i]), int(tf.shape(indices)[0]) if layout[i] == SPARSE else None)
+        if self._kinds[i][0] != kind:
+            raise ValueError(f"{variable.name}: gradient was {'sparse' if kind == DENSE else 'dense'}, now "
+                             f"{'dense' if kind == DENSE else 'sparse'}")
+        if kind == SPARSE and self._kinds[i][1] != rows:
+            raise ValueError(f"{variable.name}: sparse gradients of {rows // self.accumulate} rows, the buffers "
+                             f"hold {self._kinds[i][1] // self.accumulate}: batches must keep one size (on "
+                             "several replicas, one replica's share of the global batch)")
 
     def _layout(self, i):
-        """The kind of variable i's accumulator (DENSE, SPARSE), or 0 while it has none."""
-        s = self._sums[i]
-        return 0 if s is None else SPARSE if isinstance(s, tuple) else DENSE
+        """The kind of variable i's accumulator (DENSE, SPARSE), or 0 while it is not sized."""
+        return 0 if self._kinds[i] is None else self._kinds[i][0]
 
     def apply(self, grads, trainable_variables=None):
         if not self.built:
@@ -215,7 +245,7 @@ class SoftBatch(keras.optimizers.Optimizer):
                 "around it, or wrap it yourself: LossScaleOptimizer(SoftBatch(SGD(...)))")
         context = replicas()
         if context is None:
-            self._step([None if g is None else (g,) for g in grads], trainable_variables, lambda v: (v.value,))
+            self._step([None if g is None else (g,) for g in grads], trainable_variables, lambda v: (_tf_variable(v),))
         else:  # the accumulators' copies, the conditional update: in cross-replica context
             context.merge_call(self._step_on_replicas, args=(grads, trainable_variables))
 
@@ -224,7 +254,7 @@ class SoftBatch(keras.optimizers.Optimizer):
         own copy of the accumulators (the copies differ within a window, as Keras's accumulators'
         do), and the update sums the copies: one all-reduce per update, not per batch."""
         self._step([None if g is None else strategy.experimental_local_results(g) for g in grads],
-                   trainable_variables, lambda v: strategy.experimental_local_results(v.value))
+                   trainable_variables, lambda v: strategy.experimental_local_results(_tf_variable(v)))
 
     def _step(self, grads, trainable_variables, copies):
         """Accumulate one batch, and update every ``accumulate``-th.  grads: per variable, a tuple of
@@ -234,26 +264,19 @@ class SoftBatch(keras.optimizers.Optimizer):
             if parts is None:
                 continue
             i = self._get_variable_index(variable)
-            if self._sums[i] is None:
-                self._make_sum(i, variable, *self._kind(variable, parts[0]))
+            self._size(i, variable, parts[0])
             for r, grad in enumerate(parts):
                 if self._layout(i) == SPARSE:
-                    if not isinstance(grad, tf.IndexedSlices):
-                        raise ValueError(f"{variable.name}: gradient was sparse, now dense")
                     indices, values = (copies(v)[r] for v in self._sums[i])
                     n = grad.indices.shape[0]
-                    if n * self.accumulate != indices.shape[0]:
-                        raise ValueError(f"{variable.name}: sparse gradients of {n} rows, the buffers hold "
-                                         f"{indices.shape[0] // self.accumulate}: batches must keep one size (on "
-                                         "several replicas, one replica's share of the global batch)")
                     where = slot * n + tf.range(n)
                     indices.scatter_update(tf.IndexedSlices(tf.cast(grad.indices, tf.int32), where))
                     values.scatter_update(tf.IndexedSlices(tf.cast(grad.values, values.dtype), where))
                 elif self._overwrite_variable_with_gradient(variable):
-                    total = copies(self._sums[i])[r]
+                    total = copies(self._sums[i][1])[r]
                     total.assign(ops.maximum(total, tf.convert_to_tensor(grad)))
                 else:
-                    copies(self._sums[i])[r].assign_add(tf.convert_to_tensor(grad))
+                    copies(self._sums[i][1])[r].assign_add(tf.convert_to_tensor(grad))
 
         def update():
             mean = []
@@ -272,14 +295,14 @@ class SoftBatch(keras.optimizers.Optimizer):
                                                  tf.shape(variable.value, out_type=tf.int64)))
                 elif self._overwrite_variable_with_gradient(variable):
                     # the window's maximum, as Keras's accumulation
-                    mean.append(_fold(ops.maximum, copies(self._sums[i])))
+                    mean.append(_fold(ops.maximum, copies(self._sums[i][1])))
                 else:
-                    mean.append(_fold(tf.add, copies(self._sums[i])) / self.accumulate)
+                    mean.append(_fold(tf.add, copies(self._sums[i][1])) / self.accumulate)
             self.inner_optimizer.apply(mean, trainable_variables)
             for variable, parts in zip(trainable_variables, grads):
                 i = self._get_variable_index(variable)
                 if parts is not None and self._layout(i) == DENSE:
-                    self._sums[i].assign(ops.zeros_like(self._sums[i]))
+                    self._sums[i][1].assign(ops.zeros_like(self._sums[i][1]))
 
         with _no_merge_call(tf.distribute.get_strategy() if len(copies(self.slot)) > 1 else None):
             if self.accumulate == 1:
@@ -288,40 +311,56 @@ class SoftBatch(keras.optimizers.Optimizer):
                 ops.cond(ops.equal(slot, self.accumulate - 1), update, lambda: None)
         self.slot.assign((slot + 1) % self.accumulate)
 
-    def _make_sums_like(self, weights):
-        """Make the accumulators that ``weights`` (arrays in the order of a used optimizer's
-        ``variables``: inner, slot, layout, then accumulators) has and this optimizer has not made yet."""
+    def _as_own(self, weights):
+        """``weights`` (arrays in the order of a used SoftBatch's ``variables``) as this optimizer's
+        list: also from an earlier version of SoftBatch, which listed only the buffers in use (a
+        dense variable's sum, a sparse one's rows and values, per ``layout``)."""
+        weights = list(weights)
+        if len(weights) == len(self.variables):
+            return weights
         k = len(self.inner_optimizer.variables) + 2
-        layout = np.asarray(weights[k - 1])
-        for i, kind in enumerate(layout):
-            if kind == SPARSE and self._sums[i] is None:
-                self._make_sum(i, self._trainable_variables[i], SPARSE, np.shape(weights[k])[0])
-            elif kind == DENSE and self._sums[i] is None:
-                self._make_sum(i, self._trainable_variables[i], DENSE)
-            k += {SPARSE: 2, DENSE: 1}.get(int(kind), 0)
+        if len(weights) < k:
+            return weights
+        own, at = weights[:k], k
+        for i, (kind, (rows, values)) in enumerate(zip(np.asarray(weights[k - 1]), self._sums)):
+            empty = [np.zeros(0, np.int32), np.zeros((0, *values.shape[1:]) if values.shape.rank else (),
+                                                     values.dtype.as_numpy_dtype)]
+            if kind == SPARSE:
+                own += weights[at:at + 2]
+                at += 2
+            elif kind == DENSE:
+                own += [empty[0], weights[at]]
+                at += 1
+            else:
+                own += empty
+        return own + weights[at:]
+
+    def _assign_all(self, weights):
+        """Assign ``weights`` to ``variables`` (the buffers take the saved sizes); the kinds are read
+        from ``layout`` again at the next apply."""
+        weights = self._as_own(weights)
+        if len(weights) != len(self.variables):
+            raise ValueError(f"{self.name} has {len(self.variables)} variables, got {len(weights)} weights")
+        for variable, weight in zip(self.variables, weights):
+            if not tf.TensorShape(variable.shape).is_compatible_with(np.shape(weight)):
+                raise ValueError(f"Optimizer variable {variable.name} has shape {variable.shape}, "
+                                 f"not compatible with the weight's shape {np.shape(weight)}")
+        for variable, weight in zip(self.variables, weights):
+            variable.assign(weight)
+        self._kinds[:] = [None] * len(self._sums)
 
     def set_weights(self, weights):
         """As Keras's (built first), accumulators included: from a used SoftBatch's ``variables``."""
         if not self.built:
             return super().set_weights(weights)  # Keras's error
-        self._make_sums_like(weights)
-        if len(weights) != len(self.variables):
-            raise ValueError(f"{self.name} has {len(self.variables)} variables, got {len(weights)} weights")
-        for variable, weight in zip(self.variables, weights):
-            if variable.shape != np.shape(weight):
-                raise ValueError(f"Optimizer variable {variable.name} has shape {variable.shape}, "
-                                 f"not compatible with the weight's shape {np.shape(weight)}")
-            variable.assign(weight)
+        self._assign_all(weights)
 
     def load_own_variables(self, store):
         if not self.built:  # as Keras's optimizers do (a used Adam unpickles so): state skipped
             warnings.warn(f"Skipping variable loading for optimizer '{self.name}', because it has not "
                           "been built yet (build it on the model's variables first)", stacklevel=2)
             return
-        weights = [store[str(j)] for j in range(len(store.keys()))]
-        self._make_sums_like(weights)
-        for variable, weight in zip(self.variables, weights, strict=True):
-            variable.assign(weight)
+        self._assign_all([store[str(j)] for j in range(len(store.keys()))])
 
     def _merges_rows(self):
         """Whether repeated rows must be summed before the inner update: not for plain SGD (with
