@@ -7,6 +7,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec import LineSentence
 
 from w2v_fastopt import Word2Vec
+from w2v_fastopt import corpus as corpus_module
 from w2v_fastopt.evaluate import evaluate
 
 # Calibration (seeds 1-5, workers=1, data/enwiki-sample.txt, corpus_file), ours minus gensim, mean ± std:
@@ -62,11 +63,19 @@ def test_extras_refusals_and_the_way_back_to_gensim(tmp_path):
 
 
 @pytest.mark.parametrize("sg", [0, pytest.param(1, marks=pytest.mark.slow)])
-def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_path, sg):
+def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_path, sg, monkeypatch):
     """A corpus that reads the same every epoch (a list, gensim's LineSentence) is converted to ids
     once per train() and trained by our driver: bit for bit the vectors of corpus_file= on the same
-    text (one worker), with gensim's word counts from train(); lines over 10,000 tokens included."""
+    text (one worker), with gensim's word counts from train(); lines over 10,000 tokens included.
+    The constructor reads a LineSentence's file once, for its build_vocab and train() both; a later
+    train() reads it again."""
     from gensim.models.word2vec import LineSentence
+
+    from w2v_fastopt import gensim_word2vec
+
+    reads = []
+    monkeypatch.setattr(gensim_word2vec, "read_binary_lines",
+                        lambda *args: reads.append(args) or corpus_module.read_binary_lines(*args))
 
     with open(corpus_path) as text:
         lines = text.readlines()[:60]
@@ -75,9 +84,14 @@ def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_pa
     path.write_text("".join(lines))
     sentences = [line.split() for line in lines]
     kw = dict(sg=sg, min_count=2, workers=1, seed=5, epochs=2)
-    models = [Word2Vec(sentences, **kw), Word2Vec(LineSentence(str(path)), **kw), Word2Vec(corpus_file=str(path), **kw)]
+    models = [Word2Vec(sentences, **kw), Word2Vec(LineSentence(str(path)), **kw)]
+    assert len(reads) == 1
+    models.append(Word2Vec(corpus_file=str(path), **kw))
     for other in models[1:]:
         np.testing.assert_array_equal(models[0].wv.vectors, other.wv.vectors)
+    reads.clear()
+    models[1].train(LineSentence(str(path)), total_examples=len(sentences), epochs=1)
+    assert len(reads) == 1 and "_constructor_read" not in models[1].__dict__
     gensim = GensimWord2Vec(sentences, **kw)
     words = sum(map(len, sentences))
     assert models[0].train(sentences, total_examples=len(sentences), epochs=1)[1] == words

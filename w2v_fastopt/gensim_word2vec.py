@@ -81,7 +81,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
     # (its epoch then raises it); on a corpus_file or a corpus that reads the same every epoch,
     # _corpus_cache = (the path or the iterable, ``walk.Corpus``, raw words or None, its CorpusStore or
     # None) and _engine_states, the driver's RNG states.
-    TRANSIENT = ("_prepared", "_epoch", "_diverged", "_corpus_cache", "_engine_states")
+    TRANSIENT = ("_prepared", "_epoch", "_diverged", "_corpus_cache", "_engine_states", "_constructor_read")
 
     def __init__(self, sentences=None, corpus_file=None, vector_size=100, alpha=0.025, window=5, min_count=5,
                  max_vocab_size=None, sample=1e-3, seed=1, workers=3, min_alpha=0.0001, sg=0, hs=0, negative=5,
@@ -96,6 +96,9 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         find_rule(self.optimizer, self.shared_negatives, sg, hs, self.combine)
         if self.optimizer != "sgd" and not negative:
             raise ValueError(f"optimizer={self.optimizer!r} trains negative sampling (negative > 0, hs=0)")
+        # the constructor's build_vocab and train() read one corpus, unchanged in between: a file
+        # class read once (``_read_lines``); dropped with the other transient state by train()
+        self._constructor_read = {}
         super().__init__(
             sentences=sentences, corpus_file=corpus_file, vector_size=vector_size, alpha=alpha, window=window,
             min_count=min_count, max_vocab_size=max_vocab_size, sample=sample, seed=seed, workers=workers,
@@ -103,6 +106,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             hashfxn=hashfxn, epochs=epochs, null_word=null_word, trim_rule=trim_rule, sorted_vocab=sorted_vocab,
             batch_words=batch_words, compute_loss=compute_loss, callbacks=callbacks, comment=comment,
             max_final_vocab=max_final_vocab, shrink_windows=shrink_windows)
+        self.__dict__.pop("_constructor_read", None)
 
     def _has_kernel(self):
         """Whether our kernels can train the model as it is set now (else gensim's loops do)."""
@@ -274,13 +278,24 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         local files, read by our tokenizer exactly as the class iterates (``corpus.read_binary_lines``,
         ``corpus.read_text8``): the same sentences, ~10x faster than its Python iteration.  None for
         any other corpus, or where only gensim's iteration can say what it reads (a file object, a
-        URL, ``limit``, another compression, text that is not UTF-8: gensim raises)."""
+        URL, ``limit``, another compression, text that is not UTF-8: gensim raises).  Within the
+        constructor, whose build_vocab and train() follow each other on one corpus, the scan's read
+        is kept for train(): the file read once."""
+        kept = self.__dict__.get("_constructor_read")
+        if kept is not None and kept.get("of") is sentences:  # the constructor's train(): its scan's read
+            read = kept.pop("read")
+            kept.clear()
+            return read
         paths = _line_files(sentences)
         if paths is None:
             return None
         if type(sentences) is gensim_word2vec.Text8Corpus:
-            return read_text8(paths[0], int(sentences.max_sentence_length))
-        return read_binary_lines(paths, int(sentences.max_sentence_length))
+            read = read_text8(paths[0], int(sentences.max_sentence_length))
+        else:
+            read = read_binary_lines(paths, int(sentences.max_sentence_length))
+        if kept is not None and read is not None:
+            kept.update(of=sentences, read=read)
+        return read
 
     def prepare_vocab(self, update=False, keep_raw_vocab=False, trim_rule=None, min_count=None, sample=None,
                       dry_run=False):
