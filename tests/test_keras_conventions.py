@@ -205,13 +205,13 @@ def test_variables_are_one_list_from_build_on():
     start = [table.numpy(), dense.numpy()]
     first.apply_gradients(zip(grads, [table, dense]))
     want = [table.numpy(), dense.numpy()]
-    for weights in (state, old_format):
+    for saved in (state, old_format):
         table.assign(start[0])
         dense.assign(start[1])
         second = SoftBatch(Adam(0.1), accumulate=2)
         second.build([table, dense])
         assert len(second.variables) == 12
-        second.set_weights(weights)
+        second.set_weights(saved)
         second.apply_gradients(zip(grads, [table, dense]))
         assert_all_close([table.numpy(), dense.numpy()], want, atol=0)
 
