@@ -23,7 +23,7 @@ import ray
 import ray.data
 from ray.cluster_utils import Cluster
 
-from w2v_fastopt.distributed import RayRun
+from w2v_fastopt.distributed import RayRun, tiers
 from w2v_fastopt.evaluate import evaluate
 from w2v_fastopt.trainer import Trainer
 
@@ -142,13 +142,16 @@ def main(out):
         results["two"].append(scores(model))
         if seed == 1:
             results["two_digest"] = digest(model)
+            uninterrupted = model
         results["two_vocab_same"] &= one.vocab.words == model.vocab.words
         results["two_nodes_used"] = run.syncs > 0
         results["two_raw_words"] = sum(s.raw_words for s in model.epoch_stats)
 
-    # an actor killed mid-epoch: restarted from the last sync, the run finishes
-    real_build_vocab = RayRun.build_vocab
-    for name, delay in (("killed", None), ("killed_in_flight", 0.01)):
+    # an actor killed mid-epoch: restarted from the last sync, the run finishes; killed in flight, with
+    # its unsynced rounds trained again (the default) and, to compare, without
+    real_build_vocab, real_replay_plan = RayRun.build_vocab, RayRun._replay_plan
+    for name, delay, replay in (("killed", None, True), ("killed_in_flight", 0.01, True),
+                                ("killed_in_flight_no_replay", 0.01, False)):
         killer = KillAnActor(delay)
 
         def build_vocab(run, killer=killer):
@@ -156,13 +159,18 @@ def main(out):
             return real_build_vocab(run)
 
         RayRun.build_vocab = build_vocab
+        if not replay:
+            RayRun._replay_plan = lambda run, k, r: ([], real_replay_plan(run, k, r)[1])
         try:
             model, run = ray_model([CORPUS], 2, progress=killer, seed=1)
         finally:
-            RayRun.build_vocab = real_build_vocab
+            RayRun.build_vocab, RayRun._replay_plan = real_build_vocab, real_replay_plan
         results[name] = {"restarts": run.restarts, "killed": killer.killed, "scores": scores(model),
                          "raw_words": sum(s.raw_words for s in model.epoch_stats), "digest": digest(model),
-                         "finite": bool(np.isfinite(model.vectors).all())}
+                         "finite": bool(np.isfinite(model.vectors).all()),
+                         # per tier of rows, the mean distance to the run that lost no actor
+                         "off_per_tier": [float(np.abs(model.vectors[a:b] - uninterrupted.vectors[a:b]).mean())
+                                          for a, b in tiers(len(model.vocab))]}
 
     # a checkpoint at epoch 1's end, the run interrupted there and resumed (from Python, and by the
     # command line from a copy): the vectors of the run never interrupted

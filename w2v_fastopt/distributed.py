@@ -33,14 +33,18 @@ The design (README, "Beyond one machine"):
   syncs as rarely (bench/bench_distributed.py).
 - With one actor a sync sends each row back unchanged: one actor with ``workers=1`` gives the vectors
   of ``Trainer(workers=1)`` with the same seed, bit for bit.
-- Faults: the driver holds the model as of the last sync of each tier.  When an actor dies (its
-  process, or its node), the driver starts a new one (on any node with room), which reads the shard
-  again, takes the driver's model and the dead actor's random state at the round's start, and trains
-  the round again: the run loses that round of that actor's work, and the steps the actor had taken
-  on rows of tiers not synced since (rarer words: up to 4^k rounds of them in tier k).  The vectors
-  are written by the driver only, atomically.  At epoch ends, when every row is synced, the driver
-  can save the run (``train(checkpoint_path=...)``, ``RayRun.resume``): a lost driver then costs the
-  epoch in progress.
+- Faults: the driver holds the model as of the last sync of each tier, and each actor's jobs and
+  random states of every round of the epoch.  When an actor dies (its process, or its node), the
+  driver starts a new one (on any node with room), which reads the shard again, takes the driver's
+  model, trains again the rounds whose steps on some tier no sync has taken yet (a rarer tier's
+  rows are synced every 4^k-th round: those steps were the dead actor's alone), keeping for each
+  tier the steps since its own last sync, then takes the dead actor's random state at the round's
+  start and trains the round: the run loses the round it was in, and pays the replayed rounds' time
+  on one actor.  Replayed from an epoch's start (every row synced there), the new actor holds what
+  the dead one held, bit for bit; from a later round, its replayed steps see the hotter tiers'
+  newer rows.  The vectors are written by the driver only, atomically.  At epoch ends, when every
+  row is synced, the driver can save the run (``train(checkpoint_path=...)``, ``RayRun.resume``): a
+  lost driver then costs the epoch in progress.
 
 Sources: pWord2Vec (synchronous averaging every ~0.1 s, hot rows every time, rarer rows every 2^k-th
 time); Spark MLlib's Word2Vec (merge once an epoch; SPARK-24666: summing the partitions' vectors gave
@@ -158,6 +162,33 @@ class ShardTrainer:
         compile_seconds = time.perf_counter() - t0
         hand_back_compiler_code()
         return int(starts[-1]), len(self.run.jobs) - 1, compile_seconds
+
+    def replay(self, epoch, rounds, after):
+        """Train again the rounds a lost actor trained since some tier's last sync, from the driver's
+        model (taken by ``start``): ``rounds`` [(first, end, the threads' random states at its start,
+        resets)], where ``resets`` (per matrix [(first row, end row)]) are the rows of the tiers synced
+        just before that round, set back to their synced values, so that each tier keeps the steps of
+        the rounds since its own last sync; ``after`` the same for the tiers synced after the last of
+        them.  The threads' random states are then those ``start`` gave.  Exact when the rounds begin
+        at an epoch's start (every row synced there); otherwise the replayed steps see the hotter
+        rows' newer values.  Returns the seconds spent."""
+        t0 = time.perf_counter()
+        states = [int(t.rng[0]) for t in self.run.threads]
+        for first, end, round_states, resets in rounds:
+            self._reset(resets)
+            for thread, state in zip(self.run.threads, round_states):
+                thread.rng[0] = state
+            run_segment(self.run, epoch, first, end, EpochTotals())
+        self._reset(after)
+        for thread, state in zip(self.run.threads, states):
+            thread.rng[0] = state
+        return time.perf_counter() - t0
+
+    def _reset(self, ranges):
+        """Set the rows of ``ranges`` (per matrix [(first, end)]) back to their values at the last sync."""
+        for matrix, snapshot, matrix_ranges in zip(self.matrices, self.snapshots, ranges):
+            for a, b in matrix_ranges:
+                matrix[a:b] = snapshot[a:b]
 
     def train_round(self, update, epoch, first, end, sync_rows):
         """Take the last sync's averages (``update``: per matrix (rows int64, values float32[k, d]) or
@@ -402,19 +433,37 @@ class RayRun:
         self.timings = {"vocab": time.perf_counter() - t0, "compile": max(s[2] for s in started)}
         return self.vocab
 
-    def _restart(self, k, error):
+    def _restart(self, k, error, epoch, r):
         """A new actor for shard ``k`` in place of a lost one, at the driver's model and the lost
-        actor's random states as of the round's start."""
+        actor's random states as of round ``r``'s start, having trained again the rounds of
+        ``epoch`` whose steps on some tier no sync has taken yet (``_replay_plan``)."""
         self.restarts += 1
         if self.restarts > MAX_RESTARTS * self.n_actors:
             raise RuntimeError(f"lost {self.restarts} actors in one run (the last: {error}); the cluster is failing")
-        logger.warning("actor %d lost (%s): restarting it from the last sync", k + 1, type(error).__name__)
+        logger.warning("actor %d lost (%s): restarting it from the last sync, its rounds since the least "
+                       "recently synced rows' last sync trained again", k + 1, type(error).__name__)
         actor = self._new_actor(k)
         ray.get(actor.read.remote())
         ray.get(actor.start.remote(self.remaps[k], self.vocab.counts, [np.ascontiguousarray(w) for w in self.weights],
                                    self.rng_states[k]))
+        ray.get(actor.replay.remote(epoch, *self._replay_plan(k, r)))
         self.actors[k] = actor
         return actor
+
+    def _replay_plan(self, k, r):
+        """What a new actor for shard ``k`` trains again before round ``r`` of the epoch (``ShardTrainer.
+        replay``'s rounds and after): the rounds since the least recently synced tier's last sync, each
+        preceded by the reset of the tiers synced just before it.  A tier's unsynced steps are held
+        by its actor alone; replayed, a lost actor costs the round it was in, not the rarer tiers'
+        steps since their last sync."""
+        def resets(j):  # the tiers synced after round j - 1 (-1: at the epoch's start)
+            chosen = [t for t, at in enumerate(self._synced_at) if at == j - 1]
+            return [[row_ranges(self._matrix_tiers[t], w.shape[0], end) for t in chosen]
+                    for w, end in zip(self.weights, self._from_the_end)]
+
+        first_round = min(self._synced_at) + 1
+        rounds = [(*self._rounds[k][j], resets(j)) for j in range(first_round, r)]
+        return rounds, resets(r)
 
     def train(self, progress=None, checkpoint_path=None, checkpoint_every=1, checkpoint_notes=None):
         """Train ``epochs`` passes; returns a ``trainer.Trainer`` holding the vocabulary, the averaged
@@ -427,8 +476,8 @@ class RayRun:
         p = self.params
         if checkpoint_path is not None and self.dataset is not None:
             raise ValueError("a run on a ray.data Dataset object cannot be resumed from a file; give its files")
-        matrix_tiers = tiers(len(self.vocab), self.hot_rows)
-        from_the_end = [False, False, True][:len(self.weights)]
+        matrix_tiers = self._matrix_tiers = tiers(len(self.vocab), self.hot_rows)
+        from_the_end = self._from_the_end = [False, False, True][:len(self.weights)]
         corpus_words = sum(self.shard_words)
         rounds = max(1, round(corpus_words / self.n_actors / self.sync_words))
         total_words = corpus_words * p.epochs
@@ -437,6 +486,9 @@ class RayRun:
         for epoch in range(len(history), p.epochs):
             totals, t_epoch = EpochTotals(), time.perf_counter()
             lag = [0.0] * self.n_actors
+            # every row is synced at an epoch's start: a lost actor's rounds are replayed from there
+            self._rounds = [[] for _ in range(self.n_actors)]  # per actor and round: first, end, random states
+            self._synced_at = [-1] * len(matrix_tiers)  # per tier, the round after which it was last synced
             for r in range(rounds):
                 sync += 1
                 chosen = due(len(matrix_tiers), sync, r == rounds - 1)
@@ -444,6 +496,8 @@ class RayRun:
                              for w, end in zip(self.weights, from_the_end)]
                 t_round = time.perf_counter()
                 results = self._round(updates, epoch, r, rounds, sync_rows)
+                for t in chosen:
+                    self._synced_at[t] = r
                 wall = time.perf_counter() - t_round
                 for k, (round_totals, changed, states, busy) in enumerate(results):
                     for name, value in round_totals.items():
@@ -514,11 +568,14 @@ class RayRun:
             run.close()
 
     def _round(self, updates, epoch, r, rounds, sync_rows):
-        """One round on every actor; a lost actor is restarted and its round trained again."""
+        """One round on every actor; a lost actor is restarted (``_restart``) and its round trained again."""
         def call(k, actor, pending):
             first, end = r * self.jobs[k] // rounds, (r + 1) * self.jobs[k] // rounds
             return actor.train_round.remote(pending, epoch, first, end, sync_rows)
 
+        for k in range(self.n_actors):  # the round's jobs and random states, should it be replayed
+            self._rounds[k].append((r * self.jobs[k] // rounds, (r + 1) * self.jobs[k] // rounds,
+                                    list(self.rng_states[k])))
         refs = [call(k, a, update) for k, (a, update) in enumerate(zip(self.actors, updates))]
         results = []
         for k, ref in enumerate(refs):
@@ -528,7 +585,7 @@ class RayRun:
                     break
                 except LOST as err:
                     # the new actor starts from the driver's model, where ``update`` is already in
-                    ref = call(k, self._restart(k, err), None)
+                    ref = call(k, self._restart(k, err, epoch, r), None)
         return results
 
     def _model(self, history):
