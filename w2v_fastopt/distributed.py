@@ -40,11 +40,11 @@ The design (README, "Beyond one machine"):
   rows are synced every 4^k-th round: those steps were the dead actor's alone), keeping for each
   tier the steps since its own last sync, then takes the dead actor's random state at the round's
   start and trains the round: the run loses the round it was in, and pays the replayed rounds' time
-  on one actor.  Replayed from an epoch's start (every row synced there), the new actor holds what
-  the dead one held, bit for bit; from a later round, its replayed steps see the hotter tiers'
-  newer rows.  The vectors are written by the driver only, atomically.  At epoch ends, when every
-  row is synced, the driver can save the run (``train(checkpoint_path=...)``, ``RayRun.resume``): a
-  lost driver then costs the epoch in progress.
+  on one actor.  The replayed steps see the hotter tiers' rows as synced since, not as the dead
+  actor saw them: close to its steps, not equal (bench/results/lab-notes.md).  The vectors are
+  written by the driver only, atomically.  At epoch ends, when every row is synced, the driver can
+  save the run (``train(checkpoint_path=...)``, ``RayRun.resume``): a lost driver then costs the
+  epoch in progress.
 
 Sources: pWord2Vec (synchronous averaging every ~0.1 s, hot rows every time, rarer rows every 2^k-th
 time); Spark MLlib's Word2Vec (merge once an epoch; SPARK-24666: summing the partitions' vectors gave
@@ -169,9 +169,9 @@ class ShardTrainer:
         resets)], where ``resets`` (per matrix [(first row, end row)]) are the rows of the tiers synced
         just before that round, set back to their synced values, so that each tier keeps the steps of
         the rounds since its own last sync; ``after`` the same for the tiers synced after the last of
-        them.  The threads' random states are then those ``start`` gave.  Exact when the rounds begin
-        at an epoch's start (every row synced there); otherwise the replayed steps see the hotter
-        rows' newer values.  Returns the seconds spent."""
+        them.  The threads' random states are then those ``start`` gave.  The replayed steps see the
+        hotter tiers' rows as synced since, not as the lost actor saw them.  Returns the seconds
+        spent."""
         t0 = time.perf_counter()
         states = [int(t.rng[0]) for t in self.run.threads]
         for first, end, round_states, resets in rounds:
@@ -569,13 +569,13 @@ class RayRun:
 
     def _round(self, updates, epoch, r, rounds, sync_rows):
         """One round on every actor; a lost actor is restarted (``_restart``) and its round trained again."""
+        jobs = [(r * n // rounds, (r + 1) * n // rounds) for n in self.jobs]  # each actor's jobs [first, end)
+
         def call(k, actor, pending):
-            first, end = r * self.jobs[k] // rounds, (r + 1) * self.jobs[k] // rounds
-            return actor.train_round.remote(pending, epoch, first, end, sync_rows)
+            return actor.train_round.remote(pending, epoch, *jobs[k], sync_rows)
 
         for k in range(self.n_actors):  # the round's jobs and random states, should it be replayed
-            self._rounds[k].append((r * self.jobs[k] // rounds, (r + 1) * self.jobs[k] // rounds,
-                                    list(self.rng_states[k])))
+            self._rounds[k].append((*jobs[k], list(self.rng_states[k])))
         refs = [call(k, a, update) for k, (a, update) in enumerate(zip(self.actors, updates))]
         results = []
         for k, ref in enumerate(refs):
