@@ -108,3 +108,40 @@ def test_help_names_word2vec_and_fasttext_flags():
     for flag in ("--vector-size", "-size / -dim", "--no-shared-negatives", "-iter / -epoch", "--format",
                  "--sg 0          -cbow 1 / cbow", "--hs 1          -hs 1 / -loss hs"):
         assert flag in r.stdout
+
+
+COMPILES = """
+import os, sys
+from numba.core import event
+compiled = []
+class Count(event.Listener):
+    def on_start(self, ev):
+        pass
+    def on_end(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__module__)
+event.register("numba:compile", Count())
+from gensim.models.word2vec import LineSentence
+from w2v_fastopt import Trainer, Word2Vec
+size, path = int(sys.argv[1]), sys.argv[2]
+for sg in (0, 1):
+    Trainer(corpus_file=path, vector_size=size, sg=sg, min_count=1, epochs=1, workers=2)
+    Word2Vec(LineSentence(path), vector_size=size, sg=sg, min_count=1, epochs=1, workers=2)
+print(sum(m.startswith("w2v_fastopt") for m in compiled))
+"""
+
+
+@pytest.mark.slow
+def test_compile_fills_numbas_cache_for_the_default_calls(tmp_path):
+    """``w2v-fastopt compile --vector-size 24`` compiles what the default calls at that size use: a
+    later process training CBOW and skip-gram, from the command line's Trainer and from Word2Vec
+    (with 2 workers: the kernels do not depend on it), compiles nothing of ours; at size 23 it does."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "w2v_fastopt", "compile", "--vector-size", "24"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "skip-gram, vector size 24" in done.stdout, done.stderr
+    assert str(tmp_path / "cache") in done.stdout.splitlines()[-1]
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("human interface computer\nsurvey user computer system response time\n" * 50)
+    counts = [subprocess.run([sys.executable, "-c", COMPILES, str(size), str(corpus)], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()[-1] for size in (24, 23)]
+    assert counts[0] == "0" and int(counts[1]) > 0, counts

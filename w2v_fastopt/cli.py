@@ -137,6 +137,21 @@ def _parser():
     m.add_argument("--labels", type=int, default=150, metavar="N",
                    help="at most N labels on a picture, most frequent words first (%(default)s)")
     m.add_argument("--quiet", "-q", action="store_true", help="no progress, print nothing but errors")
+
+    c = sub.add_parser("compile", help="compile the training kernels into Numba's cache now (an image, a CI cache)",
+                       description="Compile, into Numba's cache, the kernels that the default training calls "
+                       "use: skip-gram and CBOW with negative sampling (and hierarchical softmax with --hs 1), "
+                       "from the command line and from w2v_fastopt.Word2Vec, with and without the loss, for each "
+                       "--vector-size; and the corpus readers. Otherwise the first call in a fresh environment "
+                       "compiles what it needs (3-5 s a mode at d = 100): run this where the package is installed "
+                       "(a Dockerfile's step after pip install, a CI job's cached folder). The cache holds for "
+                       "this install, on a CPU of the same kind; other settings (another --negative, --combine, "
+                       "an optimizer) compile at their first use.")
+    c.add_argument("--vector-size", type=_positive, nargs="+", default=[100], metavar="N",
+                   help="the vector sizes to compile for (each is its own kernel; default 100)")
+    c.add_argument("--negative", type=_positive, default=5, metavar="K", help="negatives per example (%(default)s)")
+    c.add_argument("--hs", type=int, choices=(0, 1), default=0, help="1: hierarchical softmax's kernels too")
+    c.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     return parser
 
 
@@ -244,6 +259,37 @@ def _train(args):
         if progress is not None:
             progress.close()
     _write(model, args.output, binary, args.quiet)
+
+
+def _compile(args):
+    """Train each mode one epoch on a few sentences, as the command line and as gensim's
+    ``Word2Vec``: every kernel the call needs is compiled, and cached, on the way."""
+    import tempfile
+
+    from gensim.models.word2vec import LineSentence
+    from gensim.test.utils import common_texts
+
+    from .gensim_word2vec import Word2Vec
+    from .kernels import kernels_cache_dir
+    from .trainer import Trainer
+
+    logging.getLogger("w2v_fastopt.trainer").setLevel(logging.ERROR)  # "few words" warnings: expected here
+    modes = [(0, 0, "CBOW"), (1, 0, "skip-gram")] + ([(0, 1, "CBOW HS"), (1, 1, "skip-gram HS")] if args.hs else [])
+    with tempfile.TemporaryDirectory(prefix="w2v-fastopt-compile-") as folder:
+        path = os.path.join(folder, "sentences.txt")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(" ".join(words) + "\n" for words in common_texts * 20))
+        for size in args.vector_size:
+            for sg, hs, label in modes:
+                t0 = time.perf_counter()
+                settings = dict(vector_size=size, sg=sg, hs=hs, negative=0 if hs else args.negative, min_count=1,
+                                epochs=1, workers=1)
+                Trainer(corpus_file=path, **settings)  # the command line's call: the loss computed
+                Word2Vec(LineSentence(path), **settings)  # gensim's default call: compute_loss=False
+                if not args.quiet:
+                    print(f"{label}, vector size {size}: {time.perf_counter() - t0:.1f} s", flush=True)
+    if not args.quiet:
+        print(f"kernels cached in {kernels_cache_dir()}")
 
 
 def _distributed():
@@ -637,7 +683,7 @@ def main(argv=None):
     del WRITTEN[:]
     try:
         {"train": _train, "evaluate": _evaluate, "similar": _similar, "analogy": _analogy,
-         "export": _export, "map": _map}[args.command](args)
+         "export": _export, "map": _map, "compile": _compile}[args.command](args)
         with _stdout_errors():  # a closed pipe or a full disk shows here, not at the interpreter's exit
             sys.stdout.flush()
     except BrokenPipeError:  # the reader left (| head): nothing to say, and nobody to say it to

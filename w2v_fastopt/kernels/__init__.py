@@ -41,6 +41,20 @@ def _where_kernels_cache():
     """A function of this package's folder: Numba finds a cache for it where it finds the kernels'."""
 
 
+def kernels_cache_dir():
+    """The folder where Numba caches the kernels (None if it has none)."""
+    try:
+        from numba.core import caching
+        impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+        for cls in impl._locator_classes:
+            locator = cls.from_function(_where_kernels_cache, __file__)
+            if locator is not None:
+                return locator.get_cache_path()
+    except Exception:  # another Numba
+        return None
+    return None
+
+
 def ensure_cache():
     """Give Numba a writable cache directory for this process if it has none for the kernels."""
     try:
