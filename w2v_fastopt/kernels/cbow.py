@@ -95,27 +95,6 @@ def cbow_outputs(weights, scratch, sizes, outputs, m, alpha, prod, loss):
             e[i] += g * row[i]
             row[i] -= g * h[i]
     return prod, loss
-    for o in range(m):
-        t = outputs[o]
-        row = local[t] if t < hot else syn1neg[t]
-        f = np.float32(0.0)
-        for i in range(dim):
-            f += h[i] * row[i]
-        logits[o] = f
-    for i in range(dim):
-        e[i] = 0.0
-    for o in range(m):
-        f = logits[o]
-        sig = sigmoid(f)
-        label = o == 0
-        g = alpha * (sig - np.float32(label))
-        prod, loss = loss_term(sizes, prod, loss, f, sig, label)
-        t = outputs[o]
-        row = local[t] if t < hot else syn1neg[t]
-        for i in range(dim):
-            e[i] += g * row[i]
-            row[i] -= g * h[i]
-    return prod, loss
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
