@@ -29,7 +29,7 @@ from .kernels.walk import MAX_SENTENCE
 from .kernels.tokenize import (BUILD, COUNT, DONE, GROW_IDS, GROW_POOL, GROW_WORDS, LOOKUP, N_IDS,
                                N_STARTS, N_WORDS, POS, PRUNE, SENTENCE_LEN, append_words, keep_words,
                                rehash, tokenize_bytes, words_text)
-from .resident import hand_back_compiler_code
+from .resident import hand_back_after_loading
 
 CHUNK_BYTES = 1 << 22  # 4 MB: a chunk and its carried copy are the reader's only buffers
 PART_BYTES = 1 << 23  # a plain file is read by up to ``threads`` threads, in parts of at least 8 MB
@@ -323,8 +323,6 @@ def _read_parts(parts, chunk_bytes):
     A reader stops at its next chunk once another has failed or this thread is interrupted (Ctrl-C);
     then the error of the first part (in file order) that failed on its own is raised."""
     tokenizers = [_CompiledTokenizer(BUILD) for _ in parts]
-    for later in tokenizers[1:]:
-        later.loaded = True  # the first part's reader hands back LLVM's pages, once
     errors = [None] * len(parts)
     stop = threading.Event()
 
@@ -547,7 +545,6 @@ class _CompiledTokenizer:
         self.store = CorpusStore()
         self.counters = np.zeros(6, dtype=np.int64)
         self.counters[N_STARTS] = 1
-        self.loaded = False
 
     def feed(self, data, n):
         buf = np.frombuffer(data, dtype=np.uint8)
@@ -556,9 +553,7 @@ class _CompiledTokenizer:
             status = tokenize_bytes(buf, n, (self.table, self.hashes, self.offsets, self.pool, self.counts),
                                     (self.store.ids.array, self.store.boundaries.array), self.counters,
                                     self.max_sentence, self.mode, self.max_words, self.cr_ends_line)
-            if not self.loaded:  # the kernel is loaded: LLVM's code is not needed while it reads
-                self.loaded = True
-                hand_back_compiler_code()
+            hand_back_after_loading(tokenize_bytes)  # LLVM's code is not needed while it reads
             if status == DONE:
                 self.store.release(self.counters[N_STARTS], self.counters[N_IDS])
                 return

@@ -9,6 +9,7 @@ import ctypes
 import mmap
 
 COMPILER_LIBRARY = "libllvmlite.so"  # LLVM, as llvmlite links it: Numba's compiler and linker
+_OVERLOADS_HANDED_BACK = {}  # Numba dispatcher -> its number of overloads at its last hand-back
 
 
 def hand_back_free_heap():
@@ -63,3 +64,14 @@ def hand_back_compiler_code(library=COMPILER_LIBRARY):
         if clean and resident and madvise(start, end - start, advice) == 0:
             dropped += resident
     return dropped
+
+
+def hand_back_after_loading(dispatcher):
+    """``hand_back_compiler_code`` if the Numba ``dispatcher`` has compiled or loaded a function since
+    the last call for it (LLVM's linker ran); else nothing.  Reading /proc/self/smaps costs 4-10 ms,
+    which a caller that runs a loaded kernel again (gensim's train(), one epoch per call of the
+    driver) would pay every time for nothing."""
+    overloads = len(dispatcher.overloads)
+    if _OVERLOADS_HANDED_BACK.get(dispatcher) != overloads:
+        _OVERLOADS_HANDED_BACK[dispatcher] = overloads
+        hand_back_compiler_code()

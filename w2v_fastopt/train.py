@@ -24,7 +24,7 @@ import numpy as np
 from .kernels.rng import seed_states
 from .kernels.walk import Job
 from .params import check_memory
-from .resident import hand_back_compiler_code
+from .resident import hand_back_after_loading
 from .rules import find_rule, kernel_config, kernel_weights, thread_arrays
 
 JOB_WORDS = 10_000
@@ -277,7 +277,7 @@ def train(kernel, corpus, position, *, progress=None, checkpoint=None, stop=None
     t0 = time.perf_counter()  # compile (first run after install) or load from Numba's cache
     kernel.run(corpus, Job(0, 0, params.alpha, params.alpha), run.threads[0])
     compile_seconds = time.perf_counter() - t0
-    hand_back_compiler_code()  # LLVM linked the kernel; it is not called again while training
+    hand_back_after_loading(kernel.rule.kernel)  # LLVM linked the kernel; not called again while training
     if progress is not None:
         progress.compiled(compile_seconds)
     n_jobs = len(run.jobs) - 1
