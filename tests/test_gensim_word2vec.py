@@ -53,7 +53,9 @@ def test_extras_refusals_and_the_way_back_to_gensim(tmp_path):
     with pytest.raises(ValueError, match="trains negative sampling"):
         Word2Vec(sg=1, hs=1, negative=0, optimizer="heun")
     plain = sgd.to_gensim()
-    assert type(plain) is GensimWord2Vec and plain.wv is sgd.wv
+    assert type(plain) is GensimWord2Vec and plain.wv.key_to_index is sgd.wv.key_to_index
+    assert plain.wv.vectors.flags.c_contiguous and plain.syn1neg.flags.c_contiguous
+    np.testing.assert_array_equal(plain.wv.vectors, sgd.wv.vectors)
     plain.save(str(tmp_path / "m.model"))
     back = GensimWord2Vec.load(str(tmp_path / "m.model"))
     assert type(back) is GensimWord2Vec
@@ -292,6 +294,57 @@ def test_saved_models_load_where_only_gensim_is_installed(tmp_path, corpus_path)
     swapped = subprocess.run([sys.executable, "-c", f"CORPUS = {corpus_path!r}" + SWAPPED], cwd=tmp_path,
                              capture_output=True, text=True)
     assert swapped.stdout.strip() == "ok", swapped.stderr[-2000:]
+
+
+def test_weights_are_padded_rows_trained_in_place_and_gensims_loops_get_plain_copies(corpus_path):
+    """From build_vocab on, wv.vectors, syn1neg and syn1 are ``rules.padded_matrix`` views (rows on
+    64-byte lines, 112 floats apart at d = 100) holding gensim's initial values; train() moves those
+    same arrays in place, by the same steps as on plain arrays (bit for bit, one worker).  gensim's
+    compiled loops index rows d floats apart, so they get plain copies: ``score`` gives gensim's
+    scores (on the view itself they would be wrong), and a model with ``vectors_lockf`` trains as
+    gensim's own model and its values land in the same padded arrays."""
+    import copy
+
+    with open(corpus_path) as text:
+        sentences = [next(text).split() for _ in range(20)]
+    kw = dict(min_count=2, workers=1, seed=3, epochs=1, hs=1, negative=5)
+
+    def plain_copy(model):
+        twin = copy.deepcopy(model)
+        twin.wv.vectors, twin.syn1neg, twin.syn1 = (np.ascontiguousarray(a) for a in (
+            model.wv.vectors, model.syn1neg, model.syn1))
+        return twin
+
+    model, gensim = Word2Vec(**kw), GensimWord2Vec(**kw)
+    model.build_vocab(sentences)
+    gensim.build_vocab(sentences)
+    arrays = (model.wv.vectors, model.syn1neg, model.syn1)
+    for array in arrays:
+        assert array.strides == (4 * 112, 4) and array.ctypes.data % 64 == 0 and not array.flags.c_contiguous
+    np.testing.assert_array_equal(model.wv.vectors, gensim.wv.vectors)
+    plain = plain_copy(model)
+    for m in (model, plain):
+        m.train(sentences, total_examples=len(sentences), epochs=1)
+    assert all(a is b for a, b in zip(arrays, (model.wv.vectors, model.syn1neg, model.syn1)))
+    for a, b in zip(arrays, (plain.wv.vectors, plain.syn1neg, plain.syn1)):
+        assert np.abs(a).sum() > 0
+        np.testing.assert_array_equal(a, b)
+
+    theirs = plain.to_gensim()  # gensim's class on plain arrays with the same values
+    scored = sentences[:6]
+    np.testing.assert_array_equal(model.score(scored, total_sentences=6), theirs.score(scored, total_sentences=6))
+    assert not np.array_equal(GensimWord2Vec.score(model, scored, total_sentences=6), theirs.score(scored, total_sentences=6))
+
+    for m in (model, theirs):
+        m.wv.vectors_lockf = np.ones(len(m.wv), dtype=np.float32)
+        m.wv.vectors_lockf[:10] = 0.0  # the ten most frequent words' vectors stay as they are
+    before = model.wv.vectors[:10].copy()
+    for m in (model, theirs):
+        m.train(sentences, total_examples=len(sentences), epochs=1)
+    assert all(a is b for a, b in zip(arrays, (model.wv.vectors, model.syn1neg, model.syn1)))
+    np.testing.assert_array_equal(model.wv.vectors[:10], before)
+    for a, b in zip(arrays, (theirs.wv.vectors, theirs.syn1neg, theirs.syn1)):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("sg", [0, 1])

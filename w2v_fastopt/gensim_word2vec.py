@@ -39,8 +39,9 @@ import os
 import threading
 import types
 import urllib.parse
+from contextlib import contextmanager
 from collections import _count_elements, defaultdict
-from copy import deepcopy as _deepcopy
+from copy import copy as _copy, deepcopy as _deepcopy
 from dataclasses import fields
 
 import numpy as np
@@ -54,7 +55,7 @@ from .kernels.prep import huffman_tree
 from .kernels.walk import MAX_SENTENCE, Corpus, Job, Tables
 from .params import Params
 from .prepare import load_corpus
-from .rules import find_rule
+from .rules import find_rule, padded_matrix
 from .train import Diverged, Position, job_boundaries, prepare_kernel
 from .train import train as run_epochs
 
@@ -145,10 +146,64 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         # gensim sets compute_loss after its sanity checks, where the kernel is chosen: set it first
         self.compute_loss = _TRAIN_SIGNATURE.bind(self, *args, **kwargs).arguments.get("compute_loss", False)
         try:
-            return super().train(*args, **kwargs)
+            if self._has_kernel():
+                return super().train(*args, **kwargs)
+            with self._contiguous_weights(write_back=True):  # gensim's own loops train
+                return super().train(*args, **kwargs)
         finally:
             for name in self.TRANSIENT:
                 self.__dict__.pop(name, None)
+
+    def init_weights(self):
+        """gensim's (its log line, ``wv.vectors`` drawn by ``resize_vectors``, ``syn1``/``syn1neg``
+        zeros), each matrix a ``rules.padded_matrix`` view: float32[V, d] whose rows start on 64-byte
+        lines, d rounded up to 16 in memory (12% more memory at d = 100).  The kernels run faster on
+        such rows (CBOW from a list, data/ x3: 0.82 s of kernel time against 0.88 s;
+        bench/results/lab-notes.md), as on the command line.  numpy and gensim's KeyedVectors take
+        the view as any array (``np.ascontiguousarray`` gives a plain copy); it is C-contiguous only
+        when d is a multiple of 16.  gensim's compiled loops, which assume C-contiguous rows, get
+        plain copies (``_contiguous_weights``)."""
+        gensim_word2vec.logger.info("resetting layer weights")
+        self.wv.resize_vectors(seed=self.seed)
+        self.wv.vectors = _padded_copy(self.wv.vectors)
+        if self.hs:
+            self.syn1 = padded_matrix(len(self.wv), self.layer1_size)
+        if self.negative:
+            self.syn1neg = padded_matrix(len(self.wv), self.layer1_size)
+
+    def update_weights(self):
+        """gensim's (the vocabulary grown by ``build_vocab(update=True)``), the matrices then padded
+        as ``init_weights``'."""
+        super().update_weights()
+        self.wv.vectors = _padded_copy(self.wv.vectors)
+        if self.hs:
+            self.syn1 = _padded_copy(self.syn1)
+        if self.negative:
+            self.syn1neg = _padded_copy(self.syn1neg)
+
+    @contextmanager
+    def _contiguous_weights(self, write_back):
+        """Within it, C-contiguous copies of the padded matrices (``init_weights``) for gensim's compiled
+        loops (they index rows as d floats apart); after it the padded ones again, the copies' values
+        written into them when ``write_back`` (the loops trained them)."""
+        swapped = []
+        for owner, name in ((self.wv, "vectors"), (self, "syn1neg"), (self, "syn1")):
+            array = getattr(owner, name, None)
+            if isinstance(array, np.ndarray) and not array.flags.c_contiguous:
+                swapped.append((owner, name, array))
+                setattr(owner, name, np.ascontiguousarray(array))
+        try:
+            yield
+        finally:
+            for owner, name, padded in swapped:
+                if write_back:
+                    padded[...] = getattr(owner, name)
+                setattr(owner, name, padded)
+
+    def score(self, *args, **kwargs):
+        """gensim's ``score`` (hierarchical softmax), on C-contiguous copies of the weights."""
+        with self._contiguous_weights(write_back=False):
+            return super().score(*args, **kwargs)
 
     def _check_training_sanity(self, *args, **kwargs):
         """gensim's checks (called first thing by its train()), then the kernel's tables."""
@@ -473,10 +528,17 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         return copy
 
     def to_gensim(self):
-        """This model as a plain ``gensim.models.Word2Vec`` (sharing its arrays), for code that must
-        see gensim's class itself (a saved model already names it)."""
+        """This model as a plain ``gensim.models.Word2Vec``, for code that must see gensim's class itself
+        (a saved model already names it): the same settings and vocabulary (shared), its matrices as
+        C-contiguous arrays, copies of the padded ones (``init_weights``), since gensim's compiled loops
+        would train or score those wrongly."""
         model = _GENSIM_WORD2VEC.__new__(_GENSIM_WORD2VEC)
         model.__dict__.update({k: v for k, v in self.__dict__.items() if k not in self.TRANSIENT})
+        model.wv = _copy(self.wv)
+        model.wv.vectors = np.ascontiguousarray(self.wv.vectors)
+        for name in ("syn1neg", "syn1"):
+            if isinstance(model.__dict__.get(name), np.ndarray):
+                setattr(model, name, np.ascontiguousarray(getattr(model, name)))
         return model
 
     @classmethod
@@ -488,6 +550,13 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         if type(model) is _GENSIM_WORD2VEC:
             model.__class__ = cls
         return model
+
+
+def _padded_copy(matrix):
+    """A ``rules.padded_matrix`` holding the values of ``matrix`` (float32[V, d])."""
+    padded = padded_matrix(*matrix.shape)
+    padded[...] = matrix
+    return padded
 
 
 class _ByName:
