@@ -8,6 +8,7 @@ from gensim.models.word2vec import LineSentence
 
 from w2v_fastopt import Word2Vec
 from w2v_fastopt import corpus as corpus_module
+from w2v_fastopt import prepare as prepare_module
 from w2v_fastopt.evaluate import evaluate
 
 # Calibration (seeds 1-5, workers=1, data/enwiki-sample.txt, corpus_file), ours minus gensim, mean ± std:
@@ -69,15 +70,18 @@ def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_pa
     """A corpus that reads the same every epoch (a list, gensim's LineSentence) is converted to ids
     once per train() and trained by our driver: bit for bit the vectors of corpus_file= on the same
     text (one worker), with gensim's word counts from train(); lines over 10,000 tokens included.
-    The constructor reads a LineSentence's file once, for its build_vocab and train() both; a later
-    train() reads it again."""
+    The constructor reads a LineSentence's file once, for its build_vocab and train() both, and a
+    corpus_file too where LineSentence's rules read it as a corpus_file's do (not with a \\r in it);
+    a later train() reads it again."""
     from gensim.models.word2vec import LineSentence
 
     from w2v_fastopt import gensim_word2vec
 
-    reads = []
+    reads, loads = [], []
     monkeypatch.setattr(gensim_word2vec, "read_binary_lines",
                         lambda *args: reads.append(args) or corpus_module.read_binary_lines(*args))
+    monkeypatch.setattr(gensim_word2vec, "load_corpus",
+                        lambda *args, **kw: loads.append(args) or prepare_module.load_corpus(*args, **kw))
 
     with open(corpus_path) as text:
         lines = text.readlines()[:60]
@@ -89,6 +93,13 @@ def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_pa
     models = [Word2Vec(sentences, **kw), Word2Vec(LineSentence(str(path)), **kw)]
     assert len(reads) == 1
     models.append(Word2Vec(corpus_file=str(path), **kw))
+    assert len(reads) == 2 and not loads
+    with_cr = tmp_path / "cr.txt"  # a \r in a line: whitespace to LineSentence, a line end to ours
+    with_cr.write_text("".join(lines[:-1]) + "political philosophy\rvoluntary institutions\n", newline="")
+    trained = Word2Vec(corpus_file=str(with_cr), **kw)
+    assert len(reads) == 3 and len(loads) == 1
+    with open(with_cr) as text:  # universal newlines: the \r ends a line, as a corpus_file reads it
+        np.testing.assert_array_equal(Word2Vec([line.split() for line in text], **kw).wv.vectors, trained.wv.vectors)
     for other in models[1:]:
         np.testing.assert_array_equal(models[0].wv.vectors, other.wv.vectors)
     reads.clear()
@@ -332,8 +343,9 @@ def test_weights_are_padded_rows_trained_in_place_and_gensims_loops_get_plain_co
 
     theirs = plain.to_gensim()  # gensim's class on plain arrays with the same values
     scored = sentences[:6]
-    np.testing.assert_array_equal(model.score(scored, total_sentences=6), theirs.score(scored, total_sentences=6))
-    assert not np.array_equal(GensimWord2Vec.score(model, scored, total_sentences=6), theirs.score(scored, total_sentences=6))
+    expected = theirs.score(scored, total_sentences=6)
+    np.testing.assert_array_equal(model.score(scored, total_sentences=6), expected)
+    assert not np.array_equal(GensimWord2Vec.score(model, scored, total_sentences=6), expected)  # on the views
 
     for m in (model, theirs):
         m.wv.vectors_lockf = np.ones(len(m.wv), dtype=np.float32)

@@ -489,9 +489,21 @@ class Word2Vec(gensim_word2vec.Word2Vec):
 
     def _corpus_ids(self, corpus_file):
         """The ``walk.Corpus`` of ``corpus_file`` in gensim's vocabulary (words it does not have
-        dropped, as gensim drops them), read by our tokenizer."""
-        corpus = load_corpus(None, corpus_file, min_count=1, threads=self.workers)
-        words = corpus.vocab.words
+        dropped, as gensim drops them), read by our tokenizer.  Within the constructor, gensim's
+        build_vocab has just scanned the file as a ``LineSentence``, read by our tokenizer with
+        LineSentence's rules (``_read_lines``); where those read the file as a corpus_file's do
+        (``_read_alike``: no \\r, NUL, byte-order mark or compression), that read is the corpus: the
+        file read once (0.1 s less of a 1.3 s call on data/ x3)."""
+        kept = self.__dict__.get("_constructor_read") or {}
+        scanned = kept.get("of")
+        if type(scanned) is gensim_word2vec.LineSentence and scanned.source == corpus_file and \
+                scanned.max_sentence_length == MAX_SENTENCE and _read_alike(corpus_file):
+            corpus = kept.pop("read")
+            kept.clear()
+            words = corpus.words
+        else:
+            corpus = load_corpus(None, corpus_file, min_count=1, threads=self.workers)
+            words = corpus.vocab.words
         remap = np.fromiter(map(self.wv.key_to_index.get, words, itertools.repeat(-1, len(words))),
                             dtype=np.int64, count=len(words))
         return _known(remap[np.asarray(corpus.ids)], np.asarray(corpus.starts))
@@ -621,6 +633,7 @@ def _read_pieces(read, index_of):
         read.store.release(end, starts[end], first, starts[first])
 
 
+COMPRESSED_NAMES = (".gz", ".bz2", ".lz4", ".xz", ".zst")  # extensions gensim's utils.open decompresses by
 LINE_CORPORA = (gensim_word2vec.LineSentence, gensim_word2vec.PathLineSentences, gensim_word2vec.Text8Corpus)
 
 
@@ -652,6 +665,25 @@ def _line_files(sentences):
             return None
         paths.append(name)
     return paths
+
+
+def _read_alike(path):
+    """Whether the file at ``path`` reads the same by LineSentence's rules (``corpus.read_binary_lines``)
+    as by a corpus_file's (``corpus.read_corpus_file``): not compressed (by its name or its first
+    bytes), no \\r (whitespace inside a line to one, a line end to the other), no NUL (refused by
+    the other), no leading UTF-8 byte-order mark (skipped by the other).  It reads the bytes once more
+    without tokenizing them (~5 ms for 8.5 MB)."""
+    if os.path.splitext(path)[1].lower() in COMPRESSED_NAMES:
+        return False
+    with open(path, "rb") as f:
+        chunk = f.read(1 << 20)
+        if chunk.startswith((b"\xef\xbb\xbf", b"\x1f\x8b", b"BZh")):
+            return False
+        while chunk:
+            if b"\r" in chunk or b"\0" in chunk:
+                return False
+            chunk = f.read(1 << 20)
+    return True
 
 
 def _append(store, at, values):
