@@ -106,6 +106,10 @@ def test_a_list_or_a_line_sentence_trains_as_its_corpus_file(tmp_path, corpus_pa
     models[1].train(LineSentence(str(path)), total_examples=len(sentences), epochs=1)
     assert len(reads) == 1 and "_constructor_read" not in models[1].__dict__
     gensim = GensimWord2Vec(sentences, **kw)
+    ours = models[0]  # the list's scan numbers words as it counts them: gensim's vocabulary all the same
+    assert ours.wv.index_to_key == gensim.wv.index_to_key
+    assert (ours.corpus_count, ours.corpus_total_words) == (gensim.corpus_count, gensim.corpus_total_words)
+    np.testing.assert_array_equal(ours.wv.expandos["count"], gensim.wv.expandos["count"])
     words = sum(map(len, sentences))
     assert models[0].train(sentences, total_examples=len(sentences), epochs=1)[1] == words
     assert gensim.train(sentences, total_examples=len(sentences), epochs=1)[1] == words

@@ -48,7 +48,7 @@ import numpy as np
 from gensim import utils as gensim_utils
 from gensim.models import word2vec as gensim_word2vec
 
-from .corpus import CorpusStore, read_binary_lines, read_text8
+from .corpus import CorpusStore, TokenizedCorpus, read_binary_lines, read_text8
 from .kernels.rng import seed_states
 from .kernels.sampling import build_alias_table
 from .kernels.prep import huffman_tree
@@ -335,11 +335,17 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         any other corpus, or where only gensim's iteration can say what it reads (a file object, a
         URL, ``limit``, another compression, text that is not UTF-8: gensim raises).  Within the
         constructor, whose build_vocab and train() follow each other on one corpus, the scan's read
-        is kept for train(): the file read once."""
+        is kept for train(): the file read once; a list or tuple of token lists is read there too,
+        its words numbered as they come (``_list_read``), so that train() maps numbers, not words."""
         kept = self.__dict__.get("_constructor_read")
         if kept is not None and kept.get("of") is sentences:  # the constructor's train(): its scan's read
             read = kept.pop("read")
             kept.clear()
+            return read
+        if kept is not None and type(sentences) in (list, tuple) and sentences and \
+                not isinstance(sentences[0], str):  # (gensim warns of a str: its scan)
+            read = _list_read(sentences)
+            kept.update(of=sentences, read=read)
             return read
         paths = _line_files(sentences)
         if paths is None:
@@ -630,7 +636,22 @@ def _read_pieces(read, index_of):
     for first in range(0, len(starts) - 1, IDS_AT_ONCE):
         end = min(first + IDS_AT_ONCE, len(starts) - 1)
         yield remap[read.ids[starts[first]:starts[end]]], np.diff(starts[first:end + 1])
-        read.store.release(end, starts[end], first, starts[first])
+        if read.store is not None:
+            read.store.release(end, starts[end], first, starts[first])
+
+
+def _list_read(sentences):
+    """The ``corpus.TokenizedCorpus`` (in memory: 4 bytes a token) of a list or tuple of token lists:
+    its words numbered as first seen, counted, as gensim's scan counts them (``raw_vocab``'s order
+    and counts, tokens and sentences).  Each token is looked up once, in C loops (``np.fromiter``
+    over a dict that numbers a new word as it meets it), where a count then a lookup per token in
+    train() took two passes (0.06 s less on data/ x3: 1.36M tokens)."""
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    numbers = defaultdict(itertools.count().__next__)
+    ids = np.fromiter(map(numbers.__getitem__, itertools.chain.from_iterable(sentences)), dtype=np.int32,
+                      count=int(starts[-1]))
+    return TokenizedCorpus(list(numbers), np.bincount(ids, minlength=len(numbers)), ids, starts)
 
 
 COMPRESSED_NAMES = (".gz", ".bz2", ".lz4", ".xz", ".zst")  # extensions gensim's utils.open decompresses by
