@@ -264,7 +264,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
                 self._corpus_cache = cache = (data_iterable, *self._iterable_ids(data_iterable))
             if cache[1] is not None:
                 return self._engine_epoch(cache[1], cur_epoch, total_examples, total_words, raw_words=cache[2],
-                                          release=cache[3].release)
+                                          release=None if cache[3] is None else cache[3].release)
         result = super()._train_epoch(data_iterable, cur_epoch=cur_epoch, total_examples=total_examples,
                                       total_words=total_words, **kwargs)
         if self.__dict__.get("_diverged") is not None:
@@ -303,16 +303,20 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         ``corpus.CorpusStore`` its arrays map): one pass over them as gensim iterates them (a
         LineSentence, PathLineSentences or Text8Corpus of local files by our tokenizer, ``_read_lines``),
         IDS_AT_ONCE sentences at a time, into memory-mapped files (4 bytes a token and 8 a
-        sentence, in TMPDIR: not resident).  (None, None, None) when TMPDIR has no room for them:
-        then gensim's jobs read the corpus every epoch."""
+        sentence, in TMPDIR: not resident); a list that the constructor's scan read (``_list_read``)
+        stays in memory as that read did, and has no store.  (None, None, None) when TMPDIR has no
+        room for them: then gensim's jobs read the corpus every epoch."""
+        read = self._read_lines(sentences)
+        if read is not None and read.store is None:  # a list the constructor read: in memory already
+            ids = _vocabulary_indices(read.words, self.wv.key_to_index)[read.ids]
+            return _known(ids, _cut(np.diff(read.starts))), read.n_tokens, None
         try:
             store = CorpusStore()
         except OSError as err:
             logger.warning("%s; training in gensim's jobs, the corpus read every epoch", err)
             return None, None, None
-        read = self._read_lines(sentences)
         pieces = _python_pieces(sentences, self.wv.key_to_index.get) if read is None else \
-            _read_pieces(read, self.wv.key_to_index.get)
+            _read_pieces(read, self.wv.key_to_index)
         n_ids, n_sentences, raw = 0, 0, 0
         for ids, lengths in pieces:
             piece = _known(ids, _cut(lengths))
@@ -510,9 +514,8 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         else:
             corpus = load_corpus(None, corpus_file, min_count=1, threads=self.workers)
             words = corpus.vocab.words
-        remap = np.fromiter(map(self.wv.key_to_index.get, words, itertools.repeat(-1, len(words))),
-                            dtype=np.int64, count=len(words))
-        return _known(remap[np.asarray(corpus.ids)], np.asarray(corpus.starts))
+        return _known(_vocabulary_indices(words, self.wv.key_to_index)[np.asarray(corpus.ids)],
+                      np.asarray(corpus.starts))
 
     def save(self, *args, **kwargs):
         """gensim's ``save``; what only a running train() needs is left out.  The file names gensim's
@@ -628,16 +631,20 @@ def _python_pieces(sentences, index_of):
                           dtype=np.int64, count=count), lengths
 
 
-def _read_pieces(read, index_of):
+def _read_pieces(read, key_to_index):
     """``_python_pieces`` of a ``corpus.TokenizedCorpus``, its pages handed back as they are done."""
-    words = read.words
-    remap = np.fromiter(map(index_of, words, itertools.repeat(-1, len(words))), dtype=np.int64, count=len(words))
+    remap = _vocabulary_indices(read.words, key_to_index)
     starts = read.starts
     for first in range(0, len(starts) - 1, IDS_AT_ONCE):
         end = min(first + IDS_AT_ONCE, len(starts) - 1)
         yield remap[read.ids[starts[first]:starts[end]]], np.diff(starts[first:end + 1])
-        if read.store is not None:
-            read.store.release(end, starts[end], first, starts[first])
+        read.store.release(end, starts[end], first, starts[first])
+
+
+def _vocabulary_indices(words, key_to_index):
+    """int64[len(words)]: each word's index in the vocabulary ``key_to_index``, -1 for one not in it."""
+    return np.fromiter(map(key_to_index.get, words, itertools.repeat(-1, len(words))), dtype=np.int64,
+                       count=len(words))
 
 
 def _list_read(sentences):
