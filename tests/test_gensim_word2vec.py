@@ -422,3 +422,29 @@ def test_a_diverging_run_raises_and_trains_nothing_more(corpus_path, source):
     if source == "iterable":
         after = [trained for started_after, trained in jobs if started_after]
         assert len(after) >= 10 and set(after) == {0}, jobs  # 21 jobs; the first few diverge
+
+
+def test_words_outside_the_vocabulary_are_dropped_sentence_by_sentence():
+    """``_known`` (every path from a corpus to our driver's ids) against a sentence-by-sentence
+    reference: dropped words at sentences' starts and ends, a sentence of dropped words only (left
+    empty, or gone: an empty sentence trains nothing and draws nothing), and sentences over
+    MAX_SENTENCE cut into pieces of it after the drop (one of MAX_SENTENCE + 5 words is not)."""
+    from w2v_fastopt.gensim_word2vec import MAX_SENTENCE, _known
+
+    rng = np.random.default_rng(3)
+    lengths = [0, 1, 3, MAX_SENTENCE + 5, 7, 2 * MAX_SENTENCE + 40, 4, 1]
+    sentences = [rng.integers(-1, 6, size=n) for n in lengths]
+    sentences[2][:] = -1
+    sentences[4][[0, -1]] = -1
+    sentences[6][0] = -1
+    expected_ids, expected_starts = [], [0]
+    for sentence in sentences:
+        kept = [i for i in sentence if i >= 0]
+        for first in range(0, len(kept), MAX_SENTENCE):
+            expected_ids += kept[first:first + MAX_SENTENCE]
+            expected_starts.append(len(expected_ids))
+    for dtype in (np.int32, np.int64):
+        corpus = _known(np.concatenate(sentences).astype(dtype), np.concatenate(([0], np.cumsum(lengths))))
+        assert corpus.ids.dtype == np.int32 and corpus.starts.dtype == np.int64
+        np.testing.assert_array_equal(corpus.ids, expected_ids)
+        np.testing.assert_array_equal(np.unique(corpus.starts), expected_starts)

@@ -232,7 +232,7 @@ class Word2Vec(gensim_word2vec.Word2Vec):
         if self._diverged is not None:
             return 0, raw
         ids = np.fromiter(map(self.wv.key_to_index.get, tokens, itertools.repeat(-1, len(tokens))),
-                          dtype=np.int64, count=len(tokens))  # the lookups in C: no Python loop per word
+                          dtype=np.int32, count=len(tokens))  # the lookups in C: no Python loop per word
         corpus = _known(ids, np.concatenate(([0], np.cumsum(lengths))))
         job = Job(0, len(corpus.starts) - 1, float(alpha), float(alpha))
         with _LOCK:  # each job's random stream drawn from model.random, as gensim's jobs draw theirs
@@ -620,7 +620,7 @@ SAME_EVERY_EPOCH = (list, tuple, gensim_word2vec.LineSentence, gensim_word2vec.P
 
 
 def _python_pieces(sentences, index_of):
-    """(ids int64, lengths int64) of IDS_AT_ONCE sentences at a time of ``sentences`` iterated as
+    """(ids int32, lengths int64) of IDS_AT_ONCE sentences at a time of ``sentences`` iterated as
     gensim iterates them: their words' vocabulary indices (``index_of``, -1 for a word not in it)
     and the sentences' lengths."""
     iterator = iter(sentences)
@@ -628,7 +628,7 @@ def _python_pieces(sentences, index_of):
         lengths = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
         count = int(lengths.sum())
         yield np.fromiter(map(index_of, itertools.chain.from_iterable(batch), itertools.repeat(-1, count)),
-                          dtype=np.int64, count=count), lengths
+                          dtype=np.int32, count=count), lengths
 
 
 def _read_pieces(read, key_to_index):
@@ -642,8 +642,8 @@ def _read_pieces(read, key_to_index):
 
 
 def _vocabulary_indices(words, key_to_index):
-    """int64[len(words)]: each word's index in the vocabulary ``key_to_index``, -1 for one not in it."""
-    return np.fromiter(map(key_to_index.get, words, itertools.repeat(-1, len(words))), dtype=np.int64,
+    """int32[len(words)]: each word's index in the vocabulary ``key_to_index``, -1 for one not in it."""
+    return np.fromiter(map(key_to_index.get, words, itertools.repeat(-1, len(words))), dtype=np.int32,
                        count=len(words))
 
 
@@ -734,16 +734,19 @@ def _cut(lengths):
 
 
 def _known(ids, starts):
-    """The ``walk.Corpus`` (ids int32[n], starts int64[S'+1]) of ``ids`` without the ids < 0 (words
-    not in the vocabulary, which gensim drops before training), sentences longer than MAX_SENTENCE
-    cut into pieces of it (gensim truncates them at 10,000 words; we train the rest)."""
-    known = ids >= 0
-    kept_before = np.concatenate(([0], np.cumsum(known)))
-    starts = kept_before[starts]
+    """The ``walk.Corpus`` (ids int32[n], starts int64[S'+1]) of ``ids`` (int32 or int64) without the
+    ids < 0 (words not in the vocabulary, which gensim drops before training), sentences longer than
+    MAX_SENTENCE cut into pieces of it (gensim truncates them at 10,000 words; we train the rest).
+    A start moves back by the dropped ids before it, found by binary search among the few dropped
+    (no running count over every token: 0.03-0.06 s less on 1.36M tokens, most of it page faults)."""
+    dropped = np.flatnonzero(ids < 0)
+    if len(dropped):
+        starts = starts - np.searchsorted(dropped, starts)
+        ids = np.delete(ids, dropped)
     if (np.diff(starts) > MAX_SENTENCE).any():
         cuts = [np.arange(a, b, MAX_SENTENCE) for a, b in zip(starts[:-1], starts[1:]) if b - a > MAX_SENTENCE]
         starts = np.union1d(starts, np.concatenate(cuts))
-    return Corpus(ids[known].astype(np.int32), starts.astype(np.int64))
+    return Corpus(ids.astype(np.int32, copy=False), starts.astype(np.int64, copy=False))
 
 
 def gensim_tree(wv):
