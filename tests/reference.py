@@ -29,8 +29,15 @@ class XorShift:
 
 
 def alias_draw(r, accept, alias):
+    """Walker's draw from an alias table as ``build_alias_table`` makes it (two arrays)."""
     i = ((r >> 32) * len(accept)) >> 32
     return i if (r & 0xFFFFFFFF) < int(accept[i]) else int(alias[i])
+
+
+def unpacked(table):
+    """(accept, alias) of a packed alias table (``pack_alias_table``: threshold high, alias low)."""
+    table = np.asarray(table, dtype=np.uint64)
+    return table >> np.uint64(32), (table & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def sigmoid(f):
@@ -121,7 +128,8 @@ def pair_stream(ids, starts, tables, window, negative, rng, jobs, shrink=True):
     with outputs = [center] + the negatives not equal to the center (a skipped draw still costs
     one draw).  jobs: [(first sentence, end sentence, alpha0, alpha1)], alpha linear over each job's
     raw words."""
-    keep, accept, alias = tables
+    keep, negatives = tables
+    accept, alias = unpacked(negatives)
     for j, (s0, s1, alpha0, alpha1) in enumerate(jobs):
         total = max(int(starts[s1] - starts[s0]), 1)
         for s in range(s0, s1):
@@ -216,7 +224,8 @@ def train_shared_reference(syn0, syn1neg, tables, ids, starts, window, negative,
     one example instead, h its context rows combined (``cbow_gradient``'s loss), every context row
     moving by word2vec.c's e (∂L/∂h, over cw for the sum; ``kernels/cbow.py``).
     Returns (pairs or examples, summed loss, effective words, final rng state)."""
-    keep, accept, alias = tables
+    keep, negatives = tables
+    accept, alias = unpacked(negatives)
     rng = XorShift(state)
     pairs, loss, effective = 0, 0.0, 0
     total = max(int(starts[-1] - starts[0]), 1)
@@ -292,7 +301,8 @@ def train_cbow_reference(syn0, syn1neg, tables, ids, starts, window, negative, s
     """word2vec.c's and gensim's CBOW update over ``jobs`` (kernels/cbow.py's formula: output rows in
     turn, ``sgd_outputs``, with ``hs`` as there, then every context row minus e, e / cw for the sum),
     float64 arithmetic on float32 tables.  Returns (examples, summed loss, final rng state)."""
-    keep, accept, alias = tables
+    keep, negatives = tables
+    accept, alias = unpacked(negatives)
     rng = XorShift(state)
     examples, loss = 0, 0.0
     for s0, s1, alpha0, alpha1 in jobs:
@@ -334,7 +344,8 @@ def batch_gradient(syn0, syn1neg, inputs, outputs, labels):
 def skipgram_examples(ids, starts, tables, window, negative, state):
     """The example stream of ``kernels.pairs.skipgram_examples`` over a whole corpus, in Python:
     (inputs list, outputs list of lists)."""
-    keep, accept, alias = tables
+    keep, negatives = tables
+    accept, alias = unpacked(negatives)
     rng = XorShift(state)
     inputs, outputs = [], []
     for s in range(len(starts) - 1):

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from reference import (MASK64, XorShift, cbow_gradient, cbow_loss, hs_probabilities, sgns_gradient, sgns_loss,
-                       train_cbow_reference, train_pairs_reference, train_shared_reference)
+from reference import (MASK64, XorShift, alias_draw, cbow_gradient, cbow_loss, hs_probabilities, sgns_gradient,
+                       sgns_loss, train_cbow_reference, train_pairs_reference, train_shared_reference)
 from w2v_fastopt.corpus import tokenize
 from w2v_fastopt.kernels.hot import hot_load, hot_merge
 from w2v_fastopt.kernels.hs import hot_count, hot_first
 from w2v_fastopt.kernels.prep import huffman_tree
 from w2v_fastopt.kernels.rng import rng_next, seed_states
-from w2v_fastopt.kernels.sampling import build_alias_table, draw_alias
+from w2v_fastopt.kernels.sampling import ONE, build_alias_table, draw_alias, pack_alias_table
 from w2v_fastopt.kernels.sgns import sigmoid
 from w2v_fastopt.kernels.walk import Corpus, Job
 from w2v_fastopt.params import Params
@@ -323,12 +323,21 @@ def test_huffman_tree_is_gensims_optimal_and_a_softmax():
 
 def test_alias_draws_follow_the_distribution():
     """Pearson's chi-square of 400,000 draws against count^0.75 over a Zipf vocabulary of 50 words.
-    df = 49: the 0.1% critical value is 85.4; a table off by one slot's mass fails by far."""
+    df = 49: the 0.1% critical value is 85.4; a table off by one slot's mass fails by far.  The
+    kernels' packed table gives the two arrays' draw in every slot for the random bits at each
+    side of its threshold, the always-kept slots' 2^32 (stored as 2^32 - 1) included."""
     counts = 1e6 / np.arange(1, 51) ** 1.1
     p = counts ** 0.75 / (counts ** 0.75).sum()
     accept, alias = build_alias_table(counts ** 0.75)
+    table = pack_alias_table(accept, alias)
+    assert (accept == ONE).any() and (accept < ONE).any()
+    for i in range(len(accept)):
+        high = -(-(i << 32) // len(accept))  # the smallest high half that picks slot i
+        for low in {0, 1, int(accept[i]) - 1, min(int(accept[i]), 2**32 - 1), 2**32 - 2, 2**32 - 1} - {-1}:
+            r = (high << 32) | low
+            assert draw_alias(np.uint64(r), table) == alias_draw(r, accept, alias)
     rng = XorShift(12345)
-    draws = np.array([draw_alias(np.uint64(rng.next()), accept, alias) for _ in range(400_000)])
+    draws = np.array([draw_alias(np.uint64(rng.next()), table) for _ in range(400_000)])
     observed = np.bincount(draws, minlength=50)
     expected = p * len(draws)
     chi2 = ((observed - expected) ** 2 / expected).sum()

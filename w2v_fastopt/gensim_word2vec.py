@@ -50,7 +50,7 @@ from gensim.models import word2vec as gensim_word2vec
 
 from .corpus import CorpusStore, TokenizedCorpus, read_binary_lines, read_text8
 from .kernels.rng import seed_states
-from .kernels.sampling import build_alias_table
+from .kernels.sampling import build_alias_table, pack_alias_table
 from .kernels.prep import huffman_tree
 from .kernels.walk import MAX_SENTENCE, Corpus, Job, Tables
 from .params import Params
@@ -136,7 +136,8 @@ class Word2Vec(gensim_word2vec.Word2Vec):
             keep = expandos["sample_int"].astype(np.uint64) + np.uint64(1)
         else:
             keep = np.full(len(self.wv), 1 << 32, dtype=np.uint64)
-        tables = Tables(keep, *build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent))
+        negatives = build_alias_table(expandos["count"].astype(np.float64) ** p.ns_exponent)
+        tables = Tables(keep, pack_alias_table(*negatives))
         syn1neg = self.syn1neg if p.negative else np.zeros((0, p.vector_size), np.float32)
         hs_layer = (self.syn1,) + gensim_tree(self.wv) if p.hs else None
         return prepare_kernel(p, self.wv.vectors, syn1neg, tables, hs_layer)

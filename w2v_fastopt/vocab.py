@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels.prep import compact_ids
-from .kernels.sampling import ONE, build_alias_table
+from .kernels.sampling import ONE, build_alias_table, pack_alias_table
 from .kernels.walk import Tables
 
 COMPACT_TOKENS = 1 << 22
@@ -39,7 +39,7 @@ class Vocab:
 
     def tables(self, sample, ns_exponent):
         """The kernels' sampling tables (``walk.Tables``): ``keep_thresholds`` and ``negative_table``."""
-        return Tables(self.keep_thresholds(sample), *self.negative_table(ns_exponent))
+        return Tables(self.keep_thresholds(sample), pack_alias_table(*self.negative_table(ns_exponent)))
 
 
 def vocabulary_order(counts, min_count):

@@ -107,7 +107,7 @@ def cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, al
     the word that enters the window soon and the output row of the center two words on.
     Returns (rng state, examples trained: 0 or 1, prod, loss)."""
     syn0 = weights.syn0
-    accept, alias = tables.accept, tables.alias
+    table = tables.negatives
     negative, mean = config.negative, config.cbow_mean
     sentence, outputs, scratch = thread.sentence, thread.outputs[0], thread.scratch
     neu1, neu1e = scratch.neu1, scratch.neu1e
@@ -115,7 +115,7 @@ def cbow_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, al
     cw = hi - lo - 1
     if cw == 0:
         return state, 0, prod, loss
-    state, m = draw_outputs(state, sentence[c], negative, accept, alias, outputs)
+    state, m = draw_outputs(state, sentence[c], negative, table, outputs)
     for o in range(1, m):
         prefetch_row(weights.syn1neg, outputs[o], dim)
     ahead = c + config.window + 2  # the input row that enters the windows soon, from L3 or memory

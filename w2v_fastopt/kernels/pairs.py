@@ -31,7 +31,7 @@ def skipgram_examples(tables, corpus, cursor, window, negative, sentence, inputs
     Stops before a sentence that might not fit, or at the end of the corpus.
     Returns (examples written, effective words, raw words) of the sentences consumed.
     """
-    keep, accept, alias = tables.keep, tables.accept, tables.alias
+    keep, table = tables.keep, tables.negatives
     ids, starts = corpus.ids, corpus.starts
     n_sentences = starts.shape[0] - 1
     s = np.int64(cursor[0])
@@ -57,9 +57,9 @@ def skipgram_examples(tables, corpus, cursor, window, negative, sentence, inputs
                 outputs[e, 0] = word
                 for o in range(1, negative + 1):
                     target = word
-                    while target == word and accept.shape[0] > 1:
+                    while target == word and table.shape[0] > 1:
                         state, r = rng_next(state)
-                        target = draw_alias(r, accept, alias)
+                        target = draw_alias(r, table)
                     outputs[e, o] = target
                 e += 1
         s += 1

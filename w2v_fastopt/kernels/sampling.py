@@ -1,8 +1,9 @@
 """Sampling tables and their draws: frequent-word subsampling and unigram^0.75 negatives.
 
 Both tables are vocabulary-sized (V entries).  word2vec.c's negative table has 1e8 entries (400 MB):
-every draw misses the cache.  Walker's alias method needs V entries and two random halves per draw.
-Probabilities are stored as uint64 thresholds in units of 2^-32, compared with 32 random bits.
+every draw misses the cache.  Walker's alias method needs V entries (8 bytes each, packed: one read
+per draw) and two random halves per draw.  Probabilities are thresholds in units of 2^-32, compared
+with 32 random bits.
 """
 import numpy as np
 from numba import njit
@@ -53,13 +54,29 @@ def build_alias_table(weights):
     return accept, alias
 
 
-@njit(inline="always", cache=True)
-def draw_alias(r, accept, alias):
-    """One index from the alias table, using the high 32 bits of ``r`` for the slot, the low 32 to accept.
+def pack_alias_table(accept, alias):
+    """The alias table (``build_alias_table``) as the kernels read it: uint64[V], slot i's acceptance
+    threshold in the high 32 bits and its alias in the low 32, so that a draw reads one 8-byte entry
+    (one cache line) instead of two arrays' (12 bytes a word, two lines).
 
-    The slot's alias is read whether or not it is taken, so the choice is a select, not a branch the
-    core mispredicts whenever the accept test goes the other way (the same draws; it pays most in
-    the word2vec.c mode, which draws the most: bench/results/lab-notes.md)."""
-    i = below(r, accept.shape[0])
-    other = np.int64(alias[i])
-    return i if (r & np.uint64(0xFFFFFFFF)) < accept[i] else other
+    A threshold of 2^32 (always keep the slot) does not fit 32 bits: it is stored as 2^32 - 1 and
+    the slot is made its own alias, so the one draw that now fails the test (low bits 2^32 - 1)
+    still gives the slot: every draw is ``build_alias_table``'s, to the draw (tested)."""
+    always = accept >= ONE
+    alias = np.where(always, np.arange(len(alias)), alias).astype(np.uint64)
+    return (np.minimum(accept, ONE - 1).astype(np.uint64) << np.uint64(32)) | alias
+
+
+@njit(inline="always", cache=True)
+def draw_alias(r, table):
+    """One index from the packed alias table (``pack_alias_table``), using the high 32 bits of ``r``
+    for the slot, the low 32 to accept.
+
+    The slot's alias is read with its threshold whether or not it is taken, so the choice is a
+    select, not a branch the core mispredicts whenever the accept test goes the other way (the
+    same draws; it pays most in the word2vec.c mode, which draws the most:
+    bench/results/lab-notes.md)."""
+    i = below(r, table.shape[0])
+    entry = table[i]
+    other = np.int64(entry & np.uint64(0xFFFFFFFF))
+    return i if (r & np.uint64(0xFFFFFFFF)) < (entry >> np.uint64(32)) else other

@@ -184,7 +184,7 @@ def shared_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, 
     zero gradient, so the block is always K1 wide), then ``update`` once on the block.  The next
     centers' negatives and the input row that enters the windows soon are prefetched meanwhile.
     Returns (rng state, pairs, prod, loss)."""
-    accept, alias = tables.accept, tables.alias
+    table = tables.negatives
     sentence, outputs, scratch = thread.sentence, thread.outputs[0], thread.scratch
     contexts = scratch.contexts
     m = 0
@@ -197,8 +197,8 @@ def shared_window(update, weights, tables, config, thread, sizes, c, n, lo, hi, 
     outputs[0] = sentence[c]
     for o in range(1, len(sizes.outputs)):
         state, r = rng_next(state)
-        outputs[o] = draw_alias(r, accept, alias)
-    prefetch_next_negatives(state, config.shrink_windows, len(sizes.outputs) - 1, accept, alias, weights.syn1neg,
+        outputs[o] = draw_alias(r, table)
+    prefetch_next_negatives(state, config.shrink_windows, len(sizes.outputs) - 1, table, weights.syn1neg,
                             len(sizes.dim))
     ahead = c + config.window + 2  # the input row that enters the windows soon (it may come from memory)
     if ahead < n:
@@ -359,7 +359,7 @@ def combined_windows(update, weights, tables, config, thread, sizes, c, n, lo, h
     CBOW's examples, ``cbow.sgd_cbow_block``).  A group without a context word draws nothing.  For
     skip-gram C = 1 is ``shared_window``'s stream and vectors, bit for bit.
     Returns (rng state, what the update trained, prod, loss)."""
-    accept, alias = tables.accept, tables.alias
+    table = tables.negatives
     sentence, scratch = thread.sentence, thread.scratch
     bounds, outputs = scratch.bounds, scratch.outputs
     width = len(sizes.combine)
@@ -381,14 +381,14 @@ def combined_windows(update, weights, tables, config, thread, sizes, c, n, lo, h
         return state, 0, prod, loss
     for o in range(negs):
         state, r = rng_next(state)
-        outputs[width + o] = draw_alias(r, accept, alias)
+        outputs[width + o] = draw_alias(r, table)
     # The next group's negatives, peeked at on a copy of the state (its windows draw first when
     # they shrink), arrive while this group trains (as ``prefetch_next_negatives``).
     peek = state
     if config.shrink_windows:
         for k in range(width):
             peek, r = rng_next(peek)
-    prefetch_next_negatives(peek, False, negs, accept, alias, weights.syn1neg, len(sizes.dim))
+    prefetch_next_negatives(peek, False, negs, table, weights.syn1neg, len(sizes.dim))
     prod, loss, trained = update(weights, scratch, sizes, config, sentence, first, j + 1, outputs, alpha, prod,
                                  loss)
     return state, trained, prod, loss

@@ -46,9 +46,9 @@ Weights = namedtuple("Weights", "syn0 syn1neg")
 # Huffman tree, points int32[V, L], codes uint8[V, L], lengths int32[V] (``prep.huffman_tree``);
 # syn1neg has 0 rows when no negatives are trained.
 HSWeights = namedtuple("HSWeights", "syn0 syn1neg syn1 points codes lengths")
-# keep uint64[V]: subsampling thresholds (word w is kept iff a 32-bit draw < keep[w]); accept
-# uint64[V], alias int32[V]: the alias table of count^ns_exponent (``sampling.py``).
-Tables = namedtuple("Tables", "keep accept alias")
+# keep uint64[V]: subsampling thresholds (word w is kept iff a 32-bit draw < keep[w]); negatives
+# uint64[V]: the alias table of count^ns_exponent, packed (``sampling.pack_alias_table``).
+Tables = namedtuple("Tables", "keep negatives")
 # ids int32[N]: vocabulary indices; starts int64[S+1]: sentence boundaries into ids.
 Corpus = namedtuple("Corpus", "ids starts")
 # Sentences [first, end) of the corpus; the learning rate falls linearly from alpha0 at the job's
@@ -108,14 +108,14 @@ def reduced_window(state, window, c, n):
 
 
 @njit(inline="always", cache=True)
-def draw_outputs(state, word, negative, accept, alias, outputs):
+def draw_outputs(state, word, negative, table, outputs):
     """outputs[:m] = the center word, then the ``negative`` draws that are not the center word
     (word2vec.c skips those).  Returns (new rng state, m)."""
     outputs[0] = word
     m = 1
     for k in range(negative):
         state, r = rng_next(state)
-        target = draw_alias(r, accept, alias)
+        target = draw_alias(r, table)
         if target != word:
             outputs[m] = target
             m += 1
@@ -123,7 +123,7 @@ def draw_outputs(state, word, negative, accept, alias, outputs):
 
 
 @njit(inline="always", cache=True)
-def prefetch_next_negatives(state, shrink, negative, accept, alias, syn1neg, dim):
+def prefetch_next_negatives(state, shrink, negative, table, syn1neg, dim):
     """Prefetch the syn1neg rows of the next center's negatives, peeked at on a copy of the rng
     state: its window takes one draw (when windows shrink), its negatives the next ``negative``.
     For the shared-negatives rule, which draws a center's negatives in one go: called before
@@ -134,7 +134,7 @@ def prefetch_next_negatives(state, shrink, negative, accept, alias, syn1neg, dim
         state, r = rng_next(state)
     for k in range(negative):
         state, r = rng_next(state)
-        prefetch_row(syn1neg, draw_alias(r, accept, alias), dim)
+        prefetch_row(syn1neg, draw_alias(r, table), dim)
 
 
 @njit(inline="always", cache=True)
@@ -183,7 +183,7 @@ def each_pair(update, weights, tables, config, thread, sizes, c, n, lo, hi, alph
     The draws are the same numbers in the same order (nothing else draws between two pairs of a
     center), so the pairs and the vectors are word2vec.c's, bit for bit as without the look-ahead.
     (It made ``sgns_word2vec`` much faster: bench/results/lab-notes.md.)"""
-    accept, alias = tables.accept, tables.alias
+    table = tables.negatives
     negative = config.negative
     sentence, outputs, scratch = thread.sentence, thread.outputs, thread.scratch
     syn0, syn1neg = weights.syn0, weights.syn1neg
@@ -193,12 +193,12 @@ def each_pair(update, weights, tables, config, thread, sizes, c, n, lo, hi, alph
     if a >= hi:
         return state, 0, prod, loss
     now, ahead = 0, 1
-    state, m = draw_outputs(state, word, negative, accept, alias, outputs[now])
+    state, m = draw_outputs(state, word, negative, table, outputs[now])
     while True:
         following = a + 1 if a + 1 != c else a + 2
         m_next = 0
         if following < hi:
-            state, m_next = draw_outputs(state, word, negative, accept, alias, outputs[ahead])
+            state, m_next = draw_outputs(state, word, negative, table, outputs[ahead])
             prefetch_row(syn0, sentence[following], dim)
             for o in range(1, m_next):
                 prefetch_row(syn1neg, outputs[ahead, o], dim)
